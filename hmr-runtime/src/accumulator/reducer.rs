@@ -1,0 +1,237 @@
+//! The reducer: the only code that mutates the store.
+
+use crate::events::{Change, DisposeReason, EntityId, EntityKind, Event, TrackId};
+use crate::store::records::{
+    EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
+};
+
+/// What reducing one event caused besides the store change: follow-up events
+/// (reduced and published after it) and entities whose owners must dispose them.
+#[derive(Default, Debug)]
+pub(crate) struct Effects {
+    pub(crate) events: Vec<Event>,
+    pub(crate) disposed: Vec<EntityId>,
+}
+
+/// Apply `event` to `store`.
+pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
+    match event {
+        Event::TrackCall { id, key, path, parent, site, module, reset } => {
+            let open = store.open.entry(*id).or_insert_with(|| OpenCall {
+                key: key.clone(),
+                path: path.clone(),
+                parent: *parent,
+                site: site.clone(),
+                module: module.clone(),
+                reset: *reset,
+                captured: Vec::new(),
+                depth: 0,
+            });
+            open.depth += 1;
+        }
+        Event::ConstructorCallReturn { entity, track, name }
+        | Event::FactoryCallReturn { entity, track, name }
+        | Event::PipeCallReturn { entity, track, name }
+        | Event::OperatorFunCall { entity, track, name } => {
+            let Some(track) = track else { return };
+            let Some(open) = store.open.get_mut(track) else { return };
+            open.captured.push(*entity);
+            let kind = match event {
+                Event::ConstructorCallReturn { .. } => EntityKind::Constructor,
+                Event::FactoryCallReturn { .. } => EntityKind::Factory,
+                Event::PipeCallReturn { .. } => EntityKind::Pipe,
+                _ => EntityKind::OperatorFun,
+            };
+            store
+                .entities
+                .insert(*entity, EntityRecord { kind, name: name.clone(), track: *track });
+        }
+        Event::TrackCallReturn { id, entity, outcome: _ } => track_return(store, *id, *entity, fx),
+        Event::TrackUpdate { id, version, change, prev_entity } => {
+            if let Some(record) = store.tracks.get_mut(id) {
+                record.version = *version;
+                record.change = Some(*change);
+                if let Some(prev) = prev_entity {
+                    record.previous_entities.push(*prev);
+                    if record.previous_entities.len() > PREVIOUS_ENTITIES {
+                        let dropped = record.previous_entities.remove(0);
+                        if record.entity != Some(dropped) {
+                            store.entities.remove(&dropped);
+                        }
+                    }
+                }
+            }
+        }
+        Event::TrackDispose { id, reason: _ } => {
+            if let Some(record) = store.tracks.remove(id) {
+                for entity in record.entity.iter().chain(&record.previous_entities) {
+                    store.entities.remove(entity);
+                    fx.disposed.push(*entity);
+                }
+            }
+        }
+        Event::HmrModuleCall { module, version } => {
+            let stage = Stage {
+                module: store.modules.get(module).cloned(),
+                tracks: module_tracks(store, module).cloned().collect(),
+                entities: Vec::new(),
+            };
+            let stage = Stage {
+                entities: stage
+                    .tracks
+                    .iter()
+                    .flat_map(|t| t.entity.iter().chain(&t.previous_entities))
+                    .filter_map(|e| store.entities.get(e).map(|r| (*e, r.clone())))
+                    .collect(),
+                ..stage
+            };
+            store.staged.insert(module.clone(), stage);
+            let record = store.modules.entry(module.clone()).or_insert_with(|| ModuleRecord {
+                name: module.clone(),
+                version: 0,
+                keys: Vec::new(),
+            });
+            record.version = *version;
+        }
+        Event::HmrModuleCallReturn { module, committed, error: _ } => {
+            let stage = store.staged.remove(module);
+            if *committed {
+                commit_module(store, module, fx);
+            } else if let Some(stage) = stage {
+                rollback_module(store, module, stage);
+            }
+        }
+        Event::Subscribe { subscription, entity } => {
+            store.subscriptions.insert(*subscription, *entity);
+        }
+        Event::Unsubscribe { subscription, entity: _ } => {
+            store.subscriptions.remove(subscription);
+        }
+        Event::ReloadError { .. } => {}
+    }
+}
+
+fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
+    store
+        .tracks
+        .values()
+        .filter(move |t| t.module.as_ref().is_some_and(|m| m.name == module))
+}
+
+fn track_return(store: &mut Store, id: TrackId, entity: Option<EntityId>, fx: &mut Effects) {
+    let Some(open) = store.open.get_mut(&id) else { return };
+    open.depth -= 1;
+    let open = if open.depth == 0 {
+        store.open.remove(&id).expect("present")
+    } else {
+        open.clone()
+    };
+    // Last entity wins: the intermediate entities of this call are parts of
+    // the final one; only a track's current and previous entities are kept.
+    for captured in &open.captured {
+        if Some(*captured) != entity {
+            store.entities.remove(captured);
+        }
+    }
+    let Some(entity) = entity else {
+        // Re-executed without capturing anything: visited, unchanged.
+        if let (Some(record), Some(module)) = (store.tracks.get_mut(&id), open.module) {
+            record.module = Some(module);
+        }
+        return;
+    };
+    match store.tracks.get_mut(&id) {
+        None => {
+            store.tracks.insert(
+                id,
+                TrackRecord {
+                    id,
+                    key: open.key,
+                    path: open.path,
+                    parent: open.parent,
+                    site: open.site,
+                    version: 1,
+                    entity: Some(entity),
+                    previous_entities: Vec::new(),
+                    module: open.module,
+                    change: None,
+                    reset: open.reset,
+                },
+            );
+        }
+        Some(record) => {
+            let new_module_version = match (&record.module, &open.module) {
+                (Some(old), Some(new)) => old != new,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            let prev_entity = record.entity;
+            let changed_entity = prev_entity != Some(entity);
+            record.module = open.module;
+            record.entity = Some(entity);
+            record.parent = open.parent;
+            record.site = open.site;
+            if new_module_version || changed_entity {
+                let same_shape = prev_entity
+                    .and_then(|p| store.entities.get(&p))
+                    .zip(store.entities.get(&entity))
+                    .is_some_and(|(a, b)| a.name == b.name);
+                let change = if open.reset {
+                    Change::Reset
+                } else if same_shape {
+                    Change::FnOnly
+                } else {
+                    Change::Structural
+                };
+                let prev_entity = prev_entity.filter(|p| *p != entity);
+                fx.events.push(Event::TrackUpdate {
+                    id,
+                    version: record.version + 1,
+                    change,
+                    prev_entity,
+                });
+            }
+        }
+    }
+}
+
+fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
+    let Some(version) = store.modules.get(module).map(|m| m.version) else { return };
+    let mut keys: Vec<String> = Vec::new();
+    for track in module_tracks(store, module) {
+        let visited = track.module.as_ref().is_some_and(|m| m.version == version);
+        if visited {
+            keys.push(track.key.clone());
+        } else {
+            fx.events.push(Event::TrackDispose { id: track.id, reason: DisposeReason::Orphan });
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    if let Some(record) = store.modules.get_mut(module) {
+        record.keys = keys;
+    }
+}
+
+fn rollback_module(store: &mut Store, module: &str, stage: Stage) {
+    let ids: Vec<TrackId> = module_tracks(store, module).map(|t| t.id).collect();
+    for id in ids {
+        if let Some(record) = store.tracks.remove(&id) {
+            for entity in record.entity.iter().chain(&record.previous_entities) {
+                store.entities.remove(entity);
+            }
+        }
+    }
+    for track in stage.tracks {
+        store.tracks.insert(track.id, track);
+    }
+    store.entities.extend(stage.entities);
+    match stage.module {
+        Some(record) => {
+            store.modules.insert(module.to_owned(), record);
+        }
+        None => {
+            store.modules.remove(module);
+        }
+    }
+}

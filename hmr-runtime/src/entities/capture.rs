@@ -1,0 +1,93 @@
+//! The entity-capture API: how entities (sources, channels, operator chains,
+//! hot closures) tell the accumulator that the open track scope built them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::events::{EntityId, EntityKind, Event};
+
+static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
+
+/// Records that an entity named `name` was just built, inside the innermost
+/// open track scope if there is one, and returns its id.
+///
+/// This is the low-level API that entity types and adapters call; it emits
+/// the event of `kind` (`factory-call-return` for [`EntityKind::Factory`], …).
+/// **Last entity wins**: the last entity captured in a scope becomes its
+/// track's entity, so an operator chain built step by step ends up as the
+/// track's entity, not its source. `name` is the entity's *structural* name
+/// (`source.hot_map(fn)`): two runs that build entities of the same name have
+/// the same shape, and a re-execution that reaches the track is an in-place
+/// update (`fn-only`); a different name is a rebuild (`structural`).
+///
+/// Outside any track scope the entity is only announced to listeners; the
+/// store keeps entities that tracks hold.
+///
+/// ```
+/// use hmr_runtime::{EntityKind, capture_entity, hmr_track, module, snapshot};
+///
+/// #[hmr_track(key = "docs::prices")]
+/// fn prices() {
+///     capture_entity(EntityKind::Factory, "source");
+/// }
+///
+/// module("docs-capture", prices).unwrap();
+/// let store = snapshot();
+/// let track = store.tracks_with_key("docs::prices").next().unwrap();
+/// assert_eq!(store.entity_name(track.id), Some("source"));
+/// ```
+pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
+    let entity = EntityId(NEXT_ENTITY.fetch_add(1, Ordering::Relaxed));
+    capture_impl(kind, entity, name.into());
+    entity
+}
+
+#[cfg(feature = "enabled")]
+fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
+    use crate::accumulator::dispatch::{emit, listening, publish};
+    use crate::accumulator::stack::STACK;
+
+    let placed = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        let index = stack.frames.len().checked_sub(1)?;
+        if stack.frames[index].is_module() {
+            return None;
+        }
+        // The first capture makes this scope's events reach the store.
+        let call = if stack.frames[index].reduced {
+            None
+        } else {
+            let call = stack.top_call_event();
+            stack.frames[index].reduced = true;
+            call
+        };
+        let frame = &mut stack.frames[index];
+        frame.entity = Some(entity);
+        Some((frame.id, call))
+    });
+    match placed {
+        Ok(Some((track, call))) => {
+            if let Some(call) = call {
+                emit(call);
+            }
+            emit(Event::entity(kind, entity, Some(track), name));
+        }
+        _ => {
+            if listening() {
+                publish(&Event::entity(kind, entity, None, name));
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "enabled"))]
+fn capture_impl(_kind: EntityKind, _entity: EntityId, _name: String) {}
+
+/// Runs `f` when `entity` is disposed: its track became an orphan (a new
+/// version of its module did not execute it). Entity types use this to stop
+/// tasks and close channels. Replaces an earlier callback for the same entity.
+pub fn on_dispose(entity: EntityId, f: impl FnOnce() + Send + 'static) {
+    #[cfg(feature = "enabled")]
+    crate::accumulator::dispatch::on_dispose(entity, Box::new(f));
+    #[cfg(not(feature = "enabled"))]
+    drop((entity, f));
+}

@@ -1,0 +1,236 @@
+//! The events: the only input of the accumulator.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{EntityId, SubscriptionId, TrackId};
+
+/// Where a tracked function is written. Diagnostics only, never identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Site {
+    /// `file!()` of the function.
+    pub file: String,
+    /// Line of the function's name.
+    pub line: u32,
+    /// Column of the function's name.
+    pub column: u32,
+}
+
+/// The module version a track ran under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModuleVersion {
+    /// The module's name, as given to [`module`](crate::module).
+    pub name: String,
+    /// Its version: 1 for the first execution, + 1 for each committed re-execution.
+    pub version: u64,
+}
+
+/// How a tracked call ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It returned: normally, by an early `return`, or by `?`.
+    Returned,
+    /// A panic unwound through it.
+    Unwound,
+    /// It was an `async fn` whose future was dropped before completion.
+    Cancelled,
+}
+
+/// What a re-execution did to a living track (DESIGN §6).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// Same shape: closures swapped, state kept.
+    FnOnly,
+    /// Different shape: the entity was rebuilt.
+    Structural,
+    /// `#[hmr_track(reset)]`: always rebuilt.
+    Reset,
+}
+
+/// Why a track was disposed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisposeReason {
+    /// A new version of its module did not execute it.
+    Orphan,
+    /// Its entity was dropped.
+    EntityDropped,
+}
+
+/// The kind of an entity-capture event (DESIGN §3).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntityKind {
+    /// A constructed value: a subject, a channel (`constructor-call-return`).
+    Constructor,
+    /// A value made by a factory: a source (`factory-call-return`).
+    Factory,
+    /// An operator chain (`pipe-call-return`).
+    Pipe,
+    /// A hot closure handed to an operator (`operator-fun-call`).
+    OperatorFun,
+}
+
+/// One thing that happened. Serialised with a kebab-case `type` tag:
+/// `{"type":"track-call","id":…}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A tracked function was entered.
+    TrackCall {
+        /// The track (stable for the structural path).
+        id: TrackId,
+        /// The static key (`app::prices`, or `key = "…"`).
+        key: String,
+        /// The structural path (`m/app::outer#0/app::inner#1`).
+        path: String,
+        /// The open track scope it was called in, if any.
+        parent: Option<TrackId>,
+        /// Where the function is written.
+        site: Site,
+        /// The module version it runs under, if inside [`module`](crate::module).
+        module: Option<ModuleVersion>,
+        /// `#[hmr_track(reset)]`: every re-execution rebuilds.
+        #[serde(default, skip_serializing_if = "is_false")]
+        reset: bool,
+    },
+    /// A tracked function exited, in any way.
+    TrackCallReturn {
+        /// The track.
+        id: TrackId,
+        /// The last entity captured in the scope (last entity wins).
+        entity: Option<EntityId>,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// A re-execution reached an existing track.
+    TrackUpdate {
+        /// The track.
+        id: TrackId,
+        /// Its new version.
+        version: u64,
+        /// Swap in place or rebuild.
+        change: Change,
+        /// The entity it had before.
+        prev_entity: Option<EntityId>,
+    },
+    /// A track was disposed.
+    TrackDispose {
+        /// The track.
+        id: TrackId,
+        /// Why.
+        reason: DisposeReason,
+    },
+    /// A reload unit starts.
+    HmrModuleCall {
+        /// Module name.
+        module: String,
+        /// The version this execution would become.
+        version: u64,
+    },
+    /// A reload unit ends.
+    HmrModuleCallReturn {
+        /// Module name.
+        module: String,
+        /// Whether its changes were committed (false after a panic).
+        committed: bool,
+        /// The panic message, if it panicked.
+        error: Option<String>,
+    },
+    /// An entity was constructed (subject, channel).
+    ConstructorCallReturn {
+        /// The entity.
+        entity: EntityId,
+        /// The open track scope, if any.
+        track: Option<TrackId>,
+        /// Its structural name.
+        name: String,
+    },
+    /// An entity was made by a factory (source).
+    FactoryCallReturn {
+        /// The entity.
+        entity: EntityId,
+        /// The open track scope, if any.
+        track: Option<TrackId>,
+        /// Its structural name.
+        name: String,
+    },
+    /// An operator chain was built.
+    PipeCallReturn {
+        /// The entity.
+        entity: EntityId,
+        /// The open track scope, if any.
+        track: Option<TrackId>,
+        /// Its structural name (`source.hot_map(fn)`).
+        name: String,
+    },
+    /// A hot closure was handed to an operator.
+    OperatorFunCall {
+        /// The entity.
+        entity: EntityId,
+        /// The open track scope, if any.
+        track: Option<TrackId>,
+        /// Its structural name.
+        name: String,
+    },
+    /// A living pipeline started.
+    Subscribe {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The entity it consumes.
+        entity: EntityId,
+    },
+    /// A living pipeline stopped.
+    Unsubscribe {
+        /// The subscription.
+        subscription: SubscriptionId,
+        /// The entity it consumed.
+        entity: EntityId,
+    },
+    /// A re-execution panicked; the old graph kept running.
+    ReloadError {
+        /// Module name.
+        module: String,
+        /// The panic message.
+        message: String,
+    },
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Event {
+    /// The event's `type` tag, as serialised (`"track-call"`).
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::TrackCall { .. } => "track-call",
+            Event::TrackCallReturn { .. } => "track-call-return",
+            Event::TrackUpdate { .. } => "track-update",
+            Event::TrackDispose { .. } => "track-dispose",
+            Event::HmrModuleCall { .. } => "hmr-module-call",
+            Event::HmrModuleCallReturn { .. } => "hmr-module-call-return",
+            Event::ConstructorCallReturn { .. } => "constructor-call-return",
+            Event::FactoryCallReturn { .. } => "factory-call-return",
+            Event::PipeCallReturn { .. } => "pipe-call-return",
+            Event::OperatorFunCall { .. } => "operator-fun-call",
+            Event::Subscribe { .. } => "subscribe",
+            Event::Unsubscribe { .. } => "unsubscribe",
+            Event::ReloadError { .. } => "reload-error",
+        }
+    }
+
+    /// The entity-capture event of `kind`.
+    pub(crate) fn entity(kind: EntityKind, entity: EntityId, track: Option<TrackId>, name: String) -> Event {
+        match kind {
+            EntityKind::Constructor => Event::ConstructorCallReturn { entity, track, name },
+            EntityKind::Factory => Event::FactoryCallReturn { entity, track, name },
+            EntityKind::Pipe => Event::PipeCallReturn { entity, track, name },
+            EntityKind::OperatorFun => Event::OperatorFunCall { entity, track, name },
+        }
+    }
+}

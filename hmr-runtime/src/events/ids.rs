@@ -1,0 +1,71 @@
+//! Identifiers: tracks, entities and subscriptions.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Identity of a track: a structural path, executed again and again.
+///
+/// Derived from (parent id, static key, repeat counter), so the same path
+/// always yields the same id without a map on the hot path; that reuse is what
+/// makes a re-execution an update instead of a creation.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrackId(pub(crate) u64);
+
+/// Identity of an entity (a source, a channel, an operator chain, a hot closure).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntityId(pub(crate) u64);
+
+/// Identity of a living subscription.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubscriptionId(pub(crate) u64);
+
+macro_rules! id_impls {
+    ($($ty:ident => $prefix:literal),*) => {$(
+        impl $ty {
+            /// The raw number, for logs and external tools.
+            #[must_use]
+            pub const fn as_u64(self) -> u64 {
+                self.0
+            }
+        }
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{:x}"), self.0)
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self, f)
+            }
+        }
+    )*};
+}
+id_impls!(TrackId => "t", EntityId => "e", SubscriptionId => "s");
+
+/// FNV-1a, 64 bit: the hash of a static key, computed once per call site.
+pub(crate) const fn hash_str(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// The id of the `n`-th call of `key_hash` under `parent` (0 for no parent).
+#[inline]
+pub(crate) fn derive_id(parent: u64, key_hash: u64, n: u32) -> TrackId {
+    // splitmix64 finaliser over a mix of the three parts.
+    let mut z = parent.rotate_left(29) ^ key_hash ^ u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    TrackId(if z == 0 { 1 } else { z })
+}

@@ -1,0 +1,8 @@
+//! Events, their identifiers, and the sinks that receive them.
+
+pub(crate) mod event;
+pub(crate) mod ids;
+pub(crate) mod sink;
+
+pub use event::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
+pub use ids::{EntityId, SubscriptionId, TrackId};

@@ -1,0 +1,147 @@
+//! Sinks: where events go besides the store.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
+
+use super::Event;
+use crate::accumulator::dispatch::LISTENERS;
+
+/// Receives every event emitted while it is installed (see [`add_sink`]).
+///
+/// `record` runs on the thread that emitted the event, outside the store's
+/// lock; keep it short.
+pub trait Sink: Send + Sync + 'static {
+    /// One event.
+    fn record(&self, event: &Event);
+}
+
+type Sinks = Vec<(u64, Arc<dyn Sink>)>;
+static SINKS: LazyLock<ArcSwap<Sinks>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
+
+/// Installs `sink` until the returned guard is dropped.
+///
+/// ```
+/// let log = hmr_runtime::MemoryLog::new();
+/// let _installed = hmr_runtime::add_sink(log.clone());
+/// hmr_runtime::module("docs", || {}).unwrap();
+/// assert_eq!(log.events()[0].type_name(), "hmr-module-call");
+/// ```
+pub fn add_sink(sink: impl Sink) -> SinkGuard {
+    let id = NEXT_SINK.fetch_add(1, Ordering::Relaxed);
+    let sink: Arc<dyn Sink> = Arc::new(sink);
+    SINKS.rcu(|sinks| {
+        let mut sinks = Sinks::clone(sinks);
+        sinks.push((id, sink.clone()));
+        sinks
+    });
+    LISTENERS.fetch_add(1, Ordering::Relaxed);
+    SinkGuard { id }
+}
+
+/// Removes its sink when dropped.
+#[derive(Debug)]
+#[must_use = "the sink is removed when the guard is dropped"]
+pub struct SinkGuard {
+    id: u64,
+}
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        SINKS.rcu(|sinks| sinks.iter().filter(|(id, _)| *id != self.id).cloned().collect::<Sinks>());
+        LISTENERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn publish_to_sinks(event: &Event) {
+    let sinks = SINKS.load();
+    for (_, sink) in sinks.iter() {
+        sink.record(event);
+    }
+}
+
+/// An in-memory event log. Clones share the same log.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryLog {
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl MemoryLog {
+    /// An empty log.
+    #[must_use]
+    pub fn new() -> MemoryLog {
+        MemoryLog::default()
+    }
+
+    /// A copy of the events so far.
+    #[must_use]
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The events so far, leaving the log empty.
+    #[must_use]
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Sink for MemoryLog {
+    fn record(&self, event: &Event) {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner).push(event.clone());
+    }
+}
+
+/// Writes each event as one line of JSON (`{"type":"track-call",…}`).
+#[derive(Debug)]
+pub struct JsonLines<W> {
+    out: Mutex<W>,
+}
+
+impl<W: Write + Send + 'static> JsonLines<W> {
+    /// Writes to `out` (a file, `std::io::stderr()`, a `Vec<u8>`).
+    pub fn new(out: W) -> JsonLines<W> {
+        JsonLines { out: Mutex::new(out) }
+    }
+
+    /// The writer back.
+    pub fn into_inner(self) -> W {
+        self.out.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<W: Write + Send + 'static> Sink for JsonLines<W> {
+    fn record(&self, event: &Event) {
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        // A sink cannot report an I/O error to the code that emitted the event;
+        // a broken pipe must not take the instrumented program down.
+        if serde_json::to_writer(&mut *out, event).is_ok() {
+            let _ = out.write_all(b"\n");
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Sink for Arc<JsonLines<W>> {
+    fn record(&self, event: &Event) {
+        JsonLines::record(self, event);
+    }
+}
+
+/// Forwards events to `tracing` as events with target `hmr` at `DEBUG`, with
+/// the event's `type` tag and its JSON form as fields.
+#[cfg(feature = "tracing")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingSink;
+
+#[cfg(feature = "tracing")]
+impl Sink for TracingSink {
+    fn record(&self, event: &Event) {
+        if tracing::enabled!(target: "hmr", tracing::Level::DEBUG) {
+            let json = serde_json::to_string(event).unwrap_or_default();
+            tracing::debug!(target: "hmr", kind = event.type_name(), event = %json);
+        }
+    }
+}

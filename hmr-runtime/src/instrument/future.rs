@@ -1,0 +1,123 @@
+//! Async scopes: a tracked `async fn` future owns its frame and moves it onto
+//! the polling thread's stack for each poll (like `tracing::Instrumented`), so
+//! tasks interleaved on one thread never see each other's scopes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::callsite::Callsite;
+use super::scope::{close, send};
+use crate::accumulator::dispatch::listening;
+use crate::accumulator::stack::{Frame, STACK};
+use crate::events::Outcome;
+
+/// Runs `fut` inside a track scope of `site`, opened at its first poll.
+///
+/// The turbofish `T` pins the output type, so `?` inside an `async` block
+/// infers the way it does in the `async fn` the block came from.
+pub fn instrument<T, F: Future<Output = T>>(site: &'static Callsite, fut: F) -> Instrumented<F> {
+    Instrumented { site, frame: None, state: State::New, fut }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    New,
+    Running,
+    Unwound,
+    Done,
+}
+
+pin_project! {
+    /// The future of a tracked `async fn`.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F> {
+        site: &'static Callsite,
+        frame: Option<Frame>,
+        state: State,
+        #[pin]
+        fut: F,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(frame) = this.frame.take() {
+                let outcome = if *this.state == State::Unwound { Outcome::Unwound } else { Outcome::Cancelled };
+                close(&frame, outcome);
+            }
+        }
+    }
+}
+
+/// Puts the frame back into the future after a poll, also when it panics.
+struct Reenter<'a> {
+    slot: &'a mut Option<Frame>,
+    state: &'a mut State,
+    depth: usize,
+}
+
+impl Drop for Reenter<'_> {
+    fn drop(&mut self) {
+        if let Ok(Some(frame)) = STACK.try_with(|s| s.borrow_mut().take_back(self.depth)) {
+            *self.slot = Some(frame);
+        }
+        if std::thread::panicking() {
+            *self.state = State::Unwound;
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if *this.state == State::New {
+            let key = this.site.key();
+            let opened = STACK.try_with(|stack| {
+                let mut stack = stack.borrow_mut();
+                let frame = stack.new_async_frame(key);
+                stack.frames.push(frame);
+                let reduced = frame_reduced(&stack.frames);
+                let event = if reduced || listening() { stack.top_call_event() } else { None };
+                let frame = stack.frames.pop();
+                (frame, event, reduced)
+            });
+            *this.state = State::Running;
+            if let Ok((frame, event, reduced)) = opened {
+                *this.frame = frame;
+                if let Some(event) = event {
+                    send(event, reduced);
+                }
+            }
+        }
+        let Some(frame) = this.frame.take() else {
+            // Polled after completion, or on a thread being torn down: untracked.
+            return this.fut.poll(cx);
+        };
+        let depth = STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            s.frames.push(frame);
+            s.frames.len()
+        });
+        let guard = Reenter { slot: this.frame, state: this.state, depth };
+        let poll = this.fut.poll(cx);
+        drop(guard);
+        if poll.is_ready() {
+            *this.state = State::Done;
+            if let Some(mut frame) = this.frame.take() {
+                close(&frame, Outcome::Returned);
+                let _ = STACK.try_with(|s| s.borrow_mut().recycle(&mut frame));
+            }
+        }
+        poll
+    }
+}
+
+fn frame_reduced(frames: &[Frame]) -> bool {
+    frames.last().is_some_and(|f| f.reduced)
+}

@@ -1,0 +1,168 @@
+//! Reload units: `module`, `root`, `reload`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::accumulator::dispatch::{emit, store};
+use crate::accumulator::stack::STACK;
+use crate::events::{Event, ModuleVersion};
+
+/// Why a reload unit did not commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The module's code panicked. Nothing was committed: the previous
+    /// version keeps running; the next call tries again.
+    Panicked {
+        /// The module.
+        module: String,
+        /// The panic message.
+        message: String,
+    },
+    /// `module(name, …)` was called while `name` was already running on this
+    /// thread. Give the inner unit another name.
+    Reentrant {
+        /// The module.
+        module: String,
+    },
+}
+
+impl fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadError::Panicked { module, message } => {
+                write!(f, "module `{module}` panicked, the previous version keeps running: {message}")
+            }
+            ReloadError::Reentrant { module } => write!(
+                f,
+                "module `{module}` was entered again while it runs; give the inner unit another name"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReloadError {}
+
+/// One lock per module name: executions of one module never overlap.
+fn module_lock(name: &str) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    locks.entry(name.to_owned()).or_default().clone()
+}
+
+/// Runs `f` as the reload unit `name` (the Rust analog of evaluating a JS module).
+///
+/// The first call is version 1; each later call is a *re-execution*: tracked
+/// calls inside are matched to the living tracks by structural path, tracks
+/// that are reached again are updated (`track-update`), and tracks of this
+/// module that the new version did not reach are disposed (`track-dispose`).
+///
+/// A panic inside `f` is caught: nothing is committed (the store is as it was
+/// before the call), `reload-error` is emitted and `Err` returned.
+///
+/// ```
+/// use hmr_runtime::{EntityKind, capture_entity, hmr_track, module, snapshot};
+///
+/// #[hmr_track(key = "docs::feed")]
+/// fn feed() {
+///     capture_entity(EntityKind::Factory, "source");
+/// }
+///
+/// module("docs-module", feed).unwrap();
+/// module("docs-module", feed).unwrap(); // re-execution: same track, version 2
+/// let store = snapshot();
+/// let track = store.tracks_with_key("docs::feed").next().unwrap();
+/// assert_eq!(track.version, 2);
+/// ```
+///
+/// # Errors
+/// [`ReloadError::Panicked`] if `f` panicked, [`ReloadError::Reentrant`] if
+/// `name` is already running on this thread.
+pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
+    let reentrant = STACK.with(|s| {
+        s.borrow().frames.iter().any(|frame| frame.module_name() == Some(name))
+    });
+    if reentrant {
+        return Err(ReloadError::Reentrant { module: name.to_owned() });
+    }
+    let lock = module_lock(name);
+    let _running = lock.lock().unwrap_or_else(PoisonError::into_inner);
+
+    let version = store().modules.get(name).map_or(1, |m| m.version + 1);
+    emit(Event::HmrModuleCall { module: name.to_owned(), version });
+    let depth = STACK.with(|s| {
+        s.borrow_mut().push_module(ModuleVersion { name: name.to_owned(), version })
+    });
+    let result = catch_unwind(AssertUnwindSafe(f));
+    STACK.with(|s| s.borrow_mut().pop(depth));
+    match result {
+        Ok(value) => {
+            emit(Event::HmrModuleCallReturn { module: name.to_owned(), committed: true, error: None });
+            Ok(value)
+        }
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            emit(Event::HmrModuleCallReturn {
+                module: name.to_owned(),
+                committed: false,
+                error: Some(message.clone()),
+            });
+            emit(Event::ReloadError { module: name.to_owned(), message: message.clone() });
+            Err(ReloadError::Panicked { module: name.to_owned(), message })
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+type RootFn = Arc<dyn Fn() + Send + Sync>;
+static ROOTS: Mutex<Vec<(String, RootFn)>> = Mutex::new(Vec::new());
+static RELOADING: Mutex<()> = Mutex::new(());
+
+/// Registers `f` as the root of module `name` and runs it (version 1, or the
+/// next version if `name` ran before). [`reload`] runs every root again.
+///
+/// A later `root` with the same name replaces the registered function (a new
+/// version of the code) and runs it.
+///
+/// # Errors
+/// As [`module`].
+pub fn root(name: &str, f: impl Fn() + Send + Sync + 'static) -> Result<(), ReloadError> {
+    let f: RootFn = Arc::new(f);
+    {
+        let mut roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
+        match roots.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = f.clone(),
+            None => roots.push((name.to_owned(), f.clone())),
+        }
+    }
+    module(name, || f())
+}
+
+/// Re-runs every registered root, in registration order, each as a new
+/// version of its module. Concurrent calls are serialised. Every root runs
+/// even if one fails.
+///
+/// # Errors
+/// The first root's error, if any failed.
+pub fn reload() -> Result<(), ReloadError> {
+    let _serial = RELOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    let roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut first_error = None;
+    for (name, f) in roots {
+        if let Err(e) = module(&name, || f()) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}

@@ -1,0 +1,6 @@
+//! The store and the queries that read it.
+
+pub(crate) mod queries;
+pub(crate) mod records;
+
+pub use records::{EntityRecord, ModuleRecord, Store, TrackRecord};

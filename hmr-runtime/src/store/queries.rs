@@ -1,0 +1,123 @@
+//! Reading the accumulator: the current scope, a snapshot, the tree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::records::Store;
+use crate::accumulator::dispatch::store;
+use crate::accumulator::stack::STACK;
+use crate::events::TrackId;
+
+/// The innermost open track scope on this thread (or in the `async fn` being
+/// polled), or `None` outside any tracked function.
+///
+/// ```
+/// use hmr_runtime::{current_track, hmr_track};
+///
+/// #[hmr_track]
+/// fn inside() -> Option<hmr_runtime::TrackId> {
+///     current_track()
+/// }
+///
+/// assert!(inside().is_some());
+/// assert_eq!(current_track(), None);
+/// ```
+#[must_use]
+pub fn current_track() -> Option<TrackId> {
+    STACK
+        .try_with(|s| {
+            let s = s.borrow();
+            s.frames.last().filter(|f| !f.is_module()).map(|f| f.id)
+        })
+        .ok()
+        .flatten()
+}
+
+/// A consistent copy of the store.
+#[must_use]
+pub fn snapshot() -> Store {
+    let mut copy = store().clone();
+    copy.open.clear();
+    copy.staged.clear();
+    copy
+}
+
+/// The structural path of `track`, rebuilt from its chain of stored parents
+/// (`m/app::outer#0/app::inner#1`). Where a parent scope captured nothing (and
+/// so is not stored), the path the track recorded supplies the prefix.
+#[must_use]
+pub fn derive_structural_path(store: &Store, track: TrackId) -> Option<String> {
+    let record = store.track(track)?;
+    let Some(parent) = record.parent.and_then(|p| store.track(p)) else {
+        return Some(record.path.clone());
+    };
+    let segment = record.path.rsplit_once('/').map_or(record.path.as_str(), |(_, s)| s);
+    let prefix = derive_structural_path(store, parent.id)?;
+    Some(format!("{prefix}/{segment}"))
+}
+
+/// The stored tracks as an indented tree, one module at a time, with
+/// versions, last change and entity names:
+///
+/// ```text
+/// module demo v2
+///   demo::prices#0 v2 fn-only  source.hot_map(fn)
+///     demo::inner#0 v1  source
+/// ```
+#[must_use]
+pub fn render_tree() -> String {
+    render(&snapshot())
+}
+
+pub(crate) fn render(store: &Store) -> String {
+    let mut children: BTreeMap<Option<TrackId>, Vec<TrackId>> = BTreeMap::new();
+    for t in store.tracks() {
+        // A parent that is not stored is skipped: the track hangs under the
+        // nearest stored ancestor (or the module).
+        let parent = t.parent.filter(|p| store.track(*p).is_some());
+        children.entry(parent).or_default().push(t.id);
+    }
+    for list in children.values_mut() {
+        list.sort_by(|a, b| store.tracks[a].path.cmp(&store.tracks[b].path));
+    }
+    let mut out = String::new();
+    let mut groups: BTreeMap<Option<&str>, Vec<TrackId>> = BTreeMap::new();
+    for id in children.get(&None).into_iter().flatten() {
+        groups.entry(store.tracks[id].module.as_ref().map(|m| m.name.as_str())).or_default().push(*id);
+    }
+    for (module, roots) in &groups {
+        let prefix = if let Some(name) = module {
+            let version = store.module(name).map_or(0, |m| m.version);
+            let _ = writeln!(out, "module {name} v{version}");
+            format!("{name}/")
+        } else {
+            let _ = writeln!(out, "(no module)");
+            String::new()
+        };
+        for id in roots {
+            render_track(store, &children, *id, 1, &prefix, &mut out);
+        }
+    }
+    out
+}
+
+fn render_track(
+    store: &Store,
+    children: &BTreeMap<Option<TrackId>, Vec<TrackId>>,
+    id: TrackId,
+    depth: usize,
+    prefix: &str,
+    out: &mut String,
+) {
+    let t = &store.tracks[&id];
+    let segment = t.path.strip_prefix(prefix).unwrap_or(&t.path);
+    let change = match t.change {
+        Some(c) => serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        None => String::new(),
+    };
+    let entity = store.entity_name(id).unwrap_or("-");
+    let _ = writeln!(out, "{:indent$}{segment} v{} {change} {entity} [{id}]", "", t.version, indent = depth * 2);
+    for child in children.get(&Some(id)).into_iter().flatten() {
+        render_track(store, children, *child, depth + 1, &format!("{}/", t.path), out);
+    }
+}

@@ -1,0 +1,185 @@
+//! The store: what the reducer knows about tracks, modules, entities and subscriptions.
+
+use std::collections::BTreeMap;
+
+use crate::events::{
+    Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId,
+};
+
+/// How many superseded entities a track remembers (oldest dropped first).
+pub(crate) const PREVIOUS_ENTITIES: usize = 8;
+
+/// A consistent copy of the accumulator's store, from [`snapshot`](crate::snapshot).
+///
+/// Only scopes that captured an entity are stored as tracks; their ids may
+/// still appear as another track's `parent`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Store {
+    pub(crate) tracks: BTreeMap<TrackId, TrackRecord>,
+    pub(crate) modules: BTreeMap<String, ModuleRecord>,
+    pub(crate) entities: BTreeMap<EntityId, EntityRecord>,
+    pub(crate) subscriptions: BTreeMap<SubscriptionId, EntityId>,
+    /// Calls in flight whose events reach the store (inside a module, or
+    /// having captured an entity). Keyed by track; a count for re-entrancy.
+    pub(crate) open: BTreeMap<TrackId, OpenCall>,
+    /// Module records and their tracks as they were before a running
+    /// re-execution, restored if it panics.
+    pub(crate) staged: BTreeMap<String, Stage>,
+}
+
+/// A stored track: a scope that captured an entity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TrackRecord {
+    /// Its id, stable for its structural path.
+    pub id: TrackId,
+    /// Its static key.
+    pub key: String,
+    /// Its structural path.
+    pub path: String,
+    /// The scope it was called in.
+    pub parent: Option<TrackId>,
+    /// Where the function is written.
+    pub site: Site,
+    /// 1 when created; + 1 per module version that re-executed it, or when a
+    /// re-entry captured a different entity.
+    pub version: u64,
+    /// The current entity (last entity wins).
+    pub entity: Option<EntityId>,
+    /// Entities it had before, oldest first (at most 8 kept).
+    pub previous_entities: Vec<EntityId>,
+    /// The module version that last executed it.
+    pub module: Option<ModuleVersion>,
+    /// What the last update did, if it was ever updated.
+    pub change: Option<Change>,
+    /// `#[hmr_track(reset)]`.
+    pub reset: bool,
+}
+
+/// A reload unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ModuleRecord {
+    /// Its name.
+    pub name: String,
+    /// Its last committed version (1 after the first execution).
+    pub version: u64,
+    /// The static keys its last version executed, sorted.
+    pub keys: Vec<String>,
+}
+
+/// An entity captured by a track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntityRecord {
+    /// Which capture event named it.
+    pub kind: EntityKind,
+    /// Its structural name (`source.hot_map(fn).hot_scan(0,fn)`).
+    pub name: String,
+    /// The track that captured it.
+    pub track: TrackId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OpenCall {
+    pub(crate) key: String,
+    pub(crate) path: String,
+    pub(crate) parent: Option<TrackId>,
+    pub(crate) site: Site,
+    pub(crate) module: Option<ModuleVersion>,
+    pub(crate) reset: bool,
+    /// Entities captured in this call; all but the last are dropped at return.
+    pub(crate) captured: Vec<EntityId>,
+    pub(crate) depth: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Stage {
+    pub(crate) module: Option<ModuleRecord>,
+    pub(crate) tracks: Vec<TrackRecord>,
+    pub(crate) entities: Vec<(EntityId, EntityRecord)>,
+}
+
+impl Store {
+    pub(crate) const fn new() -> Store {
+        Store {
+            tracks: BTreeMap::new(),
+            modules: BTreeMap::new(),
+            entities: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            open: BTreeMap::new(),
+            staged: BTreeMap::new(),
+        }
+    }
+
+    /// The stored track `id`.
+    #[must_use]
+    pub fn track(&self, id: TrackId) -> Option<&TrackRecord> {
+        self.tracks.get(&id)
+    }
+
+    /// Every stored track, ordered by id.
+    pub fn tracks(&self) -> impl Iterator<Item = &TrackRecord> {
+        self.tracks.values()
+    }
+
+    /// Stored tracks with static key `key`.
+    pub fn tracks_with_key<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
+        self.tracks.values().filter(move |t| t.key == key)
+    }
+
+    /// Stored tracks whose key ends with `suffix` (`"::prices"`): handy in tests,
+    /// where the crate's path prefix is noise.
+    pub fn tracks_ending_with<'a>(
+        &'a self,
+        suffix: &'a str,
+    ) -> impl Iterator<Item = &'a TrackRecord> {
+        self.tracks.values().filter(move |t| t.key.ends_with(suffix))
+    }
+
+    /// The module `name`.
+    #[must_use]
+    pub fn module(&self, name: &str) -> Option<&ModuleRecord> {
+        self.modules.get(name)
+    }
+
+    /// Every module, ordered by name.
+    pub fn modules(&self) -> impl Iterator<Item = &ModuleRecord> {
+        self.modules.values()
+    }
+
+    /// The entity `id`, if a track holds it.
+    #[must_use]
+    pub fn entity(&self, id: EntityId) -> Option<&EntityRecord> {
+        self.entities.get(&id)
+    }
+
+    /// Every held entity.
+    pub fn entities(&self) -> impl Iterator<Item = (EntityId, &EntityRecord)> {
+        self.entities.iter().map(|(id, e)| (*id, e))
+    }
+
+    /// Living subscriptions and the entity each consumes.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (SubscriptionId, EntityId)> + '_ {
+        self.subscriptions.iter().map(|(s, e)| (*s, *e))
+    }
+
+    /// The structural name of a track's current entity.
+    #[must_use]
+    pub fn entity_name(&self, track: TrackId) -> Option<&str> {
+        let entity = self.tracks.get(&track)?.entity?;
+        self.entities.get(&entity).map(|e| e.name.as_str())
+    }
+
+    /// Number of stored tracks.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Whether no track is stored.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+}
