@@ -1,0 +1,225 @@
+//! Code generation: the function, unchanged except for a few statements spliced
+//! in front of the user's, that open a runtime scope for each call.
+//!
+//! Helper bindings are spanned with `Span::mixed_site()` and named `__hmr_…`,
+//! so user code can neither see them nor collide with them; the call site's
+//! items live in a block of their own for the same reason.
+
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{Block, ImplItemFn, ReturnType, Stmt};
+
+use crate::args::TrackArgs;
+use crate::returned_closure::ReturnedClosure;
+use crate::validate;
+
+/// The whole attribute: arguments and item in, item out.
+pub(crate) fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = darling::Error::accumulator();
+    let args = errors.handle(TrackArgs::parse(args));
+    let function = validate::function(&item, &mut errors);
+    let reserved = function.as_ref().and_then(check_reserved_names);
+    errors.handle(reserved.map_or(Ok(()), Err));
+    match (errors.finish(), args, function) {
+        (Ok(()), Some(args), Some(function)) => instrument(function, &args),
+        // The original item as well, so that the rest of the crate, and an
+        // IDE's completion inside the function, keep working.
+        (Err(errors), ..) => {
+            let errors = errors.write_errors();
+            quote!(#errors #item)
+        }
+        // rustc reports a syntax error in these tokens itself.
+        _ => item,
+    }
+}
+
+fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> TokenStream {
+    let site = Site::new(&function, args);
+    let body = &mut function.block;
+    match (function.sig.asyncness.is_some(), ReturnedClosure::of(&function.sig.output)) {
+        (false, None) => sync_body(body, &site),
+        (true, None) => async_body(body, &site, &function.sig.output),
+        (is_async, Some(closure)) => {
+            closure_body(body, &site, &function.sig.output, is_async, &closure)
+        }
+    }
+    function.into_token_stream()
+}
+
+/// `let __hmr_guard = { items; enter(&__HMR_SITE) };` before the user's
+/// statements: the guard drops after every local of the body, on return,
+/// `?` and unwinding alike.
+fn sync_body(body: &mut Block, site: &Site) {
+    let runtime = &site.runtime;
+    let items = site.items(&site_static());
+    let static_ = site_static();
+    let guard = quote_spanned! {Span::mixed_site()=>
+        let __hmr_guard = {
+            #items
+            #runtime::enter(&#static_)
+        };
+    };
+    splice(body, &guard);
+}
+
+/// `async fn` keeps its signature; its statements move into a future that
+/// re-enters the scope on every poll.
+fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
+    let runtime = &site.runtime;
+    let items = site.items(&site_static());
+    let static_ = site_static();
+    let output_hint = output_hint(output);
+    let stmts = std::mem::take(&mut body.stmts);
+    body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
+        let __hmr_site: &'static #runtime::Callsite = {
+            #items
+            &#static_
+        };
+        #runtime::instrument::<#output_hint, _>(__hmr_site, async move { #(#stmts)* }).await
+    };
+}
+
+/// The returned closures refer to the call site by name: a closure literal
+/// that is not `move` cannot capture a local without borrowing it past the
+/// function's end. The call site's items therefore sit at the top of the body,
+/// with a name that appears nowhere in the function.
+fn closure_body(
+    body: &mut Block,
+    site: &Site,
+    output: &ReturnType,
+    is_async: bool,
+    closure: &ReturnedClosure,
+) {
+    let runtime = &site.runtime;
+    let static_ = site.fresh_static.clone();
+    let guard = quote_spanned!(Span::mixed_site()=> let __hmr_guard = #runtime::enter(&#static_););
+    closure.rewrite(body, &guard, runtime, is_async);
+    let items = site.items(&static_);
+    if is_async {
+        let output_hint = output_hint(output);
+        let stmts = std::mem::take(&mut body.stmts);
+        body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
+            #items
+            #runtime::instrument::<#output_hint, _>(&#static_, async move { #(#stmts)* }).await
+        };
+    } else {
+        splice(body, &guard);
+        let items: Vec<Stmt> = syn::parse_quote_spanned!(Span::mixed_site()=> #items);
+        body.stmts.splice(0..0, items);
+    }
+}
+
+/// Inserts `prologue` before the first statement that is not an item: a
+/// `let` above the user's items would make `clippy::items_after_statements`
+/// fire on the user's code. Items are visible in the whole block, so the
+/// order changes nothing else. Inner attributes are not statements (syn keeps
+/// them with the function's attributes) and stay first.
+fn splice(body: &mut Block, prologue: &TokenStream) {
+    let at = body.stmts.iter().take_while(|stmt| matches!(stmt, Stmt::Item(_))).count();
+    let prologue: Vec<Stmt> = syn::parse_quote!(#prologue);
+    body.stmts.splice(at..at, prologue);
+}
+
+/// The turbofish `T` of `instrument::<T, _>`: the declared return type lets
+/// `?` and `.into()` in the body infer their target; `_` where it can't be
+/// named in a body (`impl Trait`, `!`).
+fn output_hint(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote_spanned!(Span::mixed_site()=> ()),
+        ReturnType::Type(_, ty)
+            if matches!(**ty, syn::Type::Never(_)) || mentions_impl(ty.to_token_stream()) =>
+        {
+            quote_spanned!(Span::mixed_site()=> _)
+        }
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    }
+}
+
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
+}
+
+fn site_static() -> Ident {
+    Ident::new("__HMR_SITE", Span::mixed_site())
+}
+
+/// One function's call site: the `static Callsite` and the item whose
+/// `type_name` names the enclosing path.
+struct Site {
+    runtime: TokenStream,
+    key: TokenStream,
+    name: TokenStream,
+    reset: bool,
+    /// The function's name, whose span `line!()`/`column!()` report.
+    ident: Ident,
+    /// A static name that no token of the function uses.
+    fresh_static: Ident,
+}
+
+impl Site {
+    fn new(function: &ImplItemFn, args: &TrackArgs) -> Self {
+        let mut used = Vec::new();
+        collect_idents(function.to_token_stream(), &mut used);
+        let mut fresh_static = site_static();
+        let mut n = 0_usize;
+        while used.contains(&fresh_static) {
+            n += 1;
+            fresh_static = format_ident!("__HMR_SITE_{}", n, span = Span::mixed_site());
+        }
+        Site {
+            runtime: args.runtime(),
+            key: args.key(),
+            name: args.name(),
+            reset: args.reset(),
+            ident: function.sig.ident.clone(),
+            fresh_static,
+        }
+    }
+
+    /// `fn __hmr_name` and `static <name>: Callsite`. The runtime strips the
+    /// trailing `::__hmr_name` from the type name, so that name is fixed.
+    fn items(&self, static_: &Ident) -> TokenStream {
+        let Site { runtime, key, name, reset, ident, .. } = self;
+        let line = quote_spanned!(ident.span()=> ::core::line!());
+        let column = quote_spanned!(ident.span()=> ::core::column!());
+        quote_spanned! {Span::mixed_site()=>
+            fn __hmr_name() -> &'static str {
+                #runtime::type_name_of(__hmr_name)
+            }
+            static #static_: #runtime::Callsite = #runtime::Callsite::new(
+                __hmr_name,
+                ::core::file!(),
+                #line,
+                #column,
+                #key,
+                #name,
+                #reset,
+            );
+        }
+    }
+}
+
+fn collect_idents(tokens: TokenStream, into: &mut Vec<Ident>) {
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => into.push(ident),
+            TokenTree::Group(group) => collect_idents(group.stream(), into),
+            _ => {}
+        }
+    }
+}
+
+/// In a function that returns a closure, `fn __hmr_name` is visible to the
+/// body (see `closure_body`), so the body must not use that name itself.
+fn check_reserved_names(function: &ImplItemFn) -> Option<darling::Error> {
+    ReturnedClosure::of(&function.sig.output)?;
+    let mut used = Vec::new();
+    collect_idents(function.to_token_stream(), &mut used);
+    let reserved = used.into_iter().find(|ident| ident == "__hmr_name")?;
+    let message = "`__hmr_name` is reserved by `#[hmr_track]` in a function that returns a closure; rename it";
+    Some(darling::Error::custom(message).with_span(&reserved))
+}
