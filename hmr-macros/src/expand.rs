@@ -40,7 +40,7 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> TokenStream {
         (false, None) => sync_body(body, &site),
         (true, None) => async_body(body, &site, &function.sig.output),
         (is_async, Some(closure)) => {
-            closure_body(body, &site, &function.sig.output, is_async, &closure)
+            closure_body(body, &site, &function.sig.output, is_async, &closure);
         }
     }
     function.into_token_stream()
