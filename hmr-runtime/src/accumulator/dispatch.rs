@@ -34,12 +34,25 @@ pub(crate) fn store() -> MutexGuard<'static, Store> {
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.
 pub(crate) fn emit(event: Event) {
+    reduce_and_publish(event, true);
+}
+
+/// Reduce an event that listeners already saw (a `track-call` that reaches
+/// the store late, when its scope captures its first entity); publish only
+/// what it causes.
+pub(crate) fn reduce_late(event: Event) {
+    reduce_and_publish(event, false);
+}
+
+fn reduce_and_publish(event: Event, publish_event: bool) {
     let mut fx = Effects::default();
     let mut published = Vec::new();
     {
         let mut store = store();
         reduce(&mut store, &event, &mut fx);
-        published.push(event);
+        if publish_event {
+            published.push(event);
+        }
         while !fx.events.is_empty() {
             for follow in std::mem::take(&mut fx.events) {
                 reduce(&mut store, &follow, &mut fx);
@@ -52,12 +65,17 @@ pub(crate) fn emit(event: Event) {
             publish(event);
         }
     }
-    if !fx.disposed.is_empty() {
-        let disposers: Vec<Disposer> = {
+    if !fx.disposed.is_empty() || !fx.forgotten.is_empty() {
+        let (run, forgotten): (Vec<Disposer>, Vec<Disposer>) = {
             let mut map = DISPOSERS.lock().unwrap_or_else(PoisonError::into_inner);
-            fx.disposed.iter().filter_map(|e| map.remove(e)).collect()
+            (
+                fx.disposed.iter().filter_map(|e| map.remove(e)).collect(),
+                fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
+            )
         };
-        for dispose in disposers {
+        // Dropped and run outside every lock: a disposer may emit events.
+        drop(forgotten);
+        for dispose in run {
             dispose();
         }
     }

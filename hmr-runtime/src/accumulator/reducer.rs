@@ -10,7 +10,10 @@ use crate::store::records::{
 #[derive(Default, Debug)]
 pub(crate) struct Effects {
     pub(crate) events: Vec<Event>,
+    /// Entities torn down: their disposers run.
     pub(crate) disposed: Vec<EntityId>,
+    /// Entities the store no longer holds (superseded): their disposers are dropped unrun.
+    pub(crate) forgotten: Vec<EntityId>,
 }
 
 /// Apply `event` to `store`.
@@ -57,6 +60,7 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
                         let dropped = record.previous_entities.remove(0);
                         if record.entity != Some(dropped) {
                             store.entities.remove(&dropped);
+                            fx.forgotten.push(dropped);
                         }
                     }
                 }
@@ -98,7 +102,7 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
             if *committed {
                 commit_module(store, module, fx);
             } else if let Some(stage) = stage {
-                rollback_module(store, module, stage);
+                rollback_module(store, module, stage, fx);
             }
         }
         Event::Subscribe { subscription, entity } => {
@@ -112,27 +116,28 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
-    store
-        .tracks
-        .values()
-        .filter(move |t| t.module.as_ref().is_some_and(|m| m.name == module))
+    store.tracks.values().filter(move |t| t.module.as_ref().is_some_and(|m| m.name == module))
 }
 
 fn track_return(store: &mut Store, id: TrackId, entity: Option<EntityId>, fx: &mut Effects) {
     let Some(open) = store.open.get_mut(&id) else { return };
     open.depth -= 1;
     let open = if open.depth == 0 {
-        store.open.remove(&id).expect("present")
+        let open = store.open.remove(&id).expect("present");
+        // Last entity wins: the intermediate entities of the call(s) are
+        // parts of the final one; only a track's current and previous
+        // entities are kept. (With the same path running on several threads at
+        // once, the last one out prunes.)
+        for captured in &open.captured {
+            if Some(*captured) != entity {
+                store.entities.remove(captured);
+                fx.forgotten.push(*captured);
+            }
+        }
+        open
     } else {
         open.clone()
     };
-    // Last entity wins: the intermediate entities of this call are parts of
-    // the final one; only a track's current and previous entities are kept.
-    for captured in &open.captured {
-        if Some(*captured) != entity {
-            store.entities.remove(captured);
-        }
-    }
     let Some(entity) = entity else {
         // Re-executed without capturing anything: visited, unchanged.
         if let (Some(record), Some(module)) = (store.tracks.get_mut(&id), open.module) {
@@ -213,12 +218,17 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     }
 }
 
-fn rollback_module(store: &mut Store, module: &str, stage: Stage) {
+/// Put the module back as it was before the failed execution. Entities that
+/// the failed run built belong to no committed graph: they are disposed.
+fn rollback_module(store: &mut Store, module: &str, stage: Stage, fx: &mut Effects) {
     let ids: Vec<TrackId> = module_tracks(store, module).map(|t| t.id).collect();
     for id in ids {
         if let Some(record) = store.tracks.remove(&id) {
             for entity in record.entity.iter().chain(&record.previous_entities) {
                 store.entities.remove(entity);
+                if !stage.entities.iter().any(|(e, _)| e == entity) {
+                    fx.disposed.push(*entity);
+                }
             }
         }
     }

@@ -153,7 +153,9 @@ impl Stack {
     fn place(&mut self, key: &'static Key) -> Placement {
         match self.frames.last_mut() {
             Some(top) => {
-                let n = if let Some((_, count)) = top.children.iter_mut().find(|(h, _)| *h == key.hash) {
+                let n = if let Some((_, count)) =
+                    top.children.iter_mut().find(|(h, _)| *h == key.hash)
+                {
                     *count += 1;
                     *count - 1
                 } else {
@@ -175,7 +177,9 @@ impl Stack {
                 }
             }
             // Outside any scope and module: one track per static key.
-            None => Placement { id: derive_id(0, key.hash, 0), parent: None, n: 0, in_module: false },
+            None => {
+                Placement { id: derive_id(0, key.hash, 0), parent: None, n: 0, in_module: false }
+            }
         }
     }
 

@@ -43,7 +43,7 @@ pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
 
 #[cfg(feature = "enabled")]
 fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
-    use crate::accumulator::dispatch::{emit, listening, publish};
+    use crate::accumulator::dispatch::{emit, listening, publish, reduce_late};
     use crate::accumulator::stack::STACK;
 
     let placed = STACK.try_with(|stack| {
@@ -67,7 +67,8 @@ fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
     match placed {
         Ok(Some((track, call))) => {
             if let Some(call) = call {
-                emit(call);
+                // Listeners saw it when the scope opened.
+                reduce_late(call);
             }
             emit(Event::entity(kind, entity, Some(track), name));
         }

@@ -198,7 +198,10 @@ pub enum Event {
     },
 }
 
-#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -225,7 +228,12 @@ impl Event {
     }
 
     /// The entity-capture event of `kind`.
-    pub(crate) fn entity(kind: EntityKind, entity: EntityId, track: Option<TrackId>, name: String) -> Event {
+    pub(crate) fn entity(
+        kind: EntityKind,
+        entity: EntityId,
+        track: Option<TrackId>,
+        name: String,
+    ) -> Event {
         match kind {
             EntityKind::Constructor => Event::ConstructorCallReturn { entity, track, name },
             EntityKind::Factory => Event::FactoryCallReturn { entity, track, name },

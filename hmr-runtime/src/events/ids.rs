@@ -9,9 +9,26 @@ use serde::{Deserialize, Serialize};
 /// Derived from (parent id, static key, repeat counter), so the same path
 /// always yields the same id without a map on the hot path; that reuse is what
 /// makes a re-execution an update instead of a creation.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Serialised as 16 hex digits (`"9f2c…"`), so JSON readers whose numbers are
+/// doubles (JavaScript) keep every bit.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrackId(pub(crate) u64);
+
+impl Serialize for TrackId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:016x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for TrackId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        u64::from_str_radix(&text, 16).map(TrackId).map_err(|_| {
+            serde::de::Error::invalid_value(serde::de::Unexpected::Str(&text), &"16 hex digits")
+        })
+    }
+}
 
 /// Identity of an entity (a source, a channel, an operator chain, a hot closure).
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -63,7 +80,8 @@ pub(crate) const fn hash_str(s: &str) -> u64 {
 #[inline]
 pub(crate) fn derive_id(parent: u64, key_hash: u64, n: u32) -> TrackId {
     // splitmix64 finaliser over a mix of the three parts.
-    let mut z = parent.rotate_left(29) ^ key_hash ^ u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut z =
+        parent.rotate_left(29) ^ key_hash ^ u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;

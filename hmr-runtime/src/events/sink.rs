@@ -51,7 +51,8 @@ pub struct SinkGuard {
 
 impl Drop for SinkGuard {
     fn drop(&mut self) {
-        SINKS.rcu(|sinks| sinks.iter().filter(|(id, _)| *id != self.id).cloned().collect::<Sinks>());
+        SINKS
+            .rcu(|sinks| sinks.iter().filter(|(id, _)| *id != self.id).cloned().collect::<Sinks>());
         LISTENERS.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -44,8 +44,13 @@ impl Drop for ScopeGuard {
             return;
         }
         let frame = STACK.try_with(|stack| stack.borrow_mut().pop(self.depth));
-        if let Ok(Some(frame)) = frame {
-            close(&frame, if std::thread::panicking() { Outcome::Unwound } else { Outcome::Returned });
+        if let Ok(Some(frame)) = frame
+            && (frame.reduced || listening())
+        {
+            close(
+                &frame,
+                if std::thread::panicking() { Outcome::Unwound } else { Outcome::Returned },
+            );
         }
     }
 }

@@ -33,7 +33,10 @@ impl fmt::Display for ReloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReloadError::Panicked { module, message } => {
-                write!(f, "module `{module}` panicked, the previous version keeps running: {message}")
+                write!(
+                    f,
+                    "module `{module}` panicked, the previous version keeps running: {message}"
+                )
             }
             ReloadError::Reentrant { module } => write!(
                 f,
@@ -81,9 +84,8 @@ fn module_lock(name: &str) -> Arc<Mutex<()>> {
 /// [`ReloadError::Panicked`] if `f` panicked, [`ReloadError::Reentrant`] if
 /// `name` is already running on this thread.
 pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
-    let reentrant = STACK.with(|s| {
-        s.borrow().frames.iter().any(|frame| frame.module_name() == Some(name))
-    });
+    let reentrant =
+        STACK.with(|s| s.borrow().frames.iter().any(|frame| frame.module_name() == Some(name)));
     if reentrant {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     }
@@ -92,14 +94,17 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
 
     let version = store().modules.get(name).map_or(1, |m| m.version + 1);
     emit(Event::HmrModuleCall { module: name.to_owned(), version });
-    let depth = STACK.with(|s| {
-        s.borrow_mut().push_module(ModuleVersion { name: name.to_owned(), version })
-    });
+    let depth = STACK
+        .with(|s| s.borrow_mut().push_module(ModuleVersion { name: name.to_owned(), version }));
     let result = catch_unwind(AssertUnwindSafe(f));
     STACK.with(|s| s.borrow_mut().pop(depth));
     match result {
         Ok(value) => {
-            emit(Event::HmrModuleCallReturn { module: name.to_owned(), committed: true, error: None });
+            emit(Event::HmrModuleCallReturn {
+                module: name.to_owned(),
+                committed: true,
+                error: None,
+            });
             Ok(value)
         }
         Err(payload) => {

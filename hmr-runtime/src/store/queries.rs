@@ -83,7 +83,10 @@ pub(crate) fn render(store: &Store) -> String {
     let mut out = String::new();
     let mut groups: BTreeMap<Option<&str>, Vec<TrackId>> = BTreeMap::new();
     for id in children.get(&None).into_iter().flatten() {
-        groups.entry(store.tracks[id].module.as_ref().map(|m| m.name.as_str())).or_default().push(*id);
+        groups
+            .entry(store.tracks[id].module.as_ref().map(|m| m.name.as_str()))
+            .or_default()
+            .push(*id);
     }
     for (module, roots) in &groups {
         let prefix = if let Some(name) = module {
@@ -112,11 +115,20 @@ fn render_track(
     let t = &store.tracks[&id];
     let segment = t.path.strip_prefix(prefix).unwrap_or(&t.path);
     let change = match t.change {
-        Some(c) => serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        Some(c) => serde_json::to_value(c)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         None => String::new(),
     };
     let entity = store.entity_name(id).unwrap_or("-");
-    let _ = writeln!(out, "{:indent$}{segment} v{} {change} {entity} [{id}]", "", t.version, indent = depth * 2);
+    let _ = writeln!(
+        out,
+        "{:indent$}{segment} v{} {change} {entity} [{id}]",
+        "",
+        t.version,
+        indent = depth * 2
+    );
     for child in children.get(&Some(id)).into_iter().flatten() {
         render_track(store, children, *child, depth + 1, &format!("{}/", t.path), out);
     }

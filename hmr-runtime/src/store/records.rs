@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{
-    Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId,
-};
+use crate::events::{Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId};
 
 /// How many superseded entities a track remembers (oldest dropped first).
 pub(crate) const PREVIOUS_ENTITIES: usize = 8;

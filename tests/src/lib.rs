@@ -1,0 +1,90 @@
+//! Helpers shared by the integration tests.
+
+use std::collections::BTreeMap;
+
+use hmr_runtime::{Event, Outcome, TrackId};
+
+/// A call as seen in an event log: the `track-call` and how it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The track.
+    pub id: TrackId,
+    /// Its static key.
+    pub key: String,
+    /// Its structural path.
+    pub path: String,
+    /// The enclosing scope.
+    pub parent: Option<TrackId>,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Checks that every `track-call` in `events` has exactly one
+/// `track-call-return` (paired by id with the latest unclosed call of that
+/// id, since interleaved async tasks close out of order), and returns the
+/// calls in call order.
+///
+/// # Panics
+/// If a call has no return or a return no call.
+#[must_use]
+pub fn calls(events: &[Event]) -> Vec<Call> {
+    let mut open: BTreeMap<TrackId, Vec<usize>> = BTreeMap::new();
+    let mut out: Vec<(Call, bool)> = Vec::new();
+    for event in events {
+        match event {
+            Event::TrackCall { id, key, path, parent, .. } => {
+                open.entry(*id).or_default().push(out.len());
+                let call = Call {
+                    id: *id,
+                    key: key.clone(),
+                    path: path.clone(),
+                    parent: *parent,
+                    outcome: Outcome::Returned,
+                };
+                out.push((call, false));
+            }
+            Event::TrackCallReturn { id, outcome, .. } => {
+                let index = open
+                    .get_mut(id)
+                    .and_then(Vec::pop)
+                    .unwrap_or_else(|| panic!("a track-call-return without a track-call: {id}"));
+                out[index].0.outcome = *outcome;
+                out[index].1 = true;
+            }
+            _ => {}
+        }
+    }
+    let unclosed: Vec<_> = out.iter().filter(|(_, closed)| !closed).map(|(c, _)| c).collect();
+    assert!(unclosed.is_empty(), "calls without a return: {unclosed:#?}");
+    out.into_iter().map(|(c, _)| c).collect()
+}
+
+/// Checks that calls and returns nest like a stack (sync code on one thread).
+///
+/// # Panics
+/// If a return closes anything but the innermost open call.
+pub fn assert_nested(events: &[Event]) {
+    let mut stack = Vec::new();
+    for event in events {
+        match event {
+            Event::TrackCall { id, .. } => stack.push(*id),
+            Event::TrackCallReturn { id, .. } => {
+                assert_eq!(stack.pop(), Some(*id), "returns must nest");
+            }
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty(), "calls without a return: {stack:?}");
+}
+
+/// The `type` tags of `events`, in order.
+#[must_use]
+pub fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(Event::type_name).collect()
+}
+
+/// Whether `key` is the static key of a function named `name` (its last path segment).
+#[must_use]
+pub fn is_fn(key: &str, name: &str) -> bool {
+    key.rsplit("::").next() == Some(name)
+}

@@ -1,0 +1,132 @@
+//! Event sinks: the in-memory log, JSON lines, the `tracing` bridge, and the
+//! serde form of events.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use hmr_runtime::{Event, JsonLines, MemoryLog, TracingSink, add_sink, hmr_track, module};
+
+#[hmr_track(key = "sinks::step")]
+fn step() {}
+
+/// Sinks see every thread's events: keep only this test's module.
+fn of_module<'a>(events: &'a [Event], name: &str) -> Vec<&'a Event> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for e in events {
+        match e {
+            Event::HmrModuleCall { module, .. } if module == name => inside = true,
+            _ => {}
+        }
+        if inside {
+            out.push(e);
+        }
+        if let Event::HmrModuleCallReturn { module, .. } = e
+            && module == name
+        {
+            inside = false;
+        }
+    }
+    out
+}
+
+#[test]
+fn memory_log_records_while_installed() {
+    let log = MemoryLog::new();
+    let sink = add_sink(log.clone());
+    module("sink-memory", step).unwrap();
+    drop(sink);
+    module("sink-memory", step).unwrap();
+    let events = log.events();
+    let mine = of_module(&events, "sink-memory");
+    let kinds: Vec<_> = mine.iter().map(|e| e.type_name()).collect();
+    assert_eq!(
+        kinds,
+        ["hmr-module-call", "track-call", "track-call-return", "hmr-module-call-return"]
+    );
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn json_lines_round_trip() {
+    let out = Shared::default();
+    let sink = add_sink(JsonLines::new(out.clone()));
+    module("sink-json", step).unwrap();
+    drop(sink);
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mine = of_module(&events, "sink-json");
+    assert_eq!(mine.len(), 4);
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().find(|l| l.contains("\"sink-json\"")).unwrap()).unwrap();
+    assert_eq!(first["type"], "hmr-module-call");
+    assert_eq!(first["version"], 1);
+    let call = text.lines().find(|l| l.contains("sinks::step")).unwrap();
+    let call: serde_json::Value = serde_json::from_str(call).unwrap();
+    assert_eq!(call["type"], "track-call");
+    assert_eq!(call["path"], "sink-json/sinks::step#0");
+    assert!(call["site"]["file"].as_str().unwrap().ends_with("sinks.rs"));
+}
+
+#[test]
+fn tracing_bridge_emits_events_under_target_hmr() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<(String, String)>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Collect {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct V(String);
+            impl tracing::field::Visit for V {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "kind" {
+                        self.0 = format!("{value:?}");
+                    }
+                }
+                fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                    if field.name() == "kind" {
+                        self.0 = value.to_owned();
+                    }
+                }
+            }
+            let mut v = V(String::new());
+            event.record(&mut v);
+            self.0.lock().unwrap().push((event.metadata().target().to_owned(), v.0));
+        }
+    }
+
+    let collect = Collect::default();
+    let subscriber = tracing_subscriber::registry().with(collect.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let _sink = add_sink(TracingSink);
+        module("sink-tracing", step).unwrap();
+    });
+    let seen = collect.0.lock().unwrap().clone();
+    assert!(seen.iter().all(|(target, _)| target == "hmr"));
+    let kinds: Vec<_> = seen.iter().map(|(_, k)| k.as_str()).collect();
+    assert!(
+        kinds.windows(4).any(|w| w
+            == ["hmr-module-call", "track-call", "track-call-return", "hmr-module-call-return"]),
+        "{kinds:?}"
+    );
+}
