@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::events::{EntityId, EntityKind, Event};
+use crate::events::{EntityId, EntityKind};
 
 static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 
@@ -45,6 +45,7 @@ pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
 fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
     use crate::accumulator::dispatch::{emit, listening, publish, reduce_late};
     use crate::accumulator::stack::STACK;
+    use crate::events::Event;
 
     let placed = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
