@@ -9,25 +9,24 @@ use hmr_runtime::{Event, JsonLines, MemoryLog, TracingSink, add_sink, hmr_track,
 #[hmr_track(key = "sinks::step")]
 fn step() {}
 
-/// Sinks see every thread's events: keep only this test's module.
+/// Sinks see every thread's events: keep only those of module `name`.
 fn of_module<'a>(events: &'a [Event], name: &str) -> Vec<&'a Event> {
-    let mut inside = false;
-    let mut out = Vec::new();
-    for e in events {
-        match e {
-            Event::HmrModuleCall { module, .. } if module == name => inside = true,
-            _ => {}
-        }
-        if inside {
-            out.push(e);
-        }
-        if let Event::HmrModuleCallReturn { module, .. } = e
-            && module == name
-        {
-            inside = false;
-        }
-    }
-    out
+    let mut ids = std::collections::BTreeSet::new();
+    let prefix = format!("{name}/");
+    events
+        .iter()
+        .filter(|e| match e {
+            Event::HmrModuleCall { module, .. } | Event::HmrModuleCallReturn { module, .. } => {
+                module == name
+            }
+            Event::TrackCall { id, path, .. } if path.starts_with(&prefix) => {
+                ids.insert(*id);
+                true
+            }
+            Event::TrackCallReturn { id, .. } => ids.contains(id),
+            _ => false,
+        })
+        .collect()
 }
 
 #[test]
@@ -129,4 +128,54 @@ fn tracing_bridge_emits_events_under_target_hmr() {
             == ["hmr-module-call", "track-call", "track-call-return", "hmr-module-call-return"]),
         "{kinds:?}"
     );
+}
+
+struct Reentrant(MemoryLog);
+
+impl hmr_runtime::Sink for Reentrant {
+    fn record(&self, event: &Event) {
+        // Calls tracked code from inside a sink: must not recurse forever.
+        step();
+        self.0.record(event);
+    }
+}
+
+struct Panicking;
+
+impl hmr_runtime::Sink for Panicking {
+    fn record(&self, _: &Event) {
+        panic!("a broken sink");
+    }
+}
+
+#[test]
+fn a_sink_calling_tracked_code_does_not_recurse() {
+    let log = MemoryLog::new();
+    let sink = add_sink(Reentrant(log.clone()));
+    module("sink-reentrant", step).unwrap();
+    drop(sink);
+    let events = log.events();
+    assert_eq!(of_module(&events, "sink-reentrant").len(), 4);
+}
+
+#[test]
+fn a_panicking_sink_loses_events_not_the_program() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let sink = add_sink(Panicking);
+    let result = std::panic::catch_unwind(|| {
+        module("sink-panicking", step).unwrap();
+        // Unwinding through a tracked fn emits from a drop guard: no abort.
+        std::panic::catch_unwind(|| {
+            #[hmr_track]
+            fn unwinds() {
+                panic!("user panic");
+            }
+            unwinds();
+        })
+        .is_err()
+    });
+    drop(sink);
+    std::panic::set_hook(hook);
+    assert_eq!(result.ok(), Some(true));
 }

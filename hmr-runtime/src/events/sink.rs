@@ -1,6 +1,8 @@
 //! Sinks: where events go besides the store.
 
+use std::cell::Cell;
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
@@ -12,7 +14,9 @@ use crate::accumulator::dispatch::LISTENERS;
 /// Receives every event emitted while it is installed (see [`add_sink`]).
 ///
 /// `record` runs on the thread that emitted the event, outside the store's
-/// lock; keep it short.
+/// lock; keep it short. Events caused by a sink itself (it called tracked
+/// code) are not passed to sinks, and a panic in `record` is caught and loses
+/// only that event.
 pub trait Sink: Send + Sync + 'static {
     /// One event.
     fn record(&self, event: &Event);
@@ -57,11 +61,25 @@ impl Drop for SinkGuard {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs a sink: events a sink causes (it called
+    /// tracked code) are not fed back to the sinks, which would never end.
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
 pub(crate) fn publish_to_sinks(event: &Event) {
     let sinks = SINKS.load();
-    for (_, sink) in sinks.iter() {
-        sink.record(event);
+    if sinks.is_empty() || IN_SINK.with(Cell::get) {
+        return;
     }
+    IN_SINK.with(|f| f.set(true));
+    for (_, sink) in sinks.iter() {
+        // A panicking sink loses this event, not the program: events are
+        // also emitted from drop guards during unwinding, where a second
+        // panic would abort.
+        let _ = catch_unwind(AssertUnwindSafe(|| sink.record(event)));
+    }
+    IN_SINK.with(|f| f.set(false));
 }
 
 /// An in-memory event log. Clones share the same log.
