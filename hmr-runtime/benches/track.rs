@@ -1,1 +1,130 @@
-fn main() {}
+//! Cost of `#[hmr_track]` next to a plain call, the disabled expansion,
+//! `fastrace` and `tracing` (DESIGN.md §9).
+//!
+//! One iteration is one call tree: a parent calling a child 64 times, both
+//! `#[inline(never)]`, each variant instrumented the same way. Every variant is
+//! an argument of the one `call_tree` benchmark, so the rows read as ratios.
+//!
+//! ```text
+//! cargo bench -p hmr-runtime --bench track
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use divan::Bencher;
+use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
+
+fn main() {
+    divan::main();
+}
+
+/// Calls of the child per iteration.
+const CHILDREN: u64 = 64;
+
+/// The expansion's `__private` when the `enabled` feature is off, reached
+/// through `#[hmr_track(crate = crate::off)]` so the off cost is measured in
+/// this binary, next to the on cost.
+mod off {
+    pub(crate) use hmr_runtime::__private::disabled as __private;
+}
+
+/// A parent and a child, identical but for the attribute on both.
+macro_rules! call_tree {
+    ($name:ident $(, #[$attr:meta])?) => {
+        mod $name {
+            $(#[$attr])?
+            #[inline(never)]
+            pub(crate) fn parent() -> u64 {
+                let mut sum = 0u64;
+                // An opaque count keeps the loop a loop: 64 unrolled call sites
+                // make the plain variants' time depend on code alignment.
+                for _ in 0..divan::black_box(super::CHILDREN) {
+                    sum = sum.wrapping_add(child());
+                }
+                sum
+            }
+
+            $(#[$attr])?
+            #[inline(never)]
+            fn child() -> u64 {
+                divan::black_box(7u64).wrapping_mul(3)
+            }
+        }
+    };
+}
+
+call_tree!(plain);
+call_tree!(tracked, #[hmr_runtime::hmr_track]);
+call_tree!(tracked_off, #[hmr_runtime::hmr_track(crate = crate::off)]);
+call_tree!(with_fastrace, #[fastrace::trace]);
+call_tree!(with_tracing, #[tracing::instrument]);
+
+/// What instruments the call tree.
+#[derive(Clone, Copy)]
+enum Variant {
+    Plain,
+    TrackedOff,
+    Tracked,
+    Fastrace,
+    Tracing,
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Variant::Plain => "plain",
+            Variant::TrackedOff => "tracked_off",
+            Variant::Tracked => "tracked",
+            Variant::Fastrace => "fastrace",
+            Variant::Tracing => "tracing",
+        })
+    }
+}
+
+/// Child spans the fastrace collector handed over: they were recorded.
+static CHILD_SPANS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts and drops spans, so the benchmark measures recording, not printing.
+struct Discard;
+
+impl Reporter for Discard {
+    fn report(&mut self, spans: Vec<SpanRecord>) {
+        let children = spans.iter().filter(|span| span.name.ends_with("child")).count();
+        CHILD_SPANS.fetch_add(children, Ordering::Relaxed);
+    }
+}
+
+// Samples of one iteration for the slow variants: more of them steady the median.
+#[divan::bench(sample_count = 1000, args = [
+    Variant::Plain,
+    Variant::TrackedOff,
+    Variant::Tracked,
+    Variant::Fastrace,
+    Variant::Tracing,
+])]
+fn call_tree(bencher: Bencher<'_, '_>, variant: Variant) {
+    // Dispatch once, outside the measured loop.
+    match variant {
+        Variant::Plain => bencher.bench_local(plain::parent),
+        Variant::TrackedOff => bencher.bench_local(tracked_off::parent),
+        Variant::Tracked => bencher.bench_local(tracked::parent),
+        Variant::Fastrace => {
+            fastrace::set_reporter(Discard, Config::default());
+            bencher.bench_local(|| {
+                // A sampled root, so the 65 local spans are really collected.
+                let root = fastrace::Span::root("root", SpanContext::random());
+                let _parent = root.set_local_parent();
+                with_fastrace::parent()
+            });
+            fastrace::flush();
+            assert!(CHILD_SPANS.load(Ordering::Relaxed) > 0, "fastrace recorded no child span");
+        }
+        Variant::Tracing => {
+            // Global, not scoped: the dispatcher's fast path, as in production.
+            let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+            assert!(!tracing::info_span!("probe").is_disabled(), "the registry records no span");
+            bencher.bench_local(with_tracing::parent);
+        }
+    }
+}
