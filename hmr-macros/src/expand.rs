@@ -5,6 +5,8 @@
 //! so user code can neither see them nor collide with them; the call site's
 //! items live in a block of their own for the same reason.
 
+use std::mem;
+
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Block, ImplItemFn, ReturnType, Stmt};
@@ -18,32 +20,38 @@ pub(crate) fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = darling::Error::accumulator();
     let args = errors.handle(TrackArgs::parse(args));
     let function = validate::function(&item, &mut errors);
-    let reserved = function.as_ref().and_then(check_reserved_names);
-    errors.handle(reserved.map_or(Ok(()), Err));
-    match (errors.finish(), args, function) {
-        (Ok(()), Some(args), Some(function)) => instrument(function, &args),
+    let output = match (args, function) {
+        (Some(args), Some(function)) => errors.handle(instrument(function, &args)),
+        _ => None,
+    };
+    match (errors.finish(), output) {
+        (Ok(()), Some(output)) => output,
         // The original item as well, so that the rest of the crate, and an
         // IDE's completion inside the function, keep working.
-        (Err(errors), ..) => {
+        (Err(errors), _) => {
             let errors = errors.write_errors();
             quote!(#errors #item)
         }
         // rustc reports a syntax error in these tokens itself.
-        _ => item,
+        (Ok(()), None) => item,
     }
 }
 
-fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> TokenStream {
+fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<TokenStream> {
     let site = Site::new(&function, args);
+    let is_async = function.sig.asyncness.is_some();
+    let output = &function.sig.output;
     let body = &mut function.block;
-    match (function.sig.asyncness.is_some(), ReturnedClosure::of(&function.sig.output)) {
-        (false, None) => sync_body(body, &site),
-        (true, None) => async_body(body, &site, &function.sig.output),
-        (is_async, Some(closure)) => {
-            closure_body(body, &site, &function.sig.output, is_async, &closure);
+    match ReturnedClosure::of(output) {
+        None if is_async => async_body(body, &site, output),
+        None => sync_body(body, &site),
+        Some(closure) if closure.returns_literal(body) => {
+            check_reserved_names(body)?;
+            literal_closure_body(body, &site, output, is_async, &closure);
         }
+        Some(closure) => wrapped_closure_body(body, &site, output, is_async, &closure),
     }
-    function.into_token_stream()
+    Ok(function.into_token_stream())
 }
 
 /// `let __hmr_guard = { items; enter(&__HMR_SITE) };` before the user's
@@ -69,7 +77,7 @@ fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
     let items = site.items(&site_static());
     let static_ = site_static();
     let output_hint = output_hint(output);
-    let stmts = std::mem::take(&mut body.stmts);
+    let stmts = mem::take(&mut body.stmts);
     body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
         let __hmr_site: &'static #runtime::Callsite = {
             #items
@@ -79,11 +87,11 @@ fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
     };
 }
 
-/// The returned closures refer to the call site by name: a closure literal
+/// A returned closure literal refers to the call site by name: a literal
 /// that is not `move` cannot capture a local without borrowing it past the
-/// function's end. The call site's items therefore sit at the top of the body,
-/// with a name that appears nowhere in the function.
-fn closure_body(
+/// function's end. The call site's items therefore sit at the top of the
+/// body, under a name that appears nowhere in the function.
+fn literal_closure_body(
     body: &mut Block,
     site: &Site,
     output: &ReturnType,
@@ -91,13 +99,13 @@ fn closure_body(
     closure: &ReturnedClosure,
 ) {
     let runtime = &site.runtime;
-    let static_ = site.fresh_static.clone();
+    let static_ = &site.fresh_static;
     let guard = quote_spanned!(Span::mixed_site()=> let __hmr_guard = #runtime::enter(&#static_););
-    closure.rewrite(body, &guard, runtime, is_async);
-    let items = site.items(&static_);
+    closure.instrument_literals(body, &guard, is_async);
+    let items = site.items(static_);
     if is_async {
         let output_hint = output_hint(output);
-        let stmts = std::mem::take(&mut body.stmts);
+        let stmts = mem::take(&mut body.stmts);
         body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
             #items
             #runtime::instrument::<#output_hint, _>(&#static_, async move { #(#stmts)* }).await
@@ -106,6 +114,44 @@ fn closure_body(
         splice(body, &guard);
         let items: Vec<Stmt> = syn::parse_quote_spanned!(Span::mixed_site()=> #items);
         body.stmts.splice(0..0, items);
+    }
+}
+
+/// Any other returned value is bound and wrapped once; the wrapper captures
+/// the `&'static Callsite` by copy.
+fn wrapped_closure_body(
+    body: &mut Block,
+    site: &Site,
+    output: &ReturnType,
+    is_async: bool,
+    closure: &ReturnedClosure,
+) {
+    let runtime = &site.runtime;
+    let items = site.items(&site_static());
+    let static_ = site_static();
+    let site_ref = quote_spanned!(Span::mixed_site()=> __hmr_site);
+    let bind_site = quote_spanned! {Span::mixed_site()=>
+        let __hmr_site: &'static #runtime::Callsite = {
+            #items
+            &#static_
+        };
+    };
+    closure.wrap_returned_value(body, &site_ref, runtime);
+    if is_async {
+        let output_hint = output_hint(output);
+        let stmts = mem::take(&mut body.stmts);
+        body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
+            #bind_site
+            #runtime::instrument::<#output_hint, _>(__hmr_site, async move { #(#stmts)* }).await
+        };
+    } else {
+        splice(
+            body,
+            &quote_spanned! {Span::mixed_site()=>
+                #bind_site
+                let __hmr_guard = #runtime::enter(__hmr_site);
+            },
+        );
     }
 }
 
@@ -187,7 +233,7 @@ impl Site {
         let line = quote_spanned!(ident.span()=> ::core::line!());
         let column = quote_spanned!(ident.span()=> ::core::column!());
         quote_spanned! {Span::mixed_site()=>
-            fn __hmr_name() -> &'static str {
+            fn __hmr_name() -> &'static ::core::primitive::str {
                 #runtime::type_name_of(__hmr_name)
             }
             static #static_: #runtime::Callsite = #runtime::Callsite::new(
@@ -213,13 +259,17 @@ fn collect_idents(tokens: TokenStream, into: &mut Vec<Ident>) {
     }
 }
 
-/// In a function that returns a closure, `fn __hmr_name` is visible to the
-/// body (see `closure_body`), so the body must not use that name itself.
-fn check_reserved_names(function: &ImplItemFn) -> Option<darling::Error> {
-    ReturnedClosure::of(&function.sig.output)?;
+/// Beside a returned closure literal, `fn __hmr_name` is visible to the body
+/// (see `literal_closure_body`), so the body must not use that name itself.
+fn check_reserved_names(body: &Block) -> darling::Result<()> {
     let mut used = Vec::new();
-    collect_idents(function.to_token_stream(), &mut used);
-    let reserved = used.into_iter().find(|ident| ident == "__hmr_name")?;
-    let message = "`__hmr_name` is reserved by `#[hmr_track]` in a function that returns a closure; rename it";
-    Some(darling::Error::custom(message).with_span(&reserved))
+    collect_idents(body.to_token_stream(), &mut used);
+    match used.into_iter().find(|ident| ident == "__hmr_name") {
+        Some(reserved) => Err(darling::Error::custom(
+            "`__hmr_name` is reserved by `#[hmr_track]` in a function that returns a closure \
+             literal; rename it",
+        )
+        .with_span(&reserved)),
+        None => Ok(()),
+    }
 }

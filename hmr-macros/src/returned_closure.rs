@@ -2,22 +2,28 @@
 //! the returned closure opens a scope with the function's call site, so a hot
 //! closure handed out by a tracked function is tracked too.
 //!
-//! Every value the body returns (its tail expression and each `return e`) is
-//! rewritten where it stands, so `?`, early returns and `#[track_caller]` keep
-//! working and the closure keeps the expected type that infers its parameters:
-//! - a closure literal gets the scope guard as its first statement;
-//! - any other value `e` becomes `{ let f = e; move |a0, …| { guard; f(a0, …) } }`
-//!   (boxed again for `Box<dyn Fn…>`).
+//! Two rewrites, both without an immediately-invoked closure, so `?`, early
+//! returns and `#[track_caller]` keep working:
+//! - **A returned closure literal** (`|s| s.len()`) gets the scope guard as its
+//!   first statement, where it stands: it keeps the expected type that infers
+//!   its parameters, and captures nothing new (the call site is a `static`).
+//! - **Any other returned value** (`Box::new(…)`, a variable, a call) flows
+//!   into one binding, `let f = 'body: { …; break 'body e; … };` for each
+//!   `return e`, which one wrapper closure calls:
+//!   `move |a0, …| { guard; f(a0, …) }` (boxed again for `Box<dyn Fn…>`).
+//!   One wrapper, so a body returning the same closure from several places
+//!   still returns one type.
 //!
-//! One wrapper closure defined at the top of the body and applied to every
-//! returned value does not work: its parameter's type is unknown where its body
-//! calls it (E0282), and a returned `|s| s.len()` would lose the expected type
-//! that infers `s`.
+//! A wrapper closure defined at the top of the body and applied to each
+//! returned value does not compile: its parameter's type is unknown where its
+//! body calls it (E0282).
+
+use std::mem;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Item, Pat, ReturnType, Stmt, Type, TypeParamBound};
+use syn::{Block, Expr, Item, Lifetime, Pat, ReturnType, Stmt, Type, TypeParamBound};
 
 /// The closure a function returns, read from its declared return type.
 pub(crate) struct ReturnedClosure {
@@ -84,123 +90,82 @@ impl ReturnedClosure {
         })
     }
 
-    /// Rewrites every value `block` returns. `guard` opens the scope
-    /// (`let __hmr_guard = enter(&SITE);`); `runtime` is the runtime's hidden
-    /// module. `annotate_literals` gives returned closure literals their
-    /// parameter types, for bodies (`async fn`) where the declared return type
-    /// no longer reaches the closure.
-    pub(crate) fn rewrite(
+    /// Whether the body returns a closure literal (then the function returns
+    /// `impl Fn…`: a literal is never a `Box`).
+    pub(crate) fn returns_literal(&self, body: &mut Block) -> bool {
+        let mut found = false;
+        if self.boxed.is_none() {
+            for_each_returned(body, &mut |value| found |= as_literal(value).is_some());
+        }
+        found
+    }
+
+    /// Puts `guard` first in every returned closure literal. With
+    /// `annotate`, unannotated parameters get their declared types: in an
+    /// `async fn` the declared return type no longer reaches the literal.
+    pub(crate) fn instrument_literals(
         &self,
-        block: &mut Block,
+        body: &mut Block,
         guard: &TokenStream,
-        runtime: &TokenStream,
-        annotate_literals: bool,
+        annotate: bool,
     ) {
-        let rewriter = &mut Rewriter { closure: self, guard, runtime, annotate_literals };
-        for stmt in &mut block.stmts {
-            rewriter.visit_stmt_mut(stmt);
-        }
-        match block.stmts.last_mut() {
-            Some(Stmt::Expr(tail, None)) => rewriter.wrap(tail),
-            Some(stmt @ Stmt::Macro(_)) => {
-                if let Stmt::Macro(mac) = stmt
-                    && mac.semi_token.is_none()
-                    && !diverges(&mac.mac)
-                {
-                    let mut tail = Expr::Macro(syn::ExprMacro {
-                        attrs: mac.attrs.clone(),
-                        mac: mac.mac.clone(),
-                    });
-                    rewriter.wrap(&mut tail);
-                    *stmt = Stmt::Expr(tail, None);
+        for_each_returned(body, &mut |value| {
+            let Some(closure) = as_literal(value) else { return };
+            match &mut *closure.body {
+                Expr::Block(body) if body.label.is_none() => {
+                    body.block.stmts.insert(0, syn::parse_quote!(#guard));
+                }
+                body => {
+                    let inner = &*body;
+                    *body = syn::parse_quote_spanned!(Span::mixed_site()=> { #guard #inner });
                 }
             }
-            _ => {}
-        }
-    }
-}
-
-struct Rewriter<'a> {
-    closure: &'a ReturnedClosure,
-    guard: &'a TokenStream,
-    runtime: &'a TokenStream,
-    annotate_literals: bool,
-}
-
-impl Rewriter<'_> {
-    /// Wraps one returned value, descending through blocks, `if` and `match`
-    /// to the values they produce.
-    fn wrap(&self, expr: &mut Expr) {
-        match expr {
-            Expr::Paren(inner) => self.wrap(&mut inner.expr),
-            Expr::Group(inner) => self.wrap(&mut inner.expr),
-            Expr::Block(block) if block.label.is_none() => self.wrap_tail(&mut block.block),
-            Expr::Unsafe(block) => self.wrap_tail(&mut block.block),
-            Expr::If(if_) => {
-                self.wrap_tail(&mut if_.then_branch);
-                if let Some((_, else_)) = &mut if_.else_branch {
-                    self.wrap(else_);
-                }
-            }
-            Expr::Match(match_) => {
-                for arm in &mut match_.arms {
-                    self.wrap(&mut arm.body);
-                }
-            }
-            // `return e` is rewritten by the visitor; the others diverge.
-            Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => {}
-            Expr::Macro(mac) if diverges(&mac.mac) => {}
-            Expr::Closure(closure)
-                if self.closure.boxed.is_none()
-                    && closure.asyncness.is_none()
-                    && closure.constness.is_none() =>
+            if annotate
+                && let Some(inputs) = &self.inputs
+                && inputs.len() == closure.inputs.len()
             {
-                self.instrument_literal(closure);
-            }
-            _ => self.wrap_value(expr),
-        }
-    }
-
-    fn wrap_tail(&self, block: &mut Block) {
-        if let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() {
-            self.wrap(tail);
-        }
-    }
-
-    /// `|s| body` → `|s| { guard; body }`: the literal keeps the expected type
-    /// that infers its parameters, and captures nothing new (the call site
-    /// is a `static`).
-    fn instrument_literal(&self, closure: &mut syn::ExprClosure) {
-        let guard = self.guard;
-        match &mut *closure.body {
-            Expr::Block(body) if body.label.is_none() => {
-                body.block.stmts.insert(0, syn::parse_quote!(#guard));
-            }
-            body => {
-                let inner = &*body;
-                *body = syn::parse_quote_spanned!(Span::mixed_site()=> { #guard #inner });
-            }
-        }
-        if self.annotate_literals
-            && let Some(inputs) = &self.closure.inputs
-            && inputs.len() == closure.inputs.len()
-        {
-            for (pat, ty) in closure.inputs.iter_mut().zip(inputs) {
-                if !matches!(pat, Pat::Type(_)) {
-                    let untyped = pat.clone();
-                    *pat = Pat::Type(syn::parse_quote!(#untyped: #ty));
+                for (pat, ty) in closure.inputs.iter_mut().zip(inputs) {
+                    if !matches!(pat, Pat::Type(_)) {
+                        let untyped = pat.clone();
+                        *pat = Pat::Type(syn::parse_quote!(#untyped: #ty));
+                    }
                 }
             }
-        }
+        });
     }
 
-    /// `e` → `{ let f = e; move |a0, …| { guard; f(a0, …) } }`.
-    fn wrap_value(&self, expr: &mut Expr) {
-        let guard = self.guard;
-        let args: Vec<_> = (0..self.closure.arity)
+    /// Binds what the body returns and returns the wrapper instead. `site`
+    /// is a `&'static Callsite` expression the wrapper can capture by copy.
+    pub(crate) fn wrap_returned_value(
+        &self,
+        body: &mut Block,
+        site: &TokenStream,
+        runtime: &TokenStream,
+    ) {
+        let label = Lifetime::new("'__hmr_body", Span::mixed_site());
+        let mut breaks = ReturnsToBreaks { label: &label, found: false };
+        for stmt in &mut body.stmts {
+            breaks.visit_stmt_mut(stmt);
+        }
+        let value: Expr = if breaks.found {
+            let stmts = mem::take(&mut body.stmts);
+            syn::parse_quote_spanned!(Span::mixed_site()=> #label: { #(#stmts)* })
+        } else {
+            // Only the tail is returned: bind it where it stands.
+            match body.stmts.pop() {
+                Some(Stmt::Expr(tail, None)) => tail,
+                Some(Stmt::Macro(tail)) if tail.semi_token.is_none() => syn::parse_quote!(#tail),
+                // The body diverges: there is no closure to wrap.
+                other => {
+                    body.stmts.extend(other);
+                    return;
+                }
+            }
+        };
+        let args: Vec<_> = (0..self.arity)
             .map(|i| format_ident!("__hmr_a{}", i, span = Span::mixed_site()))
             .collect();
-        let params: Vec<TokenStream> = match &self.closure.inputs {
+        let params: Vec<TokenStream> = match &self.inputs {
             Some(inputs) => args
                 .iter()
                 .zip(inputs)
@@ -208,47 +173,119 @@ impl Rewriter<'_> {
                 .collect(),
             None => args.iter().map(|arg| quote_spanned!(Span::mixed_site()=> #arg)).collect(),
         };
-        let binding = match self.closure.trait_ {
+        let binding = match self.trait_ {
             FnTrait::FnMut => quote_spanned!(Span::mixed_site()=> mut __hmr_f),
             FnTrait::Fn | FnTrait::FnOnce => quote_spanned!(Span::mixed_site()=> __hmr_f),
         };
-        let closure = quote_spanned! {Span::mixed_site()=>
+        let wrapper = quote_spanned! {Span::mixed_site()=>
             move |#(#params),*| {
-                #guard
+                let __hmr_guard = #runtime::enter(#site);
                 __hmr_f(#(#args),*)
             }
         };
-        let value = &*expr;
-        *expr = match &self.closure.boxed {
-            None => syn::parse_quote_spanned! {Span::mixed_site()=>
-                {
-                    let #binding = #value;
-                    #closure
-                }
-            },
-            Some(boxed) => {
-                let runtime = self.runtime;
-                syn::parse_quote_spanned! {Span::mixed_site()=>
-                    {
-                        let #binding: #boxed = #value;
-                        #runtime::std::boxed::Box::new(#closure)
-                    }
-                }
-            }
+        let (bind, wrapper) = match &self.boxed {
+            None => (quote_spanned!(Span::mixed_site()=> let #binding = #value;), wrapper),
+            Some(boxed) => (
+                quote_spanned!(Span::mixed_site()=> let #binding: #boxed = #value;),
+                quote_spanned!(Span::mixed_site()=> #runtime::std::boxed::Box::new(#wrapper)),
+            ),
         };
+        body.stmts.push(syn::parse_quote!(#bind));
+        body.stmts.push(Stmt::Expr(syn::parse_quote!(#wrapper), None));
     }
 }
 
-impl VisitMut for Rewriter<'_> {
+/// Calls `f` on every value the body returns: its tail and each `return`'s
+/// operand, descending through blocks, `if` and `match` to the values they
+/// produce. Diverging values (`panic!()`, `break`) produce no closure.
+fn for_each_returned(body: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
+    let mut returns = Returns { f };
+    for stmt in &mut body.stmts {
+        returns.visit_stmt_mut(stmt);
+    }
+    if let Some(Stmt::Expr(tail, None)) = body.stmts.last_mut() {
+        each_value(tail, returns.f);
+    }
+}
+
+fn each_value(expr: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    let tail = |block: &mut Block, f: &mut dyn FnMut(&mut Expr)| {
+        if let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() {
+            each_value(tail, f);
+        }
+    };
+    match expr {
+        Expr::Paren(inner) => each_value(&mut inner.expr, f),
+        Expr::Group(inner) => each_value(&mut inner.expr, f),
+        Expr::Block(block) if block.label.is_none() => tail(&mut block.block, f),
+        Expr::Unsafe(block) => tail(&mut block.block, f),
+        Expr::If(if_) => {
+            tail(&mut if_.then_branch, f);
+            if let Some((_, else_)) = &mut if_.else_branch {
+                each_value(else_, f);
+            }
+        }
+        Expr::Match(match_) => {
+            for arm in &mut match_.arms {
+                each_value(&mut arm.body, f);
+            }
+        }
+        // A `return` is visited on its own; the others diverge.
+        Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => {}
+        value => f(value),
+    }
+}
+
+fn as_literal(value: &mut Expr) -> Option<&mut syn::ExprClosure> {
+    match value {
+        Expr::Closure(closure) if closure.asyncness.is_none() && closure.constness.is_none() => {
+            Some(closure)
+        }
+        _ => None,
+    }
+}
+
+/// The `return`s of the function itself: not those of closures, async
+/// blocks, const blocks or nested items.
+struct Returns<'a> {
+    f: &'a mut dyn FnMut(&mut Expr),
+}
+
+impl VisitMut for Returns<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
-            // Their `return` leaves them, not the function.
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
             Expr::Return(ret) => {
                 if let Some(value) = &mut ret.expr {
                     self.visit_expr_mut(value);
-                    self.wrap(value);
+                    each_value(value, self.f);
                 }
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+/// `return e` → `break 'label e`, for the function's own `return`s.
+struct ReturnsToBreaks<'a> {
+    label: &'a Lifetime,
+    found: bool,
+}
+
+impl VisitMut for ReturnsToBreaks<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+            Expr::Return(ret) => {
+                if let Some(value) = &mut ret.expr {
+                    self.visit_expr_mut(value);
+                }
+                self.found = true;
+                let (attrs, label, value) = (&ret.attrs, self.label, &ret.expr);
+                *expr =
+                    syn::parse_quote_spanned!(Span::mixed_site()=> #(#attrs)* break #label #value);
             }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
@@ -263,13 +300,6 @@ fn strip_parens(ty: &Type) -> &Type {
         Type::Group(inner) => strip_parens(&inner.elem),
         ty => ty,
     }
-}
-
-/// `panic!()`, `todo!()`, … produce no closure to wrap.
-fn diverges(mac: &syn::Macro) -> bool {
-    mac.path.segments.last().is_some_and(|last| {
-        ["panic", "todo", "unimplemented", "unreachable"].iter().any(|name| last.ident == name)
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! `async fn`: free, `unsafe`, with references, `impl Trait` return, `?`
+//! through `From`, early `return`, in traits and impls. The future stays
+//! `Send` when the body is, and a dropped future is recorded as cancelled.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::num::ParseIntError;
+
+use futures::executor::block_on;
+use hmr_runtime::{Event, Outcome, capture_events, hmr_track};
+
+#[hmr_track]
+async fn double(x: u32) -> u32 {
+    x * 2
+}
+
+#[hmr_track]
+async unsafe fn read(pointer: *const u32) -> u32 {
+    // SAFETY: the caller passes a valid pointer.
+    unsafe { *pointer }
+}
+
+#[hmr_track]
+async fn first_word(text: &str) -> &str {
+    text.split(' ').next().unwrap_or(text)
+}
+
+#[hmr_track]
+async fn shown(x: u32) -> impl Display {
+    if x == 0 {
+        return String::from("zero");
+    }
+    format!("{x}")
+}
+
+#[derive(Debug)]
+struct Wrapped;
+
+impl From<ParseIntError> for Wrapped {
+    fn from(_: ParseIntError) -> Self {
+        Wrapped
+    }
+}
+
+#[hmr_track]
+async fn parse(text: &str) -> Result<u32, Wrapped> {
+    let value: u32 = text.parse()?;
+    Ok(double(value).await)
+}
+
+#[hmr_track]
+async fn unit() {
+    futures::future::ready(()).await;
+}
+
+#[hmr_track]
+async fn pending_forever() {
+    futures::future::pending::<()>().await;
+}
+
+trait Feed {
+    #[hmr_track]
+    async fn provided(&self) -> u32 {
+        self.required().await + 1
+    }
+
+    async fn required(&self) -> u32;
+}
+
+struct Prices;
+
+impl Feed for Prices {
+    #[hmr_track]
+    async fn required(&self) -> u32 {
+        41
+    }
+}
+
+impl Prices {
+    #[hmr_track]
+    async fn by_ref(&self, name: &str) -> String {
+        name.to_uppercase()
+    }
+}
+
+fn assert_send<F: Future + Send>(future: F) -> F {
+    future
+}
+
+fn calls(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TrackCall { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn main() {
+    let here = module_path!();
+    let (value, events) = capture_events(|| block_on(assert_send(double(4))));
+    assert_eq!(value, 8);
+    assert_eq!(calls(&events), [format!("{here}::double")]);
+
+    let value = 3;
+    // SAFETY: `&value` is valid.
+    assert_eq!(block_on(unsafe { read(&value) }), 3);
+    assert_eq!(block_on(first_word("hot reload")), "hot");
+    assert_eq!(block_on(shown(0)).to_string(), "zero");
+    assert_eq!(block_on(shown(5)).to_string(), "5");
+    block_on(unit());
+
+    let (parsed, events) = capture_events(|| block_on(parse("21")));
+    assert_eq!(parsed.unwrap(), 42);
+    assert_eq!(calls(&events), [format!("{here}::parse"), format!("{here}::double")]);
+    assert!(block_on(parse("x")).is_err());
+
+    let (value, events) = capture_events(|| block_on(Prices.provided()));
+    assert_eq!(value, 42);
+    assert_eq!(calls(&events).len(), 2);
+    assert_eq!(block_on(Prices.by_ref("abc")), "ABC");
+
+    // Polled once, then dropped: the track's return says so.
+    let ((), events) = capture_events(|| {
+        let mut future = Box::pin(pending_forever());
+        let waker = futures::task::noop_waker();
+        let _ = future.as_mut().poll(&mut std::task::Context::from_waker(&waker));
+    });
+    let outcomes: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::TrackCallReturn { outcome, .. } => Some(*outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, [Outcome::Cancelled]);
+}
