@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use super::dispatch::listening;
 use crate::events::ids::derive_id;
 use crate::events::{EntityId, Event, ModuleVersion, Site, TrackId};
 use crate::instrument::callsite::Key;
@@ -126,6 +127,14 @@ impl Frame {
     }
 }
 
+/// What the `track-call-return` of a closed sync frame needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Closed {
+    pub(crate) id: TrackId,
+    pub(crate) entity: Option<EntityId>,
+    pub(crate) reduced: bool,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Stack {
     pub(crate) frames: Vec<Frame>,
@@ -150,6 +159,7 @@ struct Placement {
 
 impl Stack {
     /// Place a call of `key` under the top frame, counting it there.
+    #[inline]
     fn place(&mut self, key: &'static Key) -> Placement {
         match self.frames.last_mut() {
             Some(top) => {
@@ -188,7 +198,7 @@ impl Stack {
     pub(crate) fn push_call(&mut self, key: &'static Key) -> usize {
         let p = self.place(key);
         let link = if self.frames.is_empty() { ParentLink::Root } else { ParentLink::Below };
-        self.frames.push(Frame {
+        let frame = Frame {
             id: p.id,
             parent: p.parent,
             segment: Segment::Track(key),
@@ -199,8 +209,22 @@ impl Stack {
             link,
             reduced: p.in_module,
             in_module: p.in_module,
-        });
+        };
+        // With room known, the frame is written straight into the buffer;
+        // behind `Vec::push`'s possible reallocation it is built on the
+        // machine stack and copied, and the copy stalls on store forwarding.
+        if self.frames.len() == self.frames.capacity() {
+            self.grow_and_push(frame);
+        } else {
+            self.frames.push(frame);
+        }
         self.frames.len()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_and_push(&mut self, frame: Frame) {
+        self.frames.push(frame);
     }
 
     /// A frame for an `async fn` future, placed under the current top but not
@@ -253,6 +277,29 @@ impl Stack {
         Some(frame)
     }
 
+    /// Close the sync frame opened at `depth` (and any frame a leaked scope
+    /// left above it) where it lies, without moving it out of the stack.
+    /// Returns what its `track-call-return` needs if someone wants that event.
+    #[inline]
+    pub(crate) fn pop_call(&mut self, depth: usize) -> Option<Closed> {
+        if self.frames.len() < depth || depth == 0 {
+            return None;
+        }
+        self.frames.truncate(depth);
+        let frame = self.frames.last_mut()?;
+        let closed = if frame.reduced || listening() {
+            Some(Closed { id: frame.id, entity: frame.entity, reduced: frame.reduced })
+        } else {
+            None
+        };
+        if frame.children.capacity() != 0 {
+            let children = std::mem::take(&mut frame.children);
+            self.keep_spare(children);
+        }
+        self.frames.truncate(depth - 1);
+        closed
+    }
+
     /// Take back an async frame pushed for one poll.
     pub(crate) fn take_back(&mut self, depth: usize) -> Option<Frame> {
         if self.frames.len() < depth || depth == 0 {
@@ -263,10 +310,15 @@ impl Stack {
     }
 
     pub(crate) fn recycle(&mut self, frame: &mut Frame) {
-        if frame.children.capacity() != 0 && self.spare.len() < 64 {
-            let mut v = std::mem::take(&mut frame.children);
-            v.clear();
-            self.spare.push(v);
+        if frame.children.capacity() != 0 {
+            self.keep_spare(std::mem::take(&mut frame.children));
+        }
+    }
+
+    fn keep_spare(&mut self, mut children: Vec<(u64, u32)>) {
+        if self.spare.len() < 64 {
+            children.clear();
+            self.spare.push(children);
         }
     }
 

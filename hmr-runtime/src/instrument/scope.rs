@@ -43,14 +43,14 @@ impl Drop for ScopeGuard {
         if self.depth == 0 {
             return;
         }
-        let frame = STACK.try_with(|stack| stack.borrow_mut().pop(self.depth));
-        if let Ok(Some(frame)) = frame
-            && (frame.reduced || listening())
-        {
-            close(
-                &frame,
-                if std::thread::panicking() { Outcome::Unwound } else { Outcome::Returned },
-            );
+        // Closed in place: moving the whole frame out (and through two
+        // `Option`s) cost more than the rest of the scope.
+        let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
+        if let Ok(Some(closed)) = closed {
+            let outcome =
+                if std::thread::panicking() { Outcome::Unwound } else { Outcome::Returned };
+            let event = Event::TrackCallReturn { id: closed.id, entity: closed.entity, outcome };
+            send(event, closed.reduced);
         }
     }
 }
