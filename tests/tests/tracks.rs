@@ -236,3 +236,35 @@ fn t7_async_scopes_do_not_leak() {
     assert_eq!(per_parent(ids.0), 100);
     assert_eq!(per_parent(ids.1), 100);
 }
+
+#[hmr_track(key = "tracks::looped")]
+fn looped() -> EntityId {
+    source("looped-source")
+}
+
+#[hmr_track(key = "tracks::looped_plain")]
+fn looped_plain() -> Option<TrackId> {
+    current_track()
+}
+
+#[test]
+fn a_tracked_fn_called_in_a_loop_outside_modules_does_not_grow_the_store() {
+    let first = looped_plain();
+    for _ in 0..10_000 {
+        assert_eq!(looped_plain(), first, "every call re-enters the one track of its key");
+    }
+    assert_eq!(snapshot().tracks_with_key("tracks::looped_plain").count(), 0, "no entity: not stored");
+
+    let mut last = looped();
+    for _ in 0..10_000 {
+        last = looped();
+    }
+    let store = snapshot();
+    let tracks: Vec<_> = store.tracks_with_key("tracks::looped").collect();
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0].entity, Some(last));
+    assert_eq!(tracks[0].version, 10_001, "a re-entry that captured a different entity bumps");
+    assert!(tracks[0].previous_entities.len() <= 8);
+    let held = store.entities().filter(|(_, e)| e.track == tracks[0].id).count();
+    assert!(held <= 9, "superseded entities are dropped: {held}");
+}
