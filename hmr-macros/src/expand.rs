@@ -76,14 +76,14 @@ fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
     let runtime = &site.runtime;
     let items = site.items(&site_static());
     let static_ = site_static();
-    let output_hint = output_hint(output);
-    let stmts = mem::take(&mut body.stmts);
+    let site_ref = quote_spanned!(Span::mixed_site()=> __hmr_site);
+    let future = instrumented(body, &site_ref, output, runtime);
     body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
         let __hmr_site: &'static #runtime::Callsite = {
             #items
             &#static_
         };
-        #runtime::instrument::<#output_hint, _>(__hmr_site, async move { #(#stmts)* }).await
+        #future
     };
 }
 
@@ -104,11 +104,11 @@ fn literal_closure_body(
     closure.instrument_literals(body, &guard, is_async);
     let items = site.items(static_);
     if is_async {
-        let output_hint = output_hint(output);
-        let stmts = mem::take(&mut body.stmts);
+        let site_ref = quote_spanned!(Span::mixed_site()=> &#static_);
+        let future = instrumented(body, &site_ref, output, runtime);
         body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
             #items
-            #runtime::instrument::<#output_hint, _>(&#static_, async move { #(#stmts)* }).await
+            #future
         };
     } else {
         splice(body, &guard);
@@ -138,11 +138,10 @@ fn wrapped_closure_body(
     };
     closure.wrap_returned_value(body, &site_ref, runtime);
     if is_async {
-        let output_hint = output_hint(output);
-        let stmts = mem::take(&mut body.stmts);
+        let future = instrumented(body, &site_ref, output, runtime);
         body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
             #bind_site
-            #runtime::instrument::<#output_hint, _>(__hmr_site, async move { #(#stmts)* }).await
+            #future
         };
     } else {
         splice(
@@ -166,18 +165,49 @@ fn splice(body: &mut Block, prologue: &TokenStream) {
     body.stmts.splice(at..at, prologue);
 }
 
-/// The turbofish `T` of `instrument::<T, _>`: the declared return type lets
-/// `?` and `.into()` in the body infer their target; `_` where it can't be
-/// named in a body (`impl Trait`, `!`).
-fn output_hint(output: &ReturnType) -> TokenStream {
-    match output {
-        ReturnType::Default => quote_spanned!(Span::mixed_site()=> ()),
+/// `instrument::<R, _>(site, async move { stmts }).await`, taking the
+/// body's statements.
+///
+/// `R`, the declared return type, lets `?` and `.into()` in the body infer
+/// their target. It does not reach the async block before its body is
+/// checked, though: a mistyped tail would be reported twice, on the
+/// attribute. So the block starts with tracing-attributes' fake return edge,
+/// `if false { let r: R = loop {}; return r; }`, which fixes the block's
+/// return type first, and a mistyped tail is reported once, on its own
+/// token. Both are left out where `R` can't be named in a body (`impl Trait`,
+/// `!`): there inference works as without the attribute.
+fn instrumented(
+    body: &mut Block,
+    site: &TokenStream,
+    output: &ReturnType,
+    runtime: &TokenStream,
+) -> TokenStream {
+    let stmts = mem::take(&mut body.stmts);
+    let output = match output {
+        ReturnType::Default => Some(quote_spanned!(Span::mixed_site()=> ())),
         ReturnType::Type(_, ty)
             if matches!(**ty, syn::Type::Never(_)) || mentions_impl(ty.to_token_stream()) =>
         {
-            quote_spanned!(Span::mixed_site()=> _)
+            None
         }
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Type(_, ty) => Some(ty.to_token_stream()),
+    };
+    if let Some(output) = output {
+        quote_spanned! {Span::mixed_site()=>
+            #runtime::instrument::<#output, _>(#site, async move {
+                #[allow(unreachable_code, reason = "the edge is never taken; it only types the block")]
+                if false {
+                    let __hmr_return: #output = loop {};
+                    return __hmr_return;
+                }
+                #(#stmts)*
+            })
+            .await
+        }
+    } else {
+        quote_spanned! {Span::mixed_site()=>
+            #runtime::instrument::<_, _>(#site, async move { #(#stmts)* }).await
+        }
     }
 }
 

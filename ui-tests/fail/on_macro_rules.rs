@@ -1,0 +1,10 @@
+use hmr_runtime::hmr_track;
+
+#[hmr_track]
+macro_rules! prices {
+    () => {};
+}
+
+fn main() {
+    prices!();
+}
