@@ -81,6 +81,27 @@ impl Prices {
     async fn by_ref(&self, name: &str) -> String {
         name.to_uppercase()
     }
+
+    #[hmr_track]
+    async fn new() -> Self {
+        Prices
+    }
+}
+
+/// Generic and lifetime-carrying return types are named inside the body.
+#[hmr_track]
+async fn made<T: Default>() -> T {
+    T::default()
+}
+
+#[hmr_track]
+async fn longest<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if a.len() >= b.len() { a } else { b }
+}
+
+#[hmr_track]
+async fn boxed_impl() -> Box<impl Display> {
+    Box::new(4)
 }
 
 fn assert_send<F: Future + Send>(future: F) -> F {
@@ -120,6 +141,10 @@ fn main() {
     assert_eq!(value, 42);
     assert_eq!(calls(&events).len(), 2);
     assert_eq!(block_on(Prices.by_ref("abc")), "ABC");
+    let Prices = block_on(Prices::new());
+    assert_eq!(block_on(made::<u8>()), 0);
+    assert_eq!(block_on(longest("ab", "c")), "ab");
+    assert_eq!(block_on(boxed_impl()).to_string(), "4");
 
     // Polled once, then dropped: the track's return says so.
     let ((), events) = capture_events(|| {
