@@ -3,7 +3,8 @@
 //!
 //! Helper bindings are spanned with `Span::mixed_site()` and named `__hmr_…`,
 //! so user code can neither see them nor collide with them; the call site's
-//! items live in a block of their own for the same reason.
+//! items live in a block of their own for the same reason (except beside a
+//! returned closure literal, which must name them: see `literal_closure_body`).
 
 use std::mem;
 
