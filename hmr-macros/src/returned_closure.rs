@@ -185,9 +185,18 @@ impl ReturnedClosure {
         };
         let (bind, wrapper) = match &self.boxed {
             None => (quote_spanned!(Span::mixed_site()=> let #binding = #value;), wrapper),
+            // Boxed again only when recording: with the runtime's `enabled`
+            // feature off the function returns its own box, as without the
+            // attribute (`ENABLED` is a constant; the branch folds away).
             Some(boxed) => (
                 quote_spanned!(Span::mixed_site()=> let #binding: #boxed = #value;),
-                quote_spanned!(Span::mixed_site()=> #runtime::std::boxed::Box::new(#wrapper)),
+                quote_spanned! {Span::mixed_site()=>
+                    if #runtime::ENABLED {
+                        #runtime::std::boxed::Box::new(#wrapper)
+                    } else {
+                        __hmr_f
+                    }
+                },
             ),
         };
         body.stmts.push(syn::parse_quote!(#bind));

@@ -93,6 +93,10 @@ pub mod __private {
     pub use ::std;
 
     pub use crate::instrument::callsite::{Callsite, type_name_of};
+
+    /// Whether calls are recorded (the `enabled` feature).
+    pub const ENABLED: bool = cfg!(feature = "enabled");
+
     #[cfg(not(feature = "enabled"))]
     pub use crate::instrument::disabled::{ScopeGuard, enter, instrument};
     #[cfg(feature = "enabled")]
@@ -109,5 +113,8 @@ pub mod __private {
 
         pub use crate::instrument::callsite::{Callsite, type_name_of};
         pub use crate::instrument::disabled::{ScopeGuard, enter, instrument};
+
+        /// Calls are not recorded.
+        pub const ENABLED: bool = false;
     }
 }

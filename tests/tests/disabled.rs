@@ -40,3 +40,21 @@ fn off_emits_nothing_and_behaves_the_same() {
 fn off_guard_is_zero_sized() {
     assert_eq!(std::mem::size_of::<hmr_runtime::__private::disabled::ScopeGuard>(), 0);
 }
+
+#[hmr_track(crate = off)]
+fn make_boxed(k: u32) -> Box<dyn Fn(u32) -> u32> {
+    Box::new(move |x| x * k)
+}
+
+#[test]
+fn off_returns_the_functions_own_box() {
+    // The box the body built is handed back, not a second box around it: the
+    // closure's captured state lives at the box's own address.
+    let f = make_boxed(3);
+    assert_eq!(f(2), 6);
+    assert_eq!(
+        std::mem::size_of_val(&*f),
+        std::mem::size_of::<u32>(),
+        "the user's closure (captures a u32), not a wrapper (captures a box)"
+    );
+}

@@ -253,7 +253,11 @@ fn a_tracked_fn_called_in_a_loop_outside_modules_does_not_grow_the_store() {
     for _ in 0..10_000 {
         assert_eq!(looped_plain(), first, "every call re-enters the one track of its key");
     }
-    assert_eq!(snapshot().tracks_with_key("tracks::looped_plain").count(), 0, "no entity: not stored");
+    assert_eq!(
+        snapshot().tracks_with_key("tracks::looped_plain").count(),
+        0,
+        "no entity: not stored"
+    );
 
     let mut last = looped();
     for _ in 0..10_000 {

@@ -45,10 +45,14 @@ pub fn scaled(k: u32) -> Box<dyn Fn(u32) -> u32 + Send> {
         }
         Box::new(move |x| x * k)
     };
-    ::hmr_runtime::__private::std::boxed::Box::new(move |__hmr_a0: u32| {
-        let __hmr_guard = ::hmr_runtime::__private::enter(__hmr_site);
-        __hmr_f(__hmr_a0)
-    })
+    if ::hmr_runtime::__private::ENABLED {
+        ::hmr_runtime::__private::std::boxed::Box::new(move |__hmr_a0: u32| {
+            let __hmr_guard = ::hmr_runtime::__private::enter(__hmr_site);
+            __hmr_f(__hmr_a0)
+        })
+    } else {
+        __hmr_f
+    }
 }
 fn main() {
     let _ = length()("abc");
