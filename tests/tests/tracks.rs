@@ -272,3 +272,47 @@ fn a_tracked_fn_called_in_a_loop_outside_modules_does_not_grow_the_store() {
     let held = store.entities().filter(|(_, e)| e.track == tracks[0].id).count();
     assert!(held <= 9, "superseded entities are dropped: {held}");
 }
+
+#[hmr_track(key = "tracks::stored_outer")]
+fn stored_outer() -> (TrackId, TrackId) {
+    let me = current_track().unwrap();
+    let (_, inner) = (source("outer-source"), stored_inner());
+    capture_entity(EntityKind::Pipe, "outer-source.hot_map(fn)");
+    (me, inner)
+}
+
+#[hmr_track(key = "tracks::stored_inner")]
+fn stored_inner() -> TrackId {
+    source("inner-source");
+    current_track().unwrap()
+}
+
+#[test]
+fn derive_structural_path_walks_stored_parents() {
+    let (outer, inner) = module("derive", stored_outer).unwrap();
+    let store = snapshot();
+    assert_eq!(store.track(inner).unwrap().parent, Some(outer));
+    assert_eq!(
+        derive_structural_path(&store, inner).as_deref(),
+        Some("derive/tracks::stored_outer#0/tracks::stored_inner#0")
+    );
+    assert_eq!(
+        derive_structural_path(&store, outer).as_deref(),
+        Some("derive/tracks::stored_outer#0")
+    );
+    assert_eq!(derive_structural_path(&store, "t1".parse::<TrackId>().unwrap()), None);
+}
+
+#[test]
+fn render_tree_shows_modules_nesting_versions_and_entities() {
+    module("render", stored_outer).unwrap();
+    module("render", stored_outer).unwrap();
+    let tree = hmr_runtime::render_tree();
+    let lines: Vec<&str> = tree.lines().skip_while(|l| *l != "module render v2").take(3).collect();
+    assert_eq!(lines.len(), 3, "{tree}");
+    assert!(
+        lines[1].starts_with("  tracks::stored_outer#0 v2 fn-only outer-source.hot_map(fn) ["),
+        "{tree}"
+    );
+    assert!(lines[2].starts_with("    tracks::stored_inner#0 v2 fn-only inner-source ["), "{tree}");
+}

@@ -242,3 +242,64 @@ impl Event {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
+    use crate::events::{EntityId, SubscriptionId, TrackId};
+
+    fn every_event() -> Vec<Event> {
+        let (id, entity, track) = (TrackId(0x9f2c_0000_0000_0001), EntityId(7), Some(TrackId(3)));
+        let name = "source.hot_map(fn)".to_owned();
+        vec![
+            Event::TrackCall {
+                id,
+                key: "app::prices".into(),
+                path: "m/app::prices#0".into(),
+                parent: None,
+                site: Site { file: "src/app.rs".into(), line: 3, column: 4 },
+                module: Some(ModuleVersion { name: "m".into(), version: 2 }),
+                reset: false,
+            },
+            Event::TrackCallReturn { id, entity: Some(entity), outcome: Outcome::Cancelled },
+            Event::TrackUpdate { id, version: 2, change: Change::FnOnly, prev_entity: None },
+            Event::TrackDispose { id, reason: DisposeReason::Orphan },
+            Event::HmrModuleCall { module: "m".into(), version: 1 },
+            Event::HmrModuleCallReturn {
+                module: "m".into(),
+                committed: false,
+                error: Some("x".into()),
+            },
+            Event::entity(EntityKind::Constructor, entity, track, name.clone()),
+            Event::entity(EntityKind::Factory, entity, track, name.clone()),
+            Event::entity(EntityKind::Pipe, entity, track, name.clone()),
+            Event::entity(EntityKind::OperatorFun, entity, None, name),
+            Event::Subscribe { subscription: SubscriptionId(1), entity },
+            Event::Unsubscribe { subscription: SubscriptionId(1), entity },
+            Event::ReloadError { module: "m".into(), message: "boom".into() },
+        ]
+    }
+
+    #[test]
+    fn the_type_tag_is_the_kebab_case_name_and_events_round_trip() {
+        for event in every_event() {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["type"], event.type_name(), "{json}");
+            let back: Event = serde_json::from_value(json).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn enums_and_ids_serialise_as_documented() {
+        let json = serde_json::to_string(&every_event()[0]).unwrap();
+        assert!(json.contains(r#""id":"9f2c000000000001""#), "{json}");
+        assert!(!json.contains("reset"), "`reset: false` is left out: {json}");
+        let json = serde_json::to_string(&every_event()[1]).unwrap();
+        assert!(json.contains(r#""outcome":"cancelled""#), "{json}");
+        let json = serde_json::to_string(&every_event()[2]).unwrap();
+        assert!(json.contains(r#""change":"fn-only""#), "{json}");
+        let bad = r#"{"type":"track-dispose","id":"not hex","reason":"orphan"}"#;
+        assert!(serde_json::from_str::<Event>(bad).is_err());
+    }
+}

@@ -21,6 +21,31 @@ impl Serialize for TrackId {
     }
 }
 
+/// Parses what `Display` and serde print: hex digits, optionally after a `t`.
+impl std::str::FromStr for TrackId {
+    type Err = ParseTrackIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let digits = text.strip_prefix('t').unwrap_or(text);
+        if digits.is_empty() || digits.len() > 16 {
+            return Err(ParseTrackIdError(()));
+        }
+        u64::from_str_radix(digits, 16).map(TrackId).map_err(|_| ParseTrackIdError(()))
+    }
+}
+
+/// A track id was not 1 to 16 hex digits (optionally after a `t`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseTrackIdError(());
+
+impl fmt::Display for ParseTrackIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a track id is 1 to 16 hex digits, optionally after a `t`")
+    }
+}
+
+impl std::error::Error for ParseTrackIdError {}
+
 impl<'de> Deserialize<'de> for TrackId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
