@@ -108,21 +108,12 @@ fn assert_send<F: Future + Send>(future: F) -> F {
     future
 }
 
-fn calls(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::TrackCall { key, .. } => Some(key.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn main() {
     let here = module_path!();
     let (value, events) = capture_events(|| block_on(assert_send(double(4))));
     assert_eq!(value, 8);
-    assert_eq!(calls(&events), [format!("{here}::double")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::double")]);
 
     let value = 3;
     // SAFETY: `&value` is valid.
@@ -134,12 +125,12 @@ fn main() {
 
     let (parsed, events) = capture_events(|| block_on(parse("21")));
     assert_eq!(parsed.unwrap(), 42);
-    assert_eq!(calls(&events), [format!("{here}::parse"), format!("{here}::double")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::parse"), format!("{here}::double")]);
     assert!(block_on(parse("x")).is_err());
 
     let (value, events) = capture_events(|| block_on(Prices.provided()));
     assert_eq!(value, 42);
-    assert_eq!(calls(&events).len(), 2);
+    assert_eq!(hmr_ui_tests::called_keys(&events).len(), 2);
     assert_eq!(block_on(Prices.by_ref("abc")), "ABC");
     let Prices = block_on(Prices::new());
     assert_eq!(block_on(made::<u8>()), 0);

@@ -4,7 +4,7 @@
 
 use std::panic::Location;
 
-use hmr_runtime::{Event, capture_events, hmr_track};
+use hmr_runtime::{capture_events, hmr_track};
 
 /// Doc comments stay on the function.
 #[hmr_track]
@@ -47,20 +47,17 @@ fn with_items() -> u32 {
     helper(1)
 }
 
-fn calls(events: &[Event]) -> usize {
-    events.iter().filter(|event| matches!(event, Event::TrackCall { .. })).count()
-}
 
 fn main() {
     let (location, events) = capture_events(|| caller());
     assert_eq!(location.line(), line!() - 1, "track_caller reports the caller");
-    assert_eq!(calls(&events), 1);
+    assert_eq!(hmr_ui_tests::call_count(&events), 1);
     let (value, events) = capture_events(answer);
-    assert_eq!((value, calls(&events)), (42, 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (42, 1));
     #[allow(deprecated)]
     let old = old_answer();
     assert_eq!(old, 41);
     assert_eq!(configured(), 7);
     let (value, events) = capture_events(with_items);
-    assert_eq!((value, calls(&events)), (11, 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (11, 1));
 }

@@ -3,7 +3,7 @@
 
 use std::num::ParseIntError;
 
-use hmr_runtime::{Event, Outcome, capture_events, hmr_track};
+use hmr_runtime::{Outcome, capture_events, hmr_track};
 
 #[hmr_track]
 fn parse(text: &str) -> Result<u32, ParseIntError> {
@@ -34,28 +34,19 @@ fn explode() {
     panic!("boom");
 }
 
-fn outcomes(events: &[Event]) -> Vec<Outcome> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::TrackCallReturn { outcome, .. } => Some(*outcome),
-            _ => None,
-        })
-        .collect()
-}
 
 fn main() {
     let (value, events) = capture_events(|| parse(""));
-    assert_eq!((value, outcomes(&events)), (Ok(0), vec![Outcome::Returned]));
+    assert_eq!((value, hmr_ui_tests::outcomes(&events)), (Ok(0), vec![Outcome::Returned]));
     let (value, events) = capture_events(|| parse("21"));
-    assert_eq!((value, outcomes(&events)), (Ok(42), vec![Outcome::Returned]));
+    assert_eq!((value, hmr_ui_tests::outcomes(&events)), (Ok(42), vec![Outcome::Returned]));
     let (value, events) = capture_events(|| parse("x"));
     assert!(value.is_err());
-    assert_eq!(outcomes(&events), [Outcome::Returned]);
+    assert_eq!(hmr_ui_tests::outcomes(&events), [Outcome::Returned]);
     assert!(convert("x").is_err());
 
     std::panic::set_hook(Box::new(|_| {}));
     let (result, events) = capture_events(|| std::panic::catch_unwind(explode));
     assert!(result.is_err());
-    assert_eq!(outcomes(&events), [Outcome::Unwound]);
+    assert_eq!(hmr_ui_tests::outcomes(&events), [Outcome::Unwound]);
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Display;
 
-use hmr_runtime::{Event, capture_events, hmr_track};
+use hmr_runtime::{capture_events, hmr_track};
 
 #[hmr_track]
 fn first<'a, T: ?Sized, const N: usize>(items: &'a [&'a T; N]) -> &'a T
@@ -27,15 +27,12 @@ where
     items.into_iter().max()
 }
 
-fn calls(events: &[Event]) -> usize {
-    events.iter().filter(|event| matches!(event, Event::TrackCall { .. })).count()
-}
 
 fn main() {
     let (value, events) = capture_events(|| first::<str, 2>(&["a", "b"]).to_owned());
-    assert_eq!((value.as_str(), calls(&events)), ("a", 1));
+    assert_eq!((value.as_str(), hmr_ui_tests::call_count(&events)), ("a", 1));
     let (value, events) = capture_events(|| show(7).to_string());
-    assert_eq!((value.as_str(), calls(&events)), ("<7>", 1));
+    assert_eq!((value.as_str(), hmr_ui_tests::call_count(&events)), ("<7>", 1));
     let (value, events) = capture_events(|| largest(vec![3, 9, 2]));
-    assert_eq!((value, calls(&events)), (Some(9), 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (Some(9), 1));
 }

@@ -3,7 +3,7 @@
 
 #![allow(non_snake_case)]
 
-use hmr_runtime::{Event, capture_events, hmr_track};
+use hmr_runtime::{capture_events, hmr_track};
 
 struct Point {
     x: i32,
@@ -26,15 +26,12 @@ fn helpers(__hmr_guard: u32, __HMR_SITE: u32, __hmr_site: u32, __hmr_name: u32) 
     __hmr_guard + __HMR_SITE + __hmr_site + __hmr_name
 }
 
-fn calls(events: &[Event]) -> usize {
-    events.iter().filter(|event| matches!(event, Event::TrackCall { .. })).count()
-}
 
 fn main() {
     let (value, events) = capture_events(|| sum((1, 2), Point { x: 3, y: 4 }, 0, [5, 6, 7]));
-    assert_eq!((value, calls(&events)), (15, 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (15, 1));
     let (value, events) = capture_events(|| bump(1));
-    assert_eq!((value, calls(&events)), (2, 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (2, 1));
     let (value, events) = capture_events(|| helpers(1, 10, 100, 1000));
-    assert_eq!((value, calls(&events)), (1111, 1));
+    assert_eq!((value, hmr_ui_tests::call_count(&events)), (1111, 1));
 }

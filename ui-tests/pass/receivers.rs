@@ -98,22 +98,13 @@ impl Source for Counter {
     }
 }
 
-fn keys(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::TrackCall { key, .. } => Some(key.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn main() {
     let here = module_path!();
     let (mut counter, events) = capture_events(Counter::new);
-    assert_eq!(keys(&events), [format!("{here}::Counter::new")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::Counter::new")]);
     let ((), events) = capture_events(|| counter.bump());
-    assert_eq!(keys(&events), [format!("{here}::Counter::bump")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::Counter::bump")]);
     assert_eq!(counter.get(), 1);
     let counter = counter.mut_self();
     assert_eq!(Box::new(Counter { value: counter.value }).boxed(), 10);
@@ -125,7 +116,7 @@ fn main() {
 
     let ((a, b), events) = capture_events(|| (Wrapper(1_i32).get(), Wrapper(2_u8).get()));
     assert_eq!((a, b), (1, 2));
-    let keys = keys(&events);
+    let keys = hmr_ui_tests::called_keys(&events);
     assert_eq!(keys.len(), 2);
     assert_ne!(keys[0], keys[1], "two impl blocks do not collide: {keys:?}");
     assert_eq!(Wrapper(vec!['x']).first(), Some('x'));

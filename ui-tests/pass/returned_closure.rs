@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use hmr_runtime::{Event, capture_events, hmr_track};
+use hmr_runtime::{capture_events, hmr_track};
 
 #[hmr_track]
 fn adder(n: i32) -> impl Fn(i32) -> i32 {
@@ -116,52 +116,43 @@ async fn make_async() -> impl Fn(u32) -> u32 {
     |x| x + 1
 }
 
-fn keys(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::TrackCall { key, .. } => Some(key.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn main() {
     let here = module_path!();
     let (add, events) = capture_events(|| adder(1));
-    assert_eq!(keys(&events), [format!("{here}::adder")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::adder")]);
     let (sums, events) = capture_events(|| (add(1), add(2)));
     assert_eq!(sums, (2, 3));
-    assert_eq!(keys(&events), [format!("{here}::adder"), format!("{here}::adder")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::adder"), format!("{here}::adder")]);
 
     let (len, events) = capture_events(|| length()("four"));
-    assert_eq!((len, keys(&events).len()), (4, 2));
+    assert_eq!((len, hmr_ui_tests::called_keys(&events).len()), (4, 2));
     assert_eq!(tail()("xyz"), "yz");
     assert_eq!(higher_ranked()(" a "), "a");
 
     let mut count = counter();
     let (counts, events) = capture_events(|| (count(), count()));
-    assert_eq!((counts, keys(&events).len()), ((1, 2), 2));
+    assert_eq!((counts, hmr_ui_tests::called_keys(&events).len()), ((1, 2), 2));
     let (text, events) = capture_events(|| once("moved".into())());
-    assert_eq!((text.as_str(), keys(&events).len()), ("moved", 2));
+    assert_eq!((text.as_str(), hmr_ui_tests::called_keys(&events).len()), ("moved", 2));
 
     let (value, events) = capture_events(|| by_name()(4));
-    assert_eq!((value, keys(&events).len()), (8, 2));
+    assert_eq!((value, hmr_ui_tests::called_keys(&events).len()), (8, 2));
     assert_eq!((choose(0)(5), choose(2)(5), choose(9)(5)), (0, 10, 45));
     let cloned = choose(1).clone();
     assert_eq!(cloned(1), 1);
 
     let (values, events) = capture_events(|| (make_boxed(1)(1), make_boxed(0)(1)));
-    assert_eq!((values, keys(&events).len()), ((2, 1), 4));
+    assert_eq!((values, hmr_ui_tests::called_keys(&events).len()), ((2, 1), 4));
     let mut next = boxed_mut();
     assert_eq!((next(), next()), (11, 12));
     let (text, events) = capture_events(|| boxed_once("abc")());
-    assert_eq!((text.as_str(), keys(&events).len()), ("ABC", 2));
+    assert_eq!((text.as_str(), hmr_ui_tests::called_keys(&events).len()), ("ABC", 2));
 
     let reader = Reader { value: 7 };
     let (value, events) = capture_events(|| reader.reader()());
     assert_eq!(value, 7);
-    assert_eq!(keys(&events), [format!("{here}::Reader::reader"), format!("{here}::Reader::reader")]);
+    assert_eq!(hmr_ui_tests::called_keys(&events), [format!("{here}::Reader::reader"), format!("{here}::Reader::reader")]);
     assert_eq!(generic(1)(2), "12");
     assert_eq!(tracked_caller()(), line!());
     assert_eq!(futures::executor::block_on(make_async())(1), 2);

@@ -1,6 +1,6 @@
 //! `unsafe fn`, `extern "C" fn` and a function returning `!`.
 
-use hmr_runtime::{Event, Outcome, capture_events, hmr_track};
+use hmr_runtime::{Outcome, capture_events, hmr_track};
 
 #[hmr_track]
 unsafe fn read(pointer: *const u32) -> u32 {
@@ -23,28 +23,19 @@ fn never(message: &str) -> ! {
     panic!("{message}")
 }
 
-fn outcomes(events: &[Event]) -> Vec<Outcome> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::TrackCallReturn { outcome, .. } => Some(*outcome),
-            _ => None,
-        })
-        .collect()
-}
 
 fn main() {
     let value = 5;
     // SAFETY: `&value` is valid.
     let (read, events) = capture_events(|| unsafe { read(&value) });
-    assert_eq!((read, outcomes(&events)), (5, vec![Outcome::Returned]));
+    assert_eq!((read, hmr_ui_tests::outcomes(&events)), (5, vec![Outcome::Returned]));
     let (doubled, events) = capture_events(|| doubled(4));
-    assert_eq!((doubled, outcomes(&events)), (8, vec![Outcome::Returned]));
+    assert_eq!((doubled, hmr_ui_tests::outcomes(&events)), (8, vec![Outcome::Returned]));
     // SAFETY: no preconditions.
     assert_eq!(unsafe { tripled(2) }, 6);
 
     std::panic::set_hook(Box::new(|_| {}));
     let (result, events) = capture_events(|| std::panic::catch_unwind(|| never("stop")));
     assert!(result.is_err());
-    assert_eq!(outcomes(&events), [Outcome::Unwound]);
+    assert_eq!(hmr_ui_tests::outcomes(&events), [Outcome::Unwound]);
 }
