@@ -648,3 +648,40 @@ fn site_points_at_the_function() {
     let line = source.lines().nth(site.line as usize - 1).expect("line exists");
     assert!(line.contains("fn custom_key"), "line {}: {line}", site.line);
 }
+
+#[hmr_track]
+fn cleanup() -> u32 {
+    7
+}
+
+struct CallsTrackedOnDrop(std::sync::Arc<std::sync::Mutex<Vec<hmr_runtime::Event>>>);
+
+impl Drop for CallsTrackedOnDrop {
+    fn drop(&mut self) {
+        let (value, events) = capture_events(cleanup);
+        assert_eq!(value, 7);
+        self.0.lock().unwrap().extend(events);
+    }
+}
+
+#[test]
+fn a_call_made_while_unwinding_elsewhere_returns_normally() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let guard = CallsTrackedOnDrop(seen.clone());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _guard = guard;
+        panic!("unwinding past a drop that calls tracked code");
+    }));
+    std::panic::set_hook(hook);
+    assert!(result.is_err());
+    let events = seen.lock().unwrap().clone();
+    let calls = calls(&events);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].outcome,
+        Outcome::Returned,
+        "cleanup() returned; nothing unwound through it"
+    );
+}

@@ -65,6 +65,9 @@ fn json_lines_round_trip() {
     module("sink-json", step).unwrap();
     drop(sink);
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    // An event another thread was writing as the guard dropped may be cut
+    // short: keep whole lines.
+    let text = &text[..=text.rfind('\n').unwrap()];
     let events: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mine = of_module(&events, "sink-json");
     assert_eq!(mine.len(), 4);
@@ -72,7 +75,7 @@ fn json_lines_round_trip() {
         serde_json::from_str(text.lines().find(|l| l.contains("\"sink-json\"")).unwrap()).unwrap();
     assert_eq!(first["type"], "hmr-module-call");
     assert_eq!(first["version"], 1);
-    let call = text.lines().find(|l| l.contains("sinks::step")).unwrap();
+    let call = text.lines().find(|l| l.contains("sink-json/sinks::step")).unwrap();
     let call: serde_json::Value = serde_json::from_str(call).unwrap();
     assert_eq!(call["type"], "track-call");
     assert_eq!(call["path"], "sink-json/sinks::step#0");
@@ -178,4 +181,31 @@ fn a_panicking_sink_loses_events_not_the_program() {
     drop(sink);
     std::panic::set_hook(hook);
     assert_eq!(result.ok(), Some(true));
+}
+
+#[hmr_track(key = "sinks::attach")]
+fn attach(log: MemoryLog) -> hmr_runtime::SinkGuard {
+    add_sink(log)
+}
+
+#[test]
+fn a_sink_installed_mid_call_never_sees_a_return_without_its_call() {
+    let log = MemoryLog::new();
+    let guard = attach(log.clone());
+    module("sink-mid-call", step).unwrap();
+    drop(guard);
+    let events = log.events();
+    let calls: std::collections::BTreeSet<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackCall { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    for e in &events {
+        if let Event::TrackCallReturn { id, .. } = e {
+            assert!(calls.contains(id), "a return without its call: {e:?}");
+        }
+    }
+    assert_eq!(of_module(&events, "sink-mid-call").len(), 4);
 }

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::reducer::{Effects, reduce};
@@ -14,13 +14,41 @@ use crate::store::Store;
 /// Active captures plus installed sinks: with none, no event is built.
 pub(crate) static LISTENERS: AtomicUsize = AtomicUsize::new(0);
 
+/// Every listener (capture or sink) gets the next number when installed. A
+/// scope records the highest number at its `track-call` (its *horizon*) and
+/// both its call and its return go only to listeners at or below it: a
+/// listener installed mid-call sees neither half, never just one.
+static LISTENER_SEQ: AtomicU64 = AtomicU64::new(0);
+static INSTALLING: Mutex<()> = Mutex::new(());
+
+/// Publish to every listener.
+pub(crate) const EVERYONE: u64 = u64::MAX;
+
+/// Installs a listener: `insert` puts it where `publish` finds it, under its
+/// number, before the number becomes visible to scopes.
+pub(crate) fn install_listener(insert: impl FnOnce(u64)) -> u64 {
+    let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
+    let seq = LISTENER_SEQ.load(Ordering::Relaxed) + 1;
+    insert(seq);
+    LISTENERS.fetch_add(1, Ordering::SeqCst);
+    LISTENER_SEQ.store(seq, Ordering::Release);
+    seq
+}
+
+/// The horizon of a scope announced now.
+#[inline]
+pub(crate) fn horizon() -> u64 {
+    LISTENER_SEQ.load(Ordering::Acquire)
+}
+
 static STORE: Mutex<Store> = Mutex::new(Store::new());
 
 type Disposer = Box<dyn FnOnce() + Send>;
 static DISPOSERS: Mutex<BTreeMap<EntityId, Disposer>> = Mutex::new(BTreeMap::new());
 
 thread_local! {
-    static CAPTURES: RefCell<Vec<Vec<Event>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's active captures, innermost last, with their numbers.
+    static CAPTURES: RefCell<Vec<(u64, Vec<Event>)>> = const { RefCell::new(Vec::new()) };
 }
 
 #[inline]
@@ -34,35 +62,38 @@ pub(crate) fn store() -> MutexGuard<'static, Store> {
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.
 pub(crate) fn emit(event: Event) {
-    reduce_and_publish(event, true);
+    reduce_and_publish(event, EVERYONE);
 }
 
-/// Reduce an event that listeners already saw (a `track-call` that reaches
-/// the store late, when its scope captures its first entity); publish only
-/// what it causes.
-pub(crate) fn reduce_late(event: Event) {
-    reduce_and_publish(event, false);
+/// Route a scope's event: reduce it if the scope reaches the store, publish
+/// it to the listeners within the scope's horizon (0: none).
+pub(crate) fn route_event(event: Event, reduce: bool, horizon: u64) {
+    if reduce {
+        reduce_and_publish(event, horizon);
+    } else if horizon != 0 {
+        publish(&event, horizon);
+    }
 }
 
-fn reduce_and_publish(event: Event, publish_event: bool) {
+fn reduce_and_publish(event: Event, horizon: u64) {
     let mut fx = Effects::default();
     let mut published = Vec::new();
     {
         let mut store = store();
         reduce(&mut store, &event, &mut fx);
-        if publish_event {
-            published.push(event);
+        if horizon != 0 {
+            published.push((event, horizon));
         }
         while !fx.events.is_empty() {
             for follow in std::mem::take(&mut fx.events) {
                 reduce(&mut store, &follow, &mut fx);
-                published.push(follow);
+                published.push((follow, EVERYONE));
             }
         }
     }
     if listening() {
-        for event in &published {
-            publish(event);
+        for (event, horizon) in &published {
+            publish(event, *horizon);
         }
     }
     if !fx.disposed.is_empty() || !fx.forgotten.is_empty() {
@@ -81,16 +112,17 @@ fn reduce_and_publish(event: Event, publish_event: bool) {
     }
 }
 
-/// Hand `event` to listeners only (it does not touch the store).
-pub(crate) fn publish(event: &Event) {
+/// Hand `event` to the listeners numbered up to `horizon` (it does not touch
+/// the store).
+pub(crate) fn publish(event: &Event, horizon: u64) {
     let _ = CAPTURES.try_with(|c| {
         if let Ok(mut captures) = c.try_borrow_mut() {
-            for capture in captures.iter_mut() {
+            for (_, capture) in captures.iter_mut().filter(|(seq, _)| *seq <= horizon) {
                 capture.push(event.clone());
             }
         }
     });
-    publish_to_sinks(event);
+    publish_to_sinks(event, horizon);
 }
 
 pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
@@ -110,11 +142,11 @@ pub(crate) fn capture_events<R>(f: impl FnOnce() -> R) -> (R, Vec<Event>) {
             LISTENERS.fetch_sub(1, Ordering::Relaxed);
         }
     }
-    CAPTURES.with(|c| c.borrow_mut().push(Vec::new()));
-    LISTENERS.fetch_add(1, Ordering::Relaxed);
+    install_listener(|seq| CAPTURES.with(|c| c.borrow_mut().push((seq, Vec::new()))));
     let mut capturing = Capturing { done: false };
     let result = f();
-    let events = CAPTURES.with(|c| c.borrow_mut().pop()).unwrap_or_default();
+    let events =
+        CAPTURES.with(|c| c.borrow_mut().pop()).map(|(_, events)| events).unwrap_or_default();
     capturing.done = true;
     drop(capturing);
     (result, events)

@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::dispatch::listening;
 use crate::events::ids::derive_id;
 use crate::events::{EntityId, Event, ModuleVersion, Site, TrackId};
 use crate::instrument::callsite::Key;
@@ -73,6 +72,10 @@ pub(crate) enum ParentLink {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one scope, read on the hot path"
+)]
 pub(crate) struct Frame {
     pub(crate) id: TrackId,
     /// The enclosing *track* (None under a module scope or at top level).
@@ -86,6 +89,12 @@ pub(crate) struct Frame {
     link: ParentLink,
     /// Its events go to the store (inside a module, or it captured an entity).
     pub(crate) reduced: bool,
+    /// The listener horizon its `track-call` was published under (0: it was
+    /// not); its return goes to the same listeners.
+    pub(crate) announced: u64,
+    /// The thread was already unwinding when the scope opened (a tracked
+    /// call from a `Drop` during a panic): it did not unwind *through* it.
+    pub(crate) panicking_at_entry: bool,
     pub(crate) in_module: bool,
 }
 
@@ -133,6 +142,8 @@ pub(crate) struct Closed {
     pub(crate) id: TrackId,
     pub(crate) entity: Option<EntityId>,
     pub(crate) reduced: bool,
+    pub(crate) announced: u64,
+    pub(crate) panicking_at_entry: bool,
 }
 
 #[derive(Debug, Default)]
@@ -208,6 +219,8 @@ impl Stack {
             node: None,
             link,
             reduced: p.in_module,
+            announced: 0,
+            panicking_at_entry: false,
             in_module: p.in_module,
         };
         // With room known, the frame is written straight into the buffer;
@@ -242,6 +255,8 @@ impl Stack {
             node: None,
             link: ParentLink::Node(parent_node),
             reduced: p.in_module,
+            announced: 0,
+            panicking_at_entry: false,
             in_module: p.in_module,
         }
     }
@@ -261,6 +276,8 @@ impl Stack {
             node: None,
             link: ParentLink::Root,
             reduced: true,
+            announced: 0,
+            panicking_at_entry: false,
             in_module: true,
         });
         self.frames.len()
@@ -287,8 +304,14 @@ impl Stack {
         }
         self.frames.truncate(depth);
         let frame = self.frames.last_mut()?;
-        let closed = if frame.reduced || listening() {
-            Some(Closed { id: frame.id, entity: frame.entity, reduced: frame.reduced })
+        let closed = if frame.reduced || frame.announced != 0 {
+            Some(Closed {
+                id: frame.id,
+                entity: frame.entity,
+                reduced: frame.reduced,
+                announced: frame.announced,
+                panicking_at_entry: frame.panicking_at_entry,
+            })
         } else {
             None
         };

@@ -43,7 +43,7 @@ pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
 
 #[cfg(feature = "enabled")]
 fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
-    use crate::accumulator::dispatch::{emit, listening, publish, reduce_late};
+    use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish, route_event};
     use crate::accumulator::stack::STACK;
     use crate::events::Event;
 
@@ -68,14 +68,14 @@ fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
     match placed {
         Ok(Some((track, call))) => {
             if let Some(call) = call {
-                // Listeners saw it when the scope opened.
-                reduce_late(call);
+                // Listeners saw it when the scope opened, or never will.
+                route_event(call, true, 0);
             }
             emit(Event::entity(kind, entity, Some(track), name));
         }
         _ => {
             if listening() {
-                publish(&Event::entity(kind, entity, None, name));
+                publish(&Event::entity(kind, entity, None, name), EVERYONE);
             }
         }
     }

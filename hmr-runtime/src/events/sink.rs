@@ -3,13 +3,13 @@
 use std::cell::Cell;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
 use super::Event;
-use crate::accumulator::dispatch::LISTENERS;
+use crate::accumulator::dispatch::{LISTENERS, install_listener};
 
 /// Receives every event emitted while it is installed (see [`add_sink`]).
 ///
@@ -24,9 +24,14 @@ pub trait Sink: Send + Sync + 'static {
 
 type Sinks = Vec<(u64, Arc<dyn Sink>)>;
 static SINKS: LazyLock<ArcSwap<Sinks>> = LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
-static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
 
 /// Installs `sink` until the returned guard is dropped.
+///
+/// A sink sees a scope's `track-call-return` exactly when it saw its
+/// `track-call` (scopes already open when it is installed stay silent to
+/// it). A scope still open when the sink is removed returns after it is gone,
+/// and events being published on other threads at that moment may still reach
+/// it just after the guard is dropped.
 ///
 /// ```
 /// let log = hmr_runtime::MemoryLog::new();
@@ -35,14 +40,14 @@ static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
 /// assert_eq!(log.events()[0].type_name(), "hmr-module-call");
 /// ```
 pub fn add_sink(sink: impl Sink) -> SinkGuard {
-    let id = NEXT_SINK.fetch_add(1, Ordering::Relaxed);
     let sink: Arc<dyn Sink> = Arc::new(sink);
-    SINKS.rcu(|sinks| {
-        let mut sinks = Sinks::clone(sinks);
-        sinks.push((id, sink.clone()));
-        sinks
+    let id = install_listener(|id| {
+        SINKS.rcu(|sinks| {
+            let mut sinks = Sinks::clone(sinks);
+            sinks.push((id, sink.clone()));
+            sinks
+        });
     });
-    LISTENERS.fetch_add(1, Ordering::Relaxed);
     SinkGuard { id }
 }
 
@@ -67,13 +72,13 @@ thread_local! {
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
 }
 
-pub(crate) fn publish_to_sinks(event: &Event) {
+pub(crate) fn publish_to_sinks(event: &Event, horizon: u64) {
     let sinks = SINKS.load();
     if sinks.is_empty() || IN_SINK.with(Cell::get) {
         return;
     }
     IN_SINK.with(|f| f.set(true));
-    for (_, sink) in sinks.iter() {
+    for (_, sink) in sinks.iter().filter(|(id, _)| *id <= horizon) {
         // A panicking sink loses this event, not the program: events are
         // also emitted from drop guards during unwinding, where a second
         // panic would abort.

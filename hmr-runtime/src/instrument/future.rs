@@ -9,8 +9,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::callsite::Callsite;
-use super::scope::{close, send};
-use crate::accumulator::dispatch::listening;
+use super::scope::{announce_top, close, send};
 use crate::accumulator::stack::{Frame, STACK};
 use crate::events::Outcome;
 
@@ -58,6 +57,8 @@ struct Reenter<'a> {
     slot: &'a mut Option<Frame>,
     state: &'a mut State,
     depth: usize,
+    /// Polled from code that was already unwinding (a `Drop` during a panic).
+    panicking_at_poll: bool,
 }
 
 impl Drop for Reenter<'_> {
@@ -65,7 +66,7 @@ impl Drop for Reenter<'_> {
         if let Ok(Some(frame)) = STACK.try_with(|s| s.borrow_mut().take_back(self.depth)) {
             *self.slot = Some(frame);
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.panicking_at_poll {
             *self.state = State::Unwound;
         }
     }
@@ -82,16 +83,14 @@ impl<F: Future> Future for Instrumented<F> {
                 let mut stack = stack.borrow_mut();
                 let frame = stack.new_async_frame(key);
                 stack.frames.push(frame);
-                let reduced = frame_reduced(&stack.frames);
-                let event = if reduced || listening() { stack.top_call_event() } else { None };
-                let frame = stack.frames.pop();
-                (frame, event, reduced)
+                let event = announce_top(&mut stack);
+                (stack.frames.pop(), event)
             });
             *this.state = State::Running;
-            if let Ok((frame, event, reduced)) = opened {
+            if let Ok((frame, event)) = opened {
                 *this.frame = frame;
-                if let Some(event) = event {
-                    send(event, reduced);
+                if let Some((event, route)) = event {
+                    send(event, route);
                 }
             }
         }
@@ -99,12 +98,22 @@ impl<F: Future> Future for Instrumented<F> {
             // Polled after completion, or on a thread being torn down: untracked.
             return this.fut.poll(cx);
         };
-        let depth = STACK.with(|s| {
+        let pushed = STACK.try_with(|s| {
             let mut s = s.borrow_mut();
             s.frames.push(frame);
             s.frames.len()
         });
-        let guard = Reenter { slot: this.frame, state: this.state, depth };
+        let Ok(depth) = pushed else {
+            // Polled from a thread-local destructor: the frame is gone with
+            // the thread's stack; the future still runs, untracked.
+            return this.fut.poll(cx);
+        };
+        let guard = Reenter {
+            slot: this.frame,
+            state: this.state,
+            depth,
+            panicking_at_poll: std::thread::panicking(),
+        };
         let poll = this.fut.poll(cx);
         drop(guard);
         if poll.is_ready() {
@@ -116,8 +125,4 @@ impl<F: Future> Future for Instrumented<F> {
         }
         poll
     }
-}
-
-fn frame_reduced(frames: &[Frame]) -> bool {
-    frames.last().is_some_and(|f| f.reduced)
 }

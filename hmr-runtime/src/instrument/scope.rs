@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 
 use super::callsite::Callsite;
-use crate::accumulator::dispatch::{emit, listening, publish};
-use crate::accumulator::stack::{Frame, STACK};
+use crate::accumulator::dispatch::{horizon, listening, route_event};
+use crate::accumulator::stack::{Frame, STACK, Stack};
 use crate::events::{Event, Outcome};
 
 /// Opens a track scope for one call of the function at `site`.
@@ -15,16 +15,15 @@ pub fn enter(site: &'static Callsite) -> ScopeGuard {
     let opened = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
         let depth = stack.push_call(key);
-        let reduced = stack.frames[depth - 1].reduced;
-        let event = if reduced || listening() { stack.top_call_event() } else { None };
-        (depth, event, reduced)
+        let event = announce_top(&mut stack);
+        (depth, event)
     });
-    let Ok((depth, event, reduced)) = opened else {
+    let Ok((depth, event)) = opened else {
         // The thread is being torn down: run untracked.
         return ScopeGuard { depth: 0, _not_send: PhantomData };
     };
-    if let Some(event) = event {
-        send(event, reduced);
+    if let Some((event, route)) = event {
+        send(event, route);
     }
     ScopeGuard { depth, _not_send: PhantomData }
 }
@@ -47,28 +46,50 @@ impl Drop for ScopeGuard {
         // `Option`s) cost more than the rest of the scope.
         let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
         if let Ok(Some(closed)) = closed {
-            let outcome =
-                if std::thread::panicking() { Outcome::Unwound } else { Outcome::Returned };
+            let outcome = unwound_or(closed.panicking_at_entry, Outcome::Returned);
             let event = Event::TrackCallReturn { id: closed.id, entity: closed.entity, outcome };
-            send(event, closed.reduced);
+            send(event, Route { reduce: closed.reduced, publish: closed.announced });
         }
     }
 }
 
-/// Emit the `track-call-return` of a closed frame, if anyone needs it.
-#[inline]
+/// Where an event goes: the store, listeners, or both.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Route {
+    pub(crate) reduce: bool,
+    /// The listener horizon (0: publish to no one).
+    pub(crate) publish: u64,
+}
+
+/// Marks the top frame's entry (panicking or not, announced or not) and
+/// returns its `track-call` with its route, if anyone needs it.
+pub(crate) fn announce_top(stack: &mut Stack) -> Option<(Event, Route)> {
+    let publish = if listening() { horizon() } else { 0 };
+    let frame = stack.frames.last_mut()?;
+    frame.panicking_at_entry = std::thread::panicking();
+    frame.announced = publish;
+    let reduce = frame.reduced;
+    if !reduce && publish == 0 {
+        return None;
+    }
+    Some((stack.top_call_event()?, Route { reduce, publish }))
+}
+
+/// `Unwound` if a panic is unwinding through the scope (it was not already
+/// unwinding when the scope opened), else `otherwise`.
+pub(crate) fn unwound_or(panicking_at_entry: bool, otherwise: Outcome) -> Outcome {
+    if std::thread::panicking() && !panicking_at_entry { Outcome::Unwound } else { otherwise }
+}
+
+/// Emit the `track-call-return` of a closed async frame, if anyone needs it.
 pub(crate) fn close(frame: &Frame, outcome: Outcome) {
-    if frame.reduced || listening() {
+    if frame.reduced || frame.announced != 0 {
         let event = Event::TrackCallReturn { id: frame.id, entity: frame.entity, outcome };
-        send(event, frame.reduced);
+        send(event, Route { reduce: frame.reduced, publish: frame.announced });
     }
 }
 
-/// Route an event: to the store when its frame is reduced, else to listeners only.
-pub(crate) fn send(event: Event, reduced: bool) {
-    if reduced {
-        emit(event);
-    } else if listening() {
-        publish(&event);
-    }
+/// Send an event along its route.
+pub(crate) fn send(event: Event, route: Route) {
+    route_event(event, route.reduce, route.publish);
 }
