@@ -77,5 +77,5 @@ fn main() {
     run("version 3: an operator added (new shape)", Edit::AddedOperator);
     run("version 4: the volume track removed", Edit::RemovedVolume);
     run("version 5 (broken): panics, nothing committed", Edit::Broken);
-    run("version 5: fixed", Edit::RemovedVolume);
+    run("version 6: fixed (version 5 used up its number)", Edit::RemovedVolume);
 }

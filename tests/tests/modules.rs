@@ -47,19 +47,53 @@ fn v1_same_code_again_is_an_update_of_the_same_track() {
     assert_eq!(snapshot().module("v1").unwrap().version, 2);
 }
 
+#[hmr_track(key = "modules::maybe")]
+fn maybe_capture(capture: bool) {
+    if capture {
+        capture_entity(EntityKind::Pipe, "source.hot_map(fn)");
+    }
+}
+
 #[test]
-fn versions_bump_per_module_version_not_per_call() {
+fn versions_bump_once_per_module_version() {
+    // Two calls in one version are two tracks (#0, #1), each created once.
     module("per-version", || {
+        feed_v1();
         feed_v1();
     })
     .unwrap();
-    let t = track_in("per-version", "modules::feed").unwrap();
-    // Called outside the module: a top-level call, its own track; the module's
-    // track is untouched.
-    for _ in 0..5 {
-        feed_v1();
-    }
-    assert_eq!(track_in("per-version", "modules::feed").unwrap().version, t.version);
+    let v1: Vec<_> = snapshot()
+        .tracks_with_key("modules::feed")
+        .filter(|t| t.path.starts_with("per-version/"))
+        .cloned()
+        .collect();
+    assert_eq!(v1.iter().map(|t| t.version).collect::<Vec<_>>(), [1, 1]);
+    let ((), events) = capture_events(|| {
+        module("per-version", || {
+            feed_v1();
+            feed_v1();
+        })
+        .unwrap();
+    });
+    assert_eq!(updates(&events).len(), 2, "one update per track per module version");
+    let v2: Vec<_> = snapshot()
+        .tracks_with_key("modules::feed")
+        .filter(|t| t.path.starts_with("per-version/"))
+        .cloned()
+        .collect();
+    assert_eq!(v2.iter().map(|t| t.version).collect::<Vec<_>>(), [2, 2]);
+}
+
+#[test]
+fn a_track_reached_without_capturing_keeps_its_entity() {
+    module("no-capture", || maybe_capture(true)).unwrap();
+    let v1 = track_in("no-capture", "modules::maybe").unwrap();
+    let ((), events) = capture_events(|| module("no-capture", || maybe_capture(false)).unwrap());
+    let v2 = track_in("no-capture", "modules::maybe").expect("reached: not an orphan");
+    assert_eq!(v2.entity, v1.entity, "last entity wins; none was captured this time");
+    assert_eq!(updates(&events), [(v1.id, 2, Change::FnOnly)], "reached by a new version: updated");
+    assert!(v2.previous_entities.is_empty());
+    assert!(!events.iter().any(|e| matches!(e, Event::TrackDispose { .. })));
 }
 
 #[test]
@@ -150,13 +184,18 @@ fn m2_panicking_reload_commits_nothing() {
         s.tracks().filter(|t| t.path.starts_with("m2/")).cloned().collect::<Vec<_>>()
     };
     assert_eq!(mine(&after), mine(&before), "the store is as before the reload");
-    assert_eq!(after.module("m2"), before.module("m2"));
+    let (m_before, m_after) = (before.module("m2").unwrap(), after.module("m2").unwrap());
+    assert_eq!((m_after.version, &m_after.keys), (m_before.version, &m_before.keys));
+    // The error: the failed attempt used up version 2.
+    assert_eq!((m_after.attempted, m_after.last_error.as_deref()), (2, Some("half-way")));
 
-    // The next version applies cleanly.
-    module("m2", a).unwrap();
-    assert_eq!(snapshot().module("m2").unwrap().version, 2);
+    // The next version, 3, applies cleanly.
+    let ((), events) = capture_events(|| module("m2", a).unwrap());
+    assert!(events.contains(&Event::HmrModuleCall { module: "m2".into(), version: 3 }));
+    let m = snapshot().module("m2").unwrap().clone();
+    assert_eq!((m.version, m.last_error), (3, None));
     assert!(track_in("m2", "modules::b").is_none());
-    assert_eq!(track_in("m2", "modules::a").unwrap().version, 2);
+    assert_eq!(track_in("m2", "modules::a").unwrap().version, 2, "a's second execution");
 }
 
 #[test]
@@ -190,4 +229,116 @@ fn root_and_reload_rerun_the_registered_function() {
     assert!(ROOT_RUNS.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     assert!(snapshot().module("root-test").unwrap().version >= 2);
     assert!(track_in("root-test", "modules::a").unwrap().version >= 2);
+}
+
+// ---- disposal and locking ---------------------------------------------------
+
+static RAN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+#[hmr_track(key = "modules::disposed_loudly")]
+fn disposed_loudly() {
+    let entity = capture_entity(EntityKind::Factory, "loud");
+    on_dispose(entity, || panic!("a broken disposer"));
+}
+
+#[hmr_track(key = "modules::disposed_quietly")]
+fn disposed_quietly() {
+    let entity = capture_entity(EntityKind::Factory, "quiet");
+    on_dispose(entity, || RAN.lock().unwrap().push("quiet"));
+}
+
+#[test]
+fn a_panicking_disposer_is_reported_and_the_others_still_run() {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    module("dispose-panics", || {
+        disposed_loudly();
+        disposed_quietly();
+    })
+    .unwrap();
+    let (result, events) = capture_events(|| module("dispose-panics", || {}));
+    std::panic::set_hook(hook);
+    assert_eq!(result, Ok(()), "the new version committed");
+    assert!(RAN.lock().unwrap().contains(&"quiet"));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ReloadError { module, message } if module == "dispose-panics" && message.contains("a broken disposer")
+    )));
+}
+
+#[hmr_track(key = "modules::reenters_on_dispose")]
+fn reenters_on_dispose() {
+    let entity = capture_entity(EntityKind::Factory, "reentrant");
+    on_dispose(entity, || {
+        let again = module("dispose-reenters", || ());
+        REENTRY.lock().unwrap().push(again);
+        // Another module is fine from a disposer.
+        module("dispose-reenters-other", || ()).unwrap();
+    });
+}
+
+static REENTRY: std::sync::Mutex<Vec<Result<(), ReloadError>>> = std::sync::Mutex::new(Vec::new());
+
+#[test]
+fn a_disposer_calling_its_own_module_gets_an_error_not_a_deadlock() {
+    module("dispose-reenters", reenters_on_dispose).unwrap();
+    module("dispose-reenters", || ()).unwrap();
+    assert_eq!(
+        *REENTRY.lock().unwrap(),
+        [Err(ReloadError::Reentrant { module: "dispose-reenters".into() })]
+    );
+}
+
+#[test]
+fn threads_nesting_modules_in_opposite_orders_do_not_deadlock() {
+    let handles: Vec<_> = [("abba-a", "abba-b"), ("abba-b", "abba-a")]
+        .into_iter()
+        .map(|(outer, inner)| {
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    module(outer, || module(inner, a).unwrap()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[hmr_track(key = "modules::pending")]
+async fn pending_app(gate: futures::channel::oneshot::Receiver<()>) {
+    capture_entity(EntityKind::Pipe, "source.hot_map(fn)");
+    let _ = gate.await;
+}
+
+#[test]
+fn a_track_still_running_when_its_module_commits_is_not_an_orphan() {
+    use std::future::Future;
+
+    module("pending", || futures::executor::block_on(pending_app(ready_gate()))).unwrap();
+    let v1 = track_in("pending", "modules::pending").unwrap();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let mut fut = Box::pin(pending_app(rx));
+    let ((), events) = capture_events(|| {
+        module("pending", || {
+            let waker = std::task::Waker::noop();
+            assert!(fut.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_pending());
+        })
+        .unwrap();
+    });
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::TrackDispose { .. })),
+        "reached by version 2, still running: {events:#?}"
+    );
+    tx.send(()).unwrap();
+    futures::executor::block_on(fut);
+    let v2 = track_in("pending", "modules::pending").unwrap();
+    assert_eq!((v2.id, v2.version), (v1.id, 2));
+}
+
+fn ready_gate() -> futures::channel::oneshot::Receiver<()> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    tx.send(()).unwrap();
+    rx
 }

@@ -163,7 +163,10 @@ fn interleaved_tasks_on_a_multi_thread_runtime() {
             .map(|i| {
                 let done = done.clone();
                 tokio::spawn(async move {
-                    let id = task_worker(i % 4, 50).await;
+                    // A depth per task: every task's innermost scope has its
+                    // own path and id, so a scope leaking from one task into
+                    // another shows up as the wrong `current_track()`.
+                    let id = task_worker(i, 50).await;
                     done.fetch_add(1, Ordering::SeqCst);
                     id
                 })
@@ -194,6 +197,14 @@ fn interleaved_tasks_on_a_multi_thread_runtime() {
         }
     }
     assert!(!mine.is_empty());
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::TrackCall { key, .. } if is_fn(key, "task_worker")))
+            .count(),
+        (0..64).map(|i| i + 1).sum::<usize>(),
+        "every level of every task's recursion was one call"
+    );
     assert!(open.values().all(|n| *n == 0), "unpaired calls: {open:?}");
     // Workers' stacks are empty once the tasks are done.
     rt.block_on(async {

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -43,7 +44,7 @@ pub(crate) fn horizon() -> u64 {
 
 static STORE: Mutex<Store> = Mutex::new(Store::new());
 
-type Disposer = Box<dyn FnOnce() + Send>;
+pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
 static DISPOSERS: Mutex<BTreeMap<EntityId, Disposer>> = Mutex::new(BTreeMap::new());
 
 thread_local! {
@@ -62,20 +63,45 @@ pub(crate) fn store() -> MutexGuard<'static, Store> {
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.
 pub(crate) fn emit(event: Event) {
-    reduce_and_publish(event, EVERYONE);
+    let disposers = reduce_and_publish(event, EVERYONE);
+    dispose_all("", disposers);
+}
+
+/// As [`emit`], but hands back the disposers it made due, to run once the
+/// caller has released its locks.
+pub(crate) fn emit_deferring_disposal(event: Event) -> Vec<Disposer> {
+    reduce_and_publish(event, EVERYONE)
+}
+
+/// Runs disposers; one that panics is reported as a `reload-error` of
+/// `module` and the rest still run.
+pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
+    for dispose in disposers {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(dispose)) {
+            let message = format!(
+                "disposing an entity panicked: {}",
+                crate::reload::module::panic_message(&*payload)
+            );
+            emit(Event::ReloadError { module: module.to_owned(), message });
+        }
+    }
 }
 
 /// Route a scope's event: reduce it if the scope reaches the store, publish
 /// it to the listeners within the scope's horizon (0: none).
 pub(crate) fn route_event(event: Event, reduce: bool, horizon: u64) {
     if reduce {
-        reduce_and_publish(event, horizon);
+        let disposers = reduce_and_publish(event, horizon);
+        dispose_all("", disposers);
     } else if horizon != 0 {
         publish(&event, horizon);
     }
 }
 
-fn reduce_and_publish(event: Event, horizon: u64) {
+/// Reduce, publish, and return the disposers the reduction made due (those
+/// of forgotten entities are dropped unrun).
+#[must_use]
+fn reduce_and_publish(event: Event, horizon: u64) -> Vec<Disposer> {
     let mut fx = Effects::default();
     let mut published = Vec::new();
     {
@@ -96,20 +122,19 @@ fn reduce_and_publish(event: Event, horizon: u64) {
             publish(event, *horizon);
         }
     }
-    if !fx.disposed.is_empty() || !fx.forgotten.is_empty() {
-        let (run, forgotten): (Vec<Disposer>, Vec<Disposer>) = {
-            let mut map = DISPOSERS.lock().unwrap_or_else(PoisonError::into_inner);
-            (
-                fx.disposed.iter().filter_map(|e| map.remove(e)).collect(),
-                fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
-            )
-        };
-        // Dropped and run outside every lock: a disposer may emit events.
-        drop(forgotten);
-        for dispose in run {
-            dispose();
-        }
+    if fx.disposed.is_empty() && fx.forgotten.is_empty() {
+        return Vec::new();
     }
+    let (run, forgotten): (Vec<Disposer>, Vec<Disposer>) = {
+        let mut map = DISPOSERS.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            fx.disposed.iter().filter_map(|e| map.remove(e)).collect(),
+            fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
+        )
+    };
+    // Dropped outside every lock: dropping a closure may run user code.
+    drop(forgotten);
+    run
 }
 
 /// Hand `event` to the listeners numbered up to `horizon` (it does not touch

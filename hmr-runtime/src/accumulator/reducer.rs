@@ -1,6 +1,6 @@
 //! The reducer: the only code that mutates the store.
 
-use crate::events::{Change, DisposeReason, EntityId, EntityKind, Event, TrackId};
+use crate::events::{Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId};
 use crate::store::records::{
     EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
 };
@@ -51,20 +51,7 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
         }
         Event::TrackCallReturn { id, entity, outcome: _ } => track_return(store, *id, *entity, fx),
         Event::TrackUpdate { id, version, change, prev_entity } => {
-            if let Some(record) = store.tracks.get_mut(id) {
-                record.version = *version;
-                record.change = Some(*change);
-                if let Some(prev) = prev_entity {
-                    record.previous_entities.push(*prev);
-                    if record.previous_entities.len() > PREVIOUS_ENTITIES {
-                        let dropped = record.previous_entities.remove(0);
-                        if record.entity != Some(dropped) {
-                            store.entities.remove(&dropped);
-                            fx.forgotten.push(dropped);
-                        }
-                    }
-                }
-            }
+            track_update(store, *id, *version, *change, *prev_entity, fx);
         }
         Event::TrackDispose { id, reason: _ } => {
             if let Some(record) = store.tracks.remove(id) {
@@ -74,35 +61,16 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
                 }
             }
         }
-        Event::HmrModuleCall { module, version } => {
-            let stage = Stage {
-                module: store.modules.get(module).cloned(),
-                tracks: module_tracks(store, module).cloned().collect(),
-                entities: Vec::new(),
-            };
-            let stage = Stage {
-                entities: stage
-                    .tracks
-                    .iter()
-                    .flat_map(|t| t.entity.iter().chain(&t.previous_entities))
-                    .filter_map(|e| store.entities.get(e).map(|r| (*e, r.clone())))
-                    .collect(),
-                ..stage
-            };
-            store.staged.insert(module.clone(), stage);
-            let record = store.modules.entry(module.clone()).or_insert_with(|| ModuleRecord {
-                name: module.clone(),
-                version: 0,
-                keys: Vec::new(),
-            });
-            record.version = *version;
-        }
-        Event::HmrModuleCallReturn { module, committed, error: _ } => {
+        Event::HmrModuleCall { module, version } => module_call(store, module, *version),
+        Event::HmrModuleCallReturn { module, committed, error } => {
             let stage = store.staged.remove(module);
             if *committed {
+                if let Some(stage) = stage {
+                    fx.forgotten.extend(stage.forgotten);
+                }
                 commit_module(store, module, fx);
             } else if let Some(stage) = stage {
-                rollback_module(store, module, stage, fx);
+                rollback_module(store, module, stage, error.clone(), fx);
             }
         }
         Event::Subscribe { subscription, entity } => {
@@ -113,6 +81,63 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
         }
         Event::ReloadError { .. } => {}
     }
+}
+
+/// A re-execution reached a living track.
+fn track_update(
+    store: &mut Store,
+    id: TrackId,
+    version: u64,
+    change: Change,
+    prev_entity: Option<EntityId>,
+    fx: &mut Effects,
+) {
+    if let Some(record) = store.tracks.get_mut(&id) {
+        record.version = version;
+        record.change = Some(change);
+        if let Some(prev) = prev_entity {
+            record.previous_entities.push(prev);
+            if record.previous_entities.len() > PREVIOUS_ENTITIES {
+                let dropped = record.previous_entities.remove(0);
+                if record.entity != Some(dropped) {
+                    store.entities.remove(&dropped);
+                    // Inside a running module the forgetting waits for
+                    // its commit: a rollback restores the entity.
+                    let stage = record.module.as_ref().and_then(|m| store.staged.get_mut(&m.name));
+                    match stage {
+                        Some(stage) => stage.forgotten.push(dropped),
+                        None => fx.forgotten.push(dropped),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A module execution starts: remember the module as it is, for a rollback.
+fn module_call(store: &mut Store, module: &str, version: u64) {
+    let tracks: Vec<TrackRecord> = module_tracks(store, module).cloned().collect();
+    let entities = tracks
+        .iter()
+        .flat_map(|t| t.entity.iter().chain(&t.previous_entities))
+        .filter_map(|e| store.entities.get(e).map(|r| (*e, r.clone())))
+        .collect();
+    let stage = Stage {
+        module: store.modules.get(module).cloned(),
+        tracks,
+        entities,
+        forgotten: Vec::new(),
+    };
+    store.staged.insert(module.to_owned(), stage);
+    let record = store.modules.entry(module.to_owned()).or_insert_with(|| ModuleRecord {
+        name: module.to_owned(),
+        version: 0,
+        keys: Vec::new(),
+        attempted: 0,
+        last_error: None,
+    });
+    record.version = version;
+    record.attempted = version;
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
@@ -139,8 +164,14 @@ fn track_return(store: &mut Store, id: TrackId, entity: Option<EntityId>, fx: &m
         open.clone()
     };
     let Some(entity) = entity else {
-        // Re-executed without capturing anything: visited, unchanged.
+        // Reached without capturing anything: it keeps its entity (last
+        // entity wins), and a new module version still counts as an update.
         if let (Some(record), Some(module)) = (store.tracks.get_mut(&id), open.module) {
+            if record.module.as_ref() != Some(&module) {
+                let change = if open.reset { Change::Reset } else { Change::FnOnly };
+                let version = record.version + 1;
+                fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None });
+            }
             record.module = Some(module);
         }
         return;
@@ -202,9 +233,15 @@ fn track_return(store: &mut Store, id: TrackId, entity: Option<EntityId>, fx: &m
 
 fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let Some(version) = store.modules.get(module).map(|m| m.version) else { return };
+    let this_version = |m: &Option<ModuleVersion>| {
+        m.as_ref().is_some_and(|m| m.name == module && m.version == version)
+    };
     let mut keys: Vec<String> = Vec::new();
     for track in module_tracks(store, module) {
-        let visited = track.module.as_ref().is_some_and(|m| m.version == version);
+        // A call of this version still running (an `async fn` pending past
+        // the module's end) has reached the track too.
+        let visited = this_version(&track.module)
+            || store.open.get(&track.id).is_some_and(|open| this_version(&open.module));
         if visited {
             keys.push(track.key.clone());
         } else {
@@ -215,12 +252,21 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     keys.dedup();
     if let Some(record) = store.modules.get_mut(module) {
         record.keys = keys;
+        record.last_error = None;
     }
 }
 
 /// Put the module back as it was before the failed execution. Entities that
 /// the failed run built belong to no committed graph: they are disposed.
-fn rollback_module(store: &mut Store, module: &str, stage: Stage, fx: &mut Effects) {
+/// The record keeps the failed version's number (used up) and its error.
+fn rollback_module(
+    store: &mut Store,
+    module: &str,
+    stage: Stage,
+    error: Option<String>,
+    fx: &mut Effects,
+) {
+    let attempted = store.modules.get(module).map_or(0, |m| m.attempted);
     let ids: Vec<TrackId> = module_tracks(store, module).map(|t| t.id).collect();
     for id in ids {
         if let Some(record) = store.tracks.remove(&id) {
@@ -236,12 +282,14 @@ fn rollback_module(store: &mut Store, module: &str, stage: Stage, fx: &mut Effec
         store.tracks.insert(track.id, track);
     }
     store.entities.extend(stage.entities);
-    match stage.module {
-        Some(record) => {
-            store.modules.insert(module.to_owned(), record);
-        }
-        None => {
-            store.modules.remove(module);
-        }
-    }
+    let mut record = stage.module.unwrap_or_else(|| ModuleRecord {
+        name: module.to_owned(),
+        version: 0,
+        keys: Vec::new(),
+        attempted: 0,
+        last_error: None,
+    });
+    record.attempted = attempted;
+    record.last_error = error;
+    store.modules.insert(module.to_owned(), record);
 }

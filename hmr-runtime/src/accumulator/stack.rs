@@ -103,13 +103,6 @@ impl Frame {
         matches!(self.segment, Segment::Module(_))
     }
 
-    pub(crate) fn module_name(&self) -> Option<&str> {
-        match &self.segment {
-            Segment::Module(m) => Some(&m.name),
-            Segment::Track(_) => None,
-        }
-    }
-
     fn key(&self) -> Option<&'static Key> {
         match self.segment {
             Segment::Track(key) => Some(key),

@@ -1,13 +1,15 @@
 //! Reload units: `module`, `root`, `reload`.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::ThreadId;
 
-use crate::accumulator::dispatch::{emit, store};
+use crate::accumulator::dispatch::{dispose_all, emit, emit_deferring_disposal, store};
 use crate::accumulator::stack::STACK;
 use crate::events::{Event, ModuleVersion};
+use crate::store::ModuleRecord;
 
 /// Why a reload unit did not commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +50,70 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
-/// One lock per module name: executions of one module never overlap.
-fn module_lock(name: &str) -> Arc<Mutex<()>> {
-    static LOCKS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
-    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-    locks.entry(name.to_owned()).or_default().clone()
+/// Module executions run one at a time, process-wide; a thread may nest
+/// them (a module inside a module). One gate rather than a lock per name, so
+/// two threads nesting modules in opposite orders cannot deadlock.
+struct Gate {
+    owner: Mutex<(Option<ThreadId>, usize)>,
+    free: Condvar,
+}
+
+static GATE: Gate = Gate { owner: Mutex::new((None, 0)), free: Condvar::new() };
+
+struct GateGuard;
+
+impl Gate {
+    fn enter(&'static self) -> GateGuard {
+        let me = std::thread::current().id();
+        let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
+        while owner.0.is_some_and(|t| t != me) {
+            owner = self.free.wait(owner).unwrap_or_else(PoisonError::into_inner);
+        }
+        *owner = (Some(me), owner.1 + 1);
+        GateGuard
+    }
+}
+
+impl Drop for GateGuard {
+    fn drop(&mut self) {
+        let mut owner = GATE.owner.lock().unwrap_or_else(PoisonError::into_inner);
+        owner.1 -= 1;
+        if owner.1 == 0 {
+            owner.0 = None;
+            GATE.free.notify_one();
+        }
+    }
+}
+
+thread_local! {
+    /// The modules this thread is executing, from `module()`'s entry to its
+    /// end (commit and disposers included).
+    static RUNNING: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks `name` as running on this thread until dropped.
+struct Running;
+
+impl Running {
+    fn enter(name: &str) -> Option<Running> {
+        RUNNING
+            .try_with(|r| {
+                let mut running = r.borrow_mut();
+                if running.iter().any(|n| n == name) {
+                    return None;
+                }
+                running.push(name.to_owned());
+                Some(Running)
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = RUNNING.try_with(|r| r.borrow_mut().pop());
+    }
 }
 
 /// Runs `f` as the reload unit `name` (the Rust analog of evaluating a JS module).
@@ -80,47 +141,46 @@ fn module_lock(name: &str) -> Arc<Mutex<()>> {
 /// assert_eq!(track.version, 2);
 /// ```
 ///
+/// Module executions are serialised process-wide (a thread may nest them).
+/// Disposers of orphaned or rolled-back entities run after the module's
+/// bookkeeping is done and outside its lock; a disposer that panics is
+/// reported as a `reload-error` and the others still run.
+///
 /// # Errors
 /// [`ReloadError::Panicked`] if `f` panicked, [`ReloadError::Reentrant`] if
-/// `name` is already running on this thread.
+/// `name` is already running on this thread (also from one of its disposers).
 pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
-    let reentrant =
-        STACK.with(|s| s.borrow().frames.iter().any(|frame| frame.module_name() == Some(name)));
-    if reentrant {
+    let Some(_running) = Running::enter(name) else {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
-    }
-    let lock = module_lock(name);
-    let _running = lock.lock().unwrap_or_else(PoisonError::into_inner);
-
-    let version = store().modules.get(name).map_or(1, |m| m.version + 1);
-    emit(Event::HmrModuleCall { module: name.to_owned(), version });
-    let depth = STACK
-        .with(|s| s.borrow_mut().push_module(ModuleVersion { name: name.to_owned(), version }));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    STACK.with(|s| s.borrow_mut().pop(depth));
-    match result {
-        Ok(value) => {
-            emit(Event::HmrModuleCallReturn {
-                module: name.to_owned(),
-                committed: true,
-                error: None,
-            });
-            Ok(value)
+    };
+    let (result, disposers) = {
+        let _gate = GATE.enter();
+        let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
+        emit(Event::HmrModuleCall { module: name.to_owned(), version });
+        let module = ModuleVersion { name: name.to_owned(), version };
+        let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let _ = STACK.try_with(|s| s.borrow_mut().pop(depth));
+        let (committed, error) = match &result {
+            Ok(_) => (true, None),
+            Err(payload) => (false, Some(panic_message(&**payload))),
+        };
+        let end = Event::HmrModuleCallReturn { module: name.to_owned(), committed, error };
+        let disposers = emit_deferring_disposal(end);
+        if let Err(payload) = &result {
+            let message = panic_message(&**payload);
+            emit(Event::ReloadError { module: name.to_owned(), message });
         }
-        Err(payload) => {
-            let message = panic_message(&*payload);
-            emit(Event::HmrModuleCallReturn {
-                module: name.to_owned(),
-                committed: false,
-                error: Some(message.clone()),
-            });
-            emit(Event::ReloadError { module: name.to_owned(), message: message.clone() });
-            Err(ReloadError::Panicked { module: name.to_owned(), message })
-        }
-    }
+        (result, disposers)
+    };
+    dispose_all(name, disposers);
+    result.map_err(|payload| ReloadError::Panicked {
+        module: name.to_owned(),
+        message: panic_message(&*payload),
+    })
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -132,7 +192,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 type RootFn = Arc<dyn Fn() + Send + Sync>;
 static ROOTS: Mutex<Vec<(String, RootFn)>> = Mutex::new(Vec::new());
-static RELOADING: Mutex<()> = Mutex::new(());
 
 /// Registers `f` as the root of module `name` and runs it (version 1, or the
 /// next version if `name` ran before). [`reload`] runs every root again.
@@ -159,9 +218,14 @@ pub fn root(name: &str, f: impl Fn() + Send + Sync + 'static) -> Result<(), Relo
 /// even if one fails.
 ///
 /// # Errors
-/// The first root's error, if any failed.
+/// The first root's error, if any failed. Called from inside a module (a root
+/// reloading itself), [`ReloadError::Reentrant`] for that module.
 pub fn reload() -> Result<(), ReloadError> {
-    let _serial = RELOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    let running = RUNNING.try_with(|r| r.borrow().last().cloned()).ok().flatten();
+    if let Some(module) = running {
+        return Err(ReloadError::Reentrant { module });
+    }
+    let _serial = GATE.enter();
     let roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let mut first_error = None;
     for (name, f) in roots {

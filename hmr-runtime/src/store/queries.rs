@@ -51,7 +51,12 @@ pub fn derive_structural_path(store: &Store, track: TrackId) -> Option<String> {
     let Some(parent) = record.parent.and_then(|p| store.track(p)) else {
         return Some(record.path.clone());
     };
-    let segment = record.path.rsplit_once('/').map_or(record.path.as_str(), |(_, s)| s);
+    // The segment after the parent's recorded path (a key may contain `/`).
+    let segment = record
+        .path
+        .strip_prefix(parent.path.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(&record.path);
     let prefix = derive_structural_path(store, parent.id)?;
     Some(format!("{prefix}/{segment}"))
 }
@@ -72,8 +77,8 @@ pub fn render_tree() -> String {
 pub(crate) fn render(store: &Store) -> String {
     let mut children: BTreeMap<Option<TrackId>, Vec<TrackId>> = BTreeMap::new();
     for t in store.tracks() {
-        // A parent that is not stored is skipped: the track hangs under the
-        // nearest stored ancestor (or the module).
+        // A track whose parent scope is not stored hangs under its module;
+        // its full path shows the scopes in between.
         let parent = t.parent.filter(|p| store.track(*p).is_some());
         children.entry(parent).or_default().push(t.id);
     }

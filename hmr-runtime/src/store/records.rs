@@ -60,10 +60,23 @@ pub struct TrackRecord {
 pub struct ModuleRecord {
     /// Its name.
     pub name: String,
-    /// Its last committed version (1 after the first execution).
+    /// Its last committed version (1 after a first execution that worked).
     pub version: u64,
-    /// The static keys its last version executed, sorted.
+    /// The static keys its last committed version executed, sorted.
     pub keys: Vec<String>,
+    /// The last version number tried, committed or not: a version that
+    /// panicked uses up its number, so the next one is numbered after it.
+    pub attempted: u64,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+impl ModuleRecord {
+    /// The number the next execution gets.
+    #[must_use]
+    pub fn next_version(&self) -> u64 {
+        self.version.max(self.attempted) + 1
+    }
 }
 
 /// An entity captured by a track.
@@ -96,6 +109,8 @@ pub(crate) struct Stage {
     pub(crate) module: Option<ModuleRecord>,
     pub(crate) tracks: Vec<TrackRecord>,
     pub(crate) entities: Vec<(EntityId, EntityRecord)>,
+    /// Entities this execution superseded; forgotten only if it commits.
+    pub(crate) forgotten: Vec<EntityId>,
 }
 
 impl Store {
