@@ -43,7 +43,18 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
     let is_async = function.sig.asyncness.is_some();
     let output = &function.sig.output;
     let body = &mut function.block;
-    match ReturnedClosure::of(output) {
+    let closure = ReturnedClosure::of(output);
+    if closure.is_some()
+        && let Some(hidden) = crate::returned_closure::return_inside_macro(body)
+    {
+        return Err(darling::Error::custom(
+            "`#[hmr_track]` cannot see a `return` inside a macro call, and in a function that \
+             returns a closure every returned value must be wrapped; move the `return` out of \
+             the macro call",
+        )
+        .with_span(&hidden));
+    }
+    match closure {
         None if is_async => async_body(body, &site, output),
         None => sync_body(body, &site),
         Some(closure) if closure.returns_literal(body) => {

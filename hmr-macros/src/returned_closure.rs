@@ -303,6 +303,39 @@ impl VisitMut for ReturnsToBreaks<'_> {
     fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
+/// The first `return` token inside a macro call of the function's own body
+/// (not inside closures, async blocks or nested items, whose `return`s are
+/// theirs): such a return would bypass the rewrite.
+pub(crate) fn return_inside_macro(body: &mut Block) -> Option<proc_macro2::Ident> {
+    struct Find(Option<proc_macro2::Ident>);
+    impl VisitMut for Find {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            match expr {
+                Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+                _ => visit_mut::visit_expr_mut(self, expr),
+            }
+        }
+        fn visit_item_mut(&mut self, _: &mut Item) {}
+        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+            if self.0.is_none() {
+                self.0 = find_return(mac.tokens.clone());
+            }
+        }
+    }
+    fn find_return(tokens: TokenStream) -> Option<proc_macro2::Ident> {
+        tokens.into_iter().find_map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) if ident == "return" => Some(ident),
+            proc_macro2::TokenTree::Group(group) => find_return(group.stream()),
+            _ => None,
+        })
+    }
+    let mut find = Find(None);
+    for stmt in &mut body.stmts {
+        find.visit_stmt_mut(stmt);
+    }
+    find.0
+}
+
 fn strip_parens(ty: &Type) -> &Type {
     match ty {
         Type::Paren(inner) => strip_parens(&inner.elem),
