@@ -197,9 +197,10 @@ impl Stack {
         }
     }
 
-    /// Open a sync scope; returns the new depth.
+    /// Open a sync scope; returns the new depth and whether the scope's
+    /// events go to the store.
     #[inline]
-    pub(crate) fn push_call(&mut self, key: &'static Key) -> usize {
+    pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
         let p = self.place(key);
         let link = if self.frames.is_empty() { ParentLink::Root } else { ParentLink::Below };
         let frame = Frame {
@@ -213,7 +214,7 @@ impl Stack {
             link,
             reduced: p.in_module,
             announced: 0,
-            panicking_at_entry: false,
+            panicking_at_entry: std::thread::panicking(),
             in_module: p.in_module,
         };
         // With room known, the frame is written straight into the buffer;
@@ -224,7 +225,7 @@ impl Stack {
         } else {
             self.frames.push(frame);
         }
-        self.frames.len()
+        (self.frames.len(), p.in_module)
     }
 
     #[cold]

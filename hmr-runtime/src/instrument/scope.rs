@@ -14,8 +14,8 @@ pub fn enter(site: &'static Callsite) -> ScopeGuard {
     let key = site.key();
     let opened = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
-        let depth = stack.push_call(key);
-        let event = announce_top(&mut stack);
+        let (depth, reduced) = stack.push_call(key);
+        let event = if reduced || listening() { announce_top(&mut stack) } else { None };
         (depth, event)
     });
     let Ok((depth, event)) = opened else {
@@ -61,12 +61,12 @@ pub(crate) struct Route {
     pub(crate) publish: u64,
 }
 
-/// Marks the top frame's entry (panicking or not, announced or not) and
-/// returns its `track-call` with its route, if anyone needs it.
+/// Marks the top frame as announced to the current listeners and returns its
+/// `track-call` with its route, if anyone needs it.
+#[cold]
 pub(crate) fn announce_top(stack: &mut Stack) -> Option<(Event, Route)> {
     let publish = if listening() { horizon() } else { 0 };
     let frame = stack.frames.last_mut()?;
-    frame.panicking_at_entry = std::thread::panicking();
     frame.announced = publish;
     let reduce = frame.reduced;
     if !reduce && publish == 0 {
