@@ -303,37 +303,49 @@ impl VisitMut for ReturnsToBreaks<'_> {
     fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
-/// The first `return` token inside a macro call of the function's own body
-/// (not inside closures, async blocks or nested items, whose `return`s are
-/// theirs): such a return would bypass the rewrite.
-pub(crate) fn return_inside_macro(body: &mut Block) -> Option<proc_macro2::Ident> {
-    struct Find(Option<proc_macro2::Ident>);
+/// The first `return` of the function's own body that sits inside a macro
+/// call's arguments (parsed as expressions or statements; not inside a
+/// closure, async block or nested item there, whose `return`s are theirs):
+/// such a return would bypass the rewrite. Arguments that parse as neither
+/// are custom syntax the attribute cannot judge; they are left alone.
+pub(crate) fn return_inside_macro(body: &mut Block) -> Option<syn::token::Return> {
+    struct Find {
+        in_macro: bool,
+        found: Option<syn::token::Return>,
+    }
     impl VisitMut for Find {
         fn visit_expr_mut(&mut self, expr: &mut Expr) {
             match expr {
                 Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+                Expr::Return(ret) if self.in_macro => {
+                    self.found.get_or_insert(ret.return_token);
+                }
                 _ => visit_mut::visit_expr_mut(self, expr),
             }
         }
         fn visit_item_mut(&mut self, _: &mut Item) {}
         fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-            if self.0.is_none() {
-                self.0 = find_return(mac.tokens.clone());
+            let outer = std::mem::replace(&mut self.in_macro, true);
+            let exprs = mac.parse_body_with(
+                syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
+            );
+            if let Ok(exprs) = exprs {
+                for mut expr in exprs {
+                    self.visit_expr_mut(&mut expr);
+                }
+            } else if let Ok(stmts) = mac.parse_body_with(Block::parse_within) {
+                for mut stmt in stmts {
+                    self.visit_stmt_mut(&mut stmt);
+                }
             }
+            self.in_macro = outer;
         }
     }
-    fn find_return(tokens: TokenStream) -> Option<proc_macro2::Ident> {
-        tokens.into_iter().find_map(|token| match token {
-            proc_macro2::TokenTree::Ident(ident) if ident == "return" => Some(ident),
-            proc_macro2::TokenTree::Group(group) => find_return(group.stream()),
-            _ => None,
-        })
-    }
-    let mut find = Find(None);
+    let mut find = Find { in_macro: false, found: None };
     for stmt in &mut body.stmts {
         find.visit_stmt_mut(stmt);
     }
-    find.0
+    find.found
 }
 
 fn strip_parens(ty: &Type) -> &Type {

@@ -685,3 +685,39 @@ fn a_call_made_while_unwinding_elsewhere_returns_normally() {
         "cleanup() returned; nothing unwound through it"
     );
 }
+
+#[hmr_track]
+fn closures_in_macros(k: u32) -> impl Fn(u32) -> u32 {
+    // `return`s of closures written inside macro calls are theirs, not the
+    // function's: no error, nothing rewritten.
+    let steps: Vec<Box<dyn Fn(u32) -> u32>> = vec![
+        Box::new(|x| {
+            if x > 100 {
+                return 0;
+            }
+            x + 1
+        }),
+        Box::new(move |x| x * k),
+    ];
+    assert_eq!(
+        format!(
+            "{}",
+            (|| {
+                if k == 0 {
+                    return 0;
+                }
+                5
+            })()
+        ),
+        "5"
+    );
+    move |x| steps.iter().fold(x, |acc, step| step(acc))
+}
+
+#[test]
+fn returns_of_closures_inside_macro_calls_are_left_alone() {
+    let f = closures_in_macros(3);
+    let (value, each) = traced(|| f(1));
+    assert_eq!(value, 6);
+    assert!(is_fn(&each[0].key, "closures_in_macros"));
+}
