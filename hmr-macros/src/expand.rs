@@ -44,16 +44,6 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
     let output = &function.sig.output;
     let body = &mut function.block;
     let closure = ReturnedClosure::of(output);
-    if closure.is_some()
-        && let Some(hidden) = crate::returned_closure::return_inside_macro(body)
-    {
-        return Err(darling::Error::custom(
-            "`#[hmr_track]` cannot see a `return` inside a macro call, and in a function that \
-             returns a closure every returned value must be wrapped; move the `return` out of \
-             the macro call",
-        )
-        .with_span(&hidden));
-    }
     match closure {
         None if is_async => async_body(body, &site, output),
         None => sync_body(body, &site),

@@ -42,10 +42,11 @@ use proc_macro::TokenStream;
 /// - **Functions returning `impl Fn…` or `Box<dyn Fn…>`** (also `FnMut`,
 ///   `FnOnce`): the call opens a scope, and so does every call of the
 ///   returned closure, with the same call site.
-///   Every `return` of the body is rewritten to pass through the wrapper; a
-///   `return` written inside a macro call's arguments is an error, and one
-///   hidden in a macro's *definition* cannot be seen: with `Box<dyn Fn…>` the
-///   closure it returns goes untracked, with `impl Fn…` it does not compile.
+///   Every `return` of the body is rewritten to pass through the wrapper,
+///   except one inside a macro call, which the attribute cannot see: with
+///   `Box<dyn Fn…>` the closure it returns goes untracked, with `impl Fn…`
+///   the function does not compile (mismatched types). Return outside the
+///   macro call instead.
 ///
 /// # Arguments
 ///

@@ -303,51 +303,6 @@ impl VisitMut for ReturnsToBreaks<'_> {
     fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
-/// The first `return` of the function's own body that sits inside a macro
-/// call's arguments (parsed as expressions or statements; not inside a
-/// closure, async block or nested item there, whose `return`s are theirs):
-/// such a return would bypass the rewrite. Arguments that parse as neither
-/// are custom syntax the attribute cannot judge; they are left alone.
-pub(crate) fn return_inside_macro(body: &mut Block) -> Option<syn::token::Return> {
-    struct Find {
-        in_macro: bool,
-        found: Option<syn::token::Return>,
-    }
-    impl VisitMut for Find {
-        fn visit_expr_mut(&mut self, expr: &mut Expr) {
-            match expr {
-                Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
-                Expr::Return(ret) if self.in_macro => {
-                    self.found.get_or_insert(ret.return_token);
-                }
-                _ => visit_mut::visit_expr_mut(self, expr),
-            }
-        }
-        fn visit_item_mut(&mut self, _: &mut Item) {}
-        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-            let outer = std::mem::replace(&mut self.in_macro, true);
-            let exprs = mac.parse_body_with(
-                syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated,
-            );
-            if let Ok(exprs) = exprs {
-                for mut expr in exprs {
-                    self.visit_expr_mut(&mut expr);
-                }
-            } else if let Ok(stmts) = mac.parse_body_with(Block::parse_within) {
-                for mut stmt in stmts {
-                    self.visit_stmt_mut(&mut stmt);
-                }
-            }
-            self.in_macro = outer;
-        }
-    }
-    let mut find = Find { in_macro: false, found: None };
-    for stmt in &mut body.stmts {
-        find.visit_stmt_mut(stmt);
-    }
-    find.found
-}
-
 fn strip_parens(ty: &Type) -> &Type {
     match ty {
         Type::Paren(inner) => strip_parens(&inner.elem),

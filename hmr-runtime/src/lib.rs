@@ -59,8 +59,8 @@ pub use entities::capture::{capture_entity, on_dispose};
 pub use events::sink::TracingSink;
 pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
 pub use events::{
-    Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Outcome, ParseTrackIdError,
-    Site, SubscriptionId, TrackId,
+    CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Outcome,
+    ParseTrackIdError, Site, SubscriptionId, TrackId,
 };
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;

@@ -721,3 +721,29 @@ fn returns_of_closures_inside_macro_calls_are_left_alone() {
     assert_eq!(value, 6);
     assert!(is_fn(&each[0].key, "closures_in_macros"));
 }
+
+macro_rules! lazily {
+    ($body:expr) => {
+        (|| $body)()
+    };
+}
+
+#[hmr_track]
+fn return_in_a_macro_wrapped_closure(k: Option<u32>) -> impl Fn(u32) -> u32 {
+    // The macro wraps its argument in a closure: this `return` is the
+    // closure's, and the function compiles exactly as without the attribute.
+    let k = lazily!(match k {
+        Some(k) => k,
+        None => return 0,
+    });
+    move |x| x + k
+}
+
+#[test]
+fn a_macro_that_wraps_its_argument_in_a_closure_compiles() {
+    let (values, each) = traced(|| {
+        (return_in_a_macro_wrapped_closure(Some(2))(1), return_in_a_macro_wrapped_closure(None)(1))
+    });
+    assert_eq!(values, (3, 1));
+    assert_eq!(each.len(), 4, "two definitions, two calls of the returned closures");
+}

@@ -290,13 +290,34 @@ fn a_disposer_calling_its_own_module_gets_an_error_not_a_deadlock() {
 }
 
 #[test]
-fn threads_nesting_modules_in_opposite_orders_do_not_deadlock() {
-    let handles: Vec<_> = [("abba-a", "abba-b"), ("abba-b", "abba-a")]
-        .into_iter()
-        .map(|(outer, inner)| {
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    module(outer, || module(inner, a).unwrap()).unwrap();
+fn a_module_may_wait_for_other_modules_running_on_other_threads() {
+    let result = module("parallel-parent", || {
+        std::thread::scope(|scope| {
+            let left = scope.spawn(|| module("parallel-left", a).unwrap());
+            let right = scope.spawn(|| module("parallel-right", a).unwrap());
+            left.join().unwrap();
+            right.join().unwrap();
+        });
+    });
+    assert_eq!(result, Ok(()));
+    assert!(track_in("parallel-left", "modules::a").is_some());
+    assert!(track_in("parallel-right", "modules::a").is_some());
+}
+
+#[test]
+fn executions_of_one_module_do_not_overlap() {
+    static INSIDE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..100 {
+                    module("serial", || {
+                        assert_eq!(INSIDE.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0);
+                        a();
+                        std::thread::yield_now();
+                        INSIDE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    })
+                    .unwrap();
                 }
             })
         })
@@ -304,6 +325,7 @@ fn threads_nesting_modules_in_opposite_orders_do_not_deadlock() {
     for h in handles {
         h.join().unwrap();
     }
+    assert_eq!(snapshot().module("serial").unwrap().version, 400);
 }
 
 #[hmr_track(key = "modules::pending")]
@@ -341,4 +363,79 @@ fn ready_gate() -> futures::channel::oneshot::Receiver<()> {
     let (tx, rx) = futures::channel::oneshot::channel();
     tx.send(()).unwrap();
     rx
+}
+
+// ---- executions that outlive their module version ---------------------------
+
+#[hmr_track(key = "modules::long_running")]
+async fn long_running(shape: &'static str, gate: futures::channel::oneshot::Receiver<()>) {
+    let entity = capture_entity(EntityKind::Pipe, shape);
+    on_dispose(entity, move || LONG_DISPOSED.lock().unwrap().push(shape));
+    let _ = gate.await;
+}
+
+static LONG_DISPOSED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// Polls `fut` once inside the current scope and hands it back, pending.
+fn started(
+    mut fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    let waker = std::task::Waker::noop();
+    assert!(fut.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_pending());
+    fut
+}
+
+#[test]
+fn overlapping_executions_of_one_track_keep_the_newest() {
+    let name = "overlap";
+    let (tx2, rx2) = futures::channel::oneshot::channel();
+    let (tx3, rx3) = futures::channel::oneshot::channel();
+    module(name, || futures::executor::block_on(long_running("shape-v1", ready_gate()))).unwrap();
+    let v2 = module(name, || started(Box::pin(long_running("shape-v2", rx2)))).unwrap();
+    // v3 commits while its own execution is still pending (v2's too).
+    let (v3, events) =
+        capture_events(|| module(name, || started(Box::pin(long_running("shape-v3", rx3)))));
+    tx3.send(()).unwrap();
+    futures::executor::block_on(v3.unwrap());
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::TrackDispose { .. })),
+        "v3 reached it: {events:#?}"
+    );
+    let t = track_in(name, "modules::long_running").unwrap();
+    assert_eq!(snapshot().entity_name(t.id), Some("shape-v3"));
+    assert_eq!(t.module.as_ref().map(|m| m.version), Some(3));
+    // v2's execution, overtaken by v3, finishes late: it changes nothing and
+    // what it built is disposed.
+    tx2.send(()).unwrap();
+    futures::executor::block_on(v2);
+    let late = track_in(name, "modules::long_running").unwrap();
+    assert_eq!((late.id, late.version, late.entity), (t.id, t.version, t.entity));
+    assert_eq!(snapshot().entity_name(t.id), Some("shape-v3"));
+    assert!(LONG_DISPOSED.lock().unwrap().contains(&"shape-v2"));
+    assert!(!LONG_DISPOSED.lock().unwrap().contains(&"shape-v3"));
+}
+
+#[test]
+fn an_execution_of_a_rolled_back_version_finishing_late_changes_nothing() {
+    let name = "late-failed";
+    module(name, || futures::executor::block_on(long_running("late-v1", ready_gate()))).unwrap();
+    let before = track_in(name, "modules::long_running").unwrap();
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let mut pending = None;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = module(name, || {
+        pending = Some(started(Box::pin(long_running("late-v2", rx))));
+        panic!("v2 is broken");
+    });
+    std::panic::set_hook(hook);
+    assert!(result.is_err());
+    assert!(
+        LONG_DISPOSED.lock().unwrap().contains(&"late-v2"),
+        "built by a rolled-back version: disposed"
+    );
+    tx.send(()).unwrap();
+    futures::executor::block_on(pending.unwrap());
+    let after = track_in(name, "modules::long_running").unwrap();
+    assert_eq!(after, before, "the committed track is untouched");
 }

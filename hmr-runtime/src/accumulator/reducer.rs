@@ -1,6 +1,8 @@
 //! The reducer: the only code that mutates the store.
 
-use crate::events::{Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId};
+use crate::events::{
+    CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
+};
 use crate::store::records::{
     EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
 };
@@ -19,25 +21,28 @@ pub(crate) struct Effects {
 /// Apply `event` to `store`.
 pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
     match event {
-        Event::TrackCall { id, key, path, parent, site, module, reset } => {
-            let open = store.open.entry(*id).or_insert_with(|| OpenCall {
-                key: key.clone(),
-                path: path.clone(),
-                parent: *parent,
-                site: site.clone(),
-                module: module.clone(),
-                reset: *reset,
-                captured: Vec::new(),
-                depth: 0,
-            });
-            open.depth += 1;
+        Event::TrackCall { id, call, key, path, parent, site, module, reset } => {
+            store.open.insert(
+                *call,
+                OpenCall {
+                    id: *id,
+                    key: key.clone(),
+                    path: path.clone(),
+                    parent: *parent,
+                    site: site.clone(),
+                    module: module.clone(),
+                    reset: *reset,
+                    captured: Vec::new(),
+                    detached: false,
+                },
+            );
         }
-        Event::ConstructorCallReturn { entity, track, name }
-        | Event::FactoryCallReturn { entity, track, name }
-        | Event::PipeCallReturn { entity, track, name }
-        | Event::OperatorFunCall { entity, track, name } => {
-            let Some(track) = track else { return };
-            let Some(open) = store.open.get_mut(track) else { return };
+        Event::ConstructorCallReturn { entity, track, call, name }
+        | Event::FactoryCallReturn { entity, track, call, name }
+        | Event::PipeCallReturn { entity, track, call, name }
+        | Event::OperatorFunCall { entity, track, call, name } => {
+            let (Some(track), Some(call)) = (track, call) else { return };
+            let Some(open) = store.open.get_mut(call) else { return };
             open.captured.push(*entity);
             let kind = match event {
                 Event::ConstructorCallReturn { .. } => EntityKind::Constructor,
@@ -49,7 +54,9 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
                 .entities
                 .insert(*entity, EntityRecord { kind, name: name.clone(), track: *track });
         }
-        Event::TrackCallReturn { id, entity, outcome: _ } => track_return(store, *id, *entity, fx),
+        Event::TrackCallReturn { id, call, entity, outcome: _ } => {
+            track_return(store, *id, *call, *entity, fx);
+        }
         Event::TrackUpdate { id, version, change, prev_entity } => {
             track_update(store, *id, *version, *change, *prev_entity, fx);
         }
@@ -144,25 +151,37 @@ fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = 
     store.tracks.values().filter(move |t| t.module.as_ref().is_some_and(|m| m.name == module))
 }
 
-fn track_return(store: &mut Store, id: TrackId, entity: Option<EntityId>, fx: &mut Effects) {
-    let Some(open) = store.open.get_mut(&id) else { return };
-    open.depth -= 1;
-    let open = if open.depth == 0 {
-        let open = store.open.remove(&id).expect("present");
-        // Last entity wins: the intermediate entities of the call(s) are
-        // parts of the final one; only a track's current and previous
-        // entities are kept. (With the same path running on several threads at
-        // once, the last one out prunes.)
+fn track_return(
+    store: &mut Store,
+    id: TrackId,
+    call: CallId,
+    entity: Option<EntityId>,
+    fx: &mut Effects,
+) {
+    let Some(open) = store.open.remove(&call) else { return };
+    // A call whose version was rolled back, whose track was disposed, or that
+    // a newer version of its module overtook (an old future finishing late)
+    // belongs to no committed graph: what it built is disposed, the record
+    // is not touched.
+    let overtaken = store.tracks.get(&id).is_some_and(|record| {
+        matches!((&record.module, &open.module), (Some(now), Some(then))
+            if now.name == then.name && now.version > then.version)
+    });
+    if open.detached || overtaken {
         for captured in &open.captured {
-            if Some(*captured) != entity {
-                store.entities.remove(captured);
-                fx.forgotten.push(*captured);
-            }
+            store.entities.remove(captured);
+            fx.disposed.push(*captured);
         }
-        open
-    } else {
-        open.clone()
-    };
+        return;
+    }
+    // Last entity wins: the intermediate entities of the call are parts of
+    // the final one; only a track's current and previous entities are kept.
+    for captured in &open.captured {
+        if Some(*captured) != entity {
+            store.entities.remove(captured);
+            fx.forgotten.push(*captured);
+        }
+    }
     let Some(entity) = entity else {
         // Reached without capturing anything: it keeps its entity (last
         // entity wins), and a new module version still counts as an update.
@@ -241,11 +260,29 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
         // A call of this version still running (an `async fn` pending past
         // the module's end) has reached the track too.
         let visited = this_version(&track.module)
-            || store.open.get(&track.id).is_some_and(|open| this_version(&open.module));
+            || store.open.values().any(|open| open.id == track.id && this_version(&open.module));
         if visited {
             keys.push(track.key.clone());
         } else {
             fx.events.push(Event::TrackDispose { id: track.id, reason: DisposeReason::Orphan });
+        }
+    }
+    // Calls of this version still running (no record yet) count too; calls
+    // of tracks disposed now are cut off from the graph.
+    let orphans: Vec<TrackId> = fx
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackDispose { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    for open in store.open.values_mut() {
+        if this_version(&open.module) {
+            keys.push(open.key.clone());
+        }
+        if orphans.contains(&open.id) {
+            open.detached = true;
         }
     }
     keys.sort_unstable();
@@ -267,6 +304,19 @@ fn rollback_module(
     fx: &mut Effects,
 ) {
     let attempted = store.modules.get(module).map_or(0, |m| m.attempted);
+    // Calls of the failed version still running (futures) are cut off: what
+    // they built so far is disposed now, what they build later at their return.
+    for open in store.open.values_mut() {
+        let failed =
+            open.module.as_ref().is_some_and(|m| m.name == module && m.version == attempted);
+        if failed {
+            open.detached = true;
+            for captured in open.captured.drain(..) {
+                store.entities.remove(&captured);
+                fx.disposed.push(captured);
+            }
+        }
+    }
     let ids: Vec<TrackId> = module_tracks(store, module).map(|t| t.id).collect();
     for id in ids {
         if let Some(record) = store.tracks.remove(&id) {

@@ -4,9 +4,13 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Numbers executions that reach the store or a listener (never 0).
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
 use crate::events::ids::derive_id;
-use crate::events::{EntityId, Event, ModuleVersion, Site, TrackId};
+use crate::events::{CallId, EntityId, Event, ModuleVersion, Site, TrackId};
 use crate::instrument::callsite::Key;
 
 /// One segment of a structural path.
@@ -78,6 +82,8 @@ pub(crate) enum ParentLink {
 )]
 pub(crate) struct Frame {
     pub(crate) id: TrackId,
+    /// This execution; numbered when its `track-call` is first built.
+    pub(crate) call: CallId,
     /// The enclosing *track* (None under a module scope or at top level).
     pub(crate) parent: Option<TrackId>,
     pub(crate) segment: Segment,
@@ -111,10 +117,14 @@ impl Frame {
     }
 
     /// The `track-call` event of this frame; `node` is its materialised path.
-    pub(crate) fn call_event(&self, node: &PathNode) -> Event {
+    pub(crate) fn call_event(&mut self, node: &PathNode) -> Event {
         let key = self.key().expect("module frames have no track-call");
+        if self.call.0 == 0 {
+            self.call = CallId(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
+        }
         Event::TrackCall {
             id: self.id,
+            call: self.call,
             key: key.text.to_string(),
             path: node.path(),
             parent: self.parent,
@@ -133,6 +143,7 @@ impl Frame {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Closed {
     pub(crate) id: TrackId,
+    pub(crate) call: CallId,
     pub(crate) entity: Option<EntityId>,
     pub(crate) reduced: bool,
     pub(crate) announced: u64,
@@ -205,6 +216,7 @@ impl Stack {
         let link = if self.frames.is_empty() { ParentLink::Root } else { ParentLink::Below };
         let frame = Frame {
             id: p.id,
+            call: CallId(0),
             parent: p.parent,
             segment: Segment::Track(key),
             n: p.n,
@@ -241,6 +253,7 @@ impl Stack {
         let parent_node = self.top_node();
         Frame {
             id: p.id,
+            call: CallId(0),
             parent: p.parent,
             segment: Segment::Track(key),
             n: p.n,
@@ -262,6 +275,7 @@ impl Stack {
         let id = derive_id(0, crate::events::ids::hash_str(&m.name) ^ MODULE_SALT, 0);
         self.frames.push(Frame {
             id,
+            call: CallId(0),
             parent: None,
             segment,
             n: 0,
@@ -301,6 +315,7 @@ impl Stack {
         let closed = if frame.reduced || frame.announced != 0 {
             Some(Closed {
                 id: frame.id,
+                call: frame.call,
                 entity: frame.entity,
                 reduced: frame.reduced,
                 announced: frame.announced,

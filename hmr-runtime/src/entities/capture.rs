@@ -63,15 +63,15 @@ fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
         };
         let frame = &mut stack.frames[index];
         frame.entity = Some(entity);
-        Some((frame.id, call))
+        Some(((frame.id, frame.call), call))
     });
     match placed {
-        Ok(Some((track, call))) => {
+        Ok(Some((scope, call))) => {
             if let Some(call) = call {
                 // Listeners saw it when the scope opened, or never will.
                 route_event(call, true, 0);
             }
-            emit(Event::entity(kind, entity, Some(track), name));
+            emit(Event::entity(kind, entity, Some(scope), name));
         }
         _ => {
             if listening() {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{EntityId, SubscriptionId, TrackId};
+use super::ids::{CallId, EntityId, SubscriptionId, TrackId};
 
 /// Where a tracked function is written. Diagnostics only, never identity.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,6 +82,10 @@ pub enum Event {
     TrackCall {
         /// The track (stable for the structural path).
         id: TrackId,
+        /// This execution of the track: tells apart overlapping executions
+        /// of one track (`async fn` futures), and pairs the call with its
+        /// return and the entities it captured.
+        call: CallId,
         /// The static key (`app::prices`, or `key = "…"`).
         key: String,
         /// The structural path (`m/app::outer#0/app::inner#1`).
@@ -100,6 +104,8 @@ pub enum Event {
     TrackCallReturn {
         /// The track.
         id: TrackId,
+        /// The execution that returns (see `track-call`).
+        call: CallId,
         /// The last entity captured in the scope (last entity wins).
         entity: Option<EntityId>,
         /// How it ended.
@@ -145,6 +151,8 @@ pub enum Event {
         entity: EntityId,
         /// The open track scope, if any.
         track: Option<TrackId>,
+        /// The execution of that track that captured it.
+        call: Option<CallId>,
         /// Its structural name.
         name: String,
     },
@@ -154,6 +162,8 @@ pub enum Event {
         entity: EntityId,
         /// The open track scope, if any.
         track: Option<TrackId>,
+        /// The execution of that track that captured it.
+        call: Option<CallId>,
         /// Its structural name.
         name: String,
     },
@@ -163,6 +173,8 @@ pub enum Event {
         entity: EntityId,
         /// The open track scope, if any.
         track: Option<TrackId>,
+        /// The execution of that track that captured it.
+        call: Option<CallId>,
         /// Its structural name (`source.hot_map(fn)`).
         name: String,
     },
@@ -172,6 +184,8 @@ pub enum Event {
         entity: EntityId,
         /// The open track scope, if any.
         track: Option<TrackId>,
+        /// The execution of that track that captured it.
+        call: Option<CallId>,
         /// Its structural name.
         name: String,
     },
@@ -231,14 +245,15 @@ impl Event {
     pub(crate) fn entity(
         kind: EntityKind,
         entity: EntityId,
-        track: Option<TrackId>,
+        scope: Option<(TrackId, CallId)>,
         name: String,
     ) -> Event {
+        let (track, call) = (scope.map(|s| s.0), scope.map(|s| s.1));
         match kind {
-            EntityKind::Constructor => Event::ConstructorCallReturn { entity, track, name },
-            EntityKind::Factory => Event::FactoryCallReturn { entity, track, name },
-            EntityKind::Pipe => Event::PipeCallReturn { entity, track, name },
-            EntityKind::OperatorFun => Event::OperatorFunCall { entity, track, name },
+            EntityKind::Constructor => Event::ConstructorCallReturn { entity, track, call, name },
+            EntityKind::Factory => Event::FactoryCallReturn { entity, track, call, name },
+            EntityKind::Pipe => Event::PipeCallReturn { entity, track, call, name },
+            EntityKind::OperatorFun => Event::OperatorFunCall { entity, track, call, name },
         }
     }
 }
@@ -246,14 +261,16 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
-    use crate::events::{EntityId, SubscriptionId, TrackId};
+    use crate::events::{CallId, EntityId, SubscriptionId, TrackId};
 
     fn every_event() -> Vec<Event> {
-        let (id, entity, track) = (TrackId(0x9f2c_0000_0000_0001), EntityId(7), Some(TrackId(3)));
+        let (id, entity, scope) =
+            (TrackId(0x9f2c_0000_0000_0001), EntityId(7), Some((TrackId(3), CallId(4))));
         let name = "source.hot_map(fn)".to_owned();
         vec![
             Event::TrackCall {
                 id,
+                call: CallId(4),
                 key: "app::prices".into(),
                 path: "m/app::prices#0".into(),
                 parent: None,
@@ -261,7 +278,12 @@ mod tests {
                 module: Some(ModuleVersion { name: "m".into(), version: 2 }),
                 reset: false,
             },
-            Event::TrackCallReturn { id, entity: Some(entity), outcome: Outcome::Cancelled },
+            Event::TrackCallReturn {
+                id,
+                call: CallId(4),
+                entity: Some(entity),
+                outcome: Outcome::Cancelled,
+            },
             Event::TrackUpdate { id, version: 2, change: Change::FnOnly, prev_entity: None },
             Event::TrackDispose { id, reason: DisposeReason::Orphan },
             Event::HmrModuleCall { module: "m".into(), version: 1 },
@@ -270,9 +292,9 @@ mod tests {
                 committed: false,
                 error: Some("x".into()),
             },
-            Event::entity(EntityKind::Constructor, entity, track, name.clone()),
-            Event::entity(EntityKind::Factory, entity, track, name.clone()),
-            Event::entity(EntityKind::Pipe, entity, track, name.clone()),
+            Event::entity(EntityKind::Constructor, entity, scope, name.clone()),
+            Event::entity(EntityKind::Factory, entity, scope, name.clone()),
+            Event::entity(EntityKind::Pipe, entity, scope, name.clone()),
             Event::entity(EntityKind::OperatorFun, entity, None, name),
             Event::Subscribe { subscription: SubscriptionId(1), entity },
             Event::Unsubscribe { subscription: SubscriptionId(1), entity },

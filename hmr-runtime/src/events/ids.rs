@@ -60,6 +60,11 @@ impl<'de> Deserialize<'de> for TrackId {
 #[serde(transparent)]
 pub struct EntityId(pub(crate) u64);
 
+/// One execution of a track (a track is a path, executed again and again).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallId(pub(crate) u64);
+
 /// Identity of a living subscription.
 #[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -86,7 +91,7 @@ macro_rules! id_impls {
         }
     )*};
 }
-id_impls!(TrackId => "t", EntityId => "e", SubscriptionId => "s");
+id_impls!(TrackId => "t", EntityId => "e", SubscriptionId => "s", CallId => "c");
 
 /// FNV-1a, 64 bit: the hash of a static key, computed once per call site.
 pub(crate) const fn hash_str(s: &str) -> u64 {

@@ -5,4 +5,4 @@ pub(crate) mod ids;
 pub(crate) mod sink;
 
 pub use event::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
-pub use ids::{EntityId, ParseTrackIdError, SubscriptionId, TrackId};
+pub use ids::{CallId, EntityId, ParseTrackIdError, SubscriptionId, TrackId};

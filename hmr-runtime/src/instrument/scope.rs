@@ -47,7 +47,12 @@ impl Drop for ScopeGuard {
         let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
         if let Ok(Some(closed)) = closed {
             let outcome = unwound_or(closed.panicking_at_entry, Outcome::Returned);
-            let event = Event::TrackCallReturn { id: closed.id, entity: closed.entity, outcome };
+            let event = Event::TrackCallReturn {
+                id: closed.id,
+                call: closed.call,
+                entity: closed.entity,
+                outcome,
+            };
             send(event, Route { reduce: closed.reduced, publish: closed.announced });
         }
     }
@@ -84,7 +89,12 @@ pub(crate) fn unwound_or(panicking_at_entry: bool, otherwise: Outcome) -> Outcom
 /// Emit the `track-call-return` of a closed async frame, if anyone needs it.
 pub(crate) fn close(frame: &Frame, outcome: Outcome) {
     if frame.reduced || frame.announced != 0 {
-        let event = Event::TrackCallReturn { id: frame.id, entity: frame.entity, outcome };
+        let event = Event::TrackCallReturn {
+            id: frame.id,
+            call: frame.call,
+            entity: frame.entity,
+            outcome,
+        };
         send(event, Route { reduce: frame.reduced, publish: frame.announced });
     }
 }

@@ -1,10 +1,10 @@
 //! Reload units: `module`, `root`, `reload`.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::ThreadId;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::accumulator::dispatch::{dispose_all, emit, emit_deferring_disposal, store};
 use crate::accumulator::stack::STACK;
@@ -50,40 +50,18 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
-/// Module executions run one at a time, process-wide; a thread may nest
-/// them (a module inside a module). One gate rather than a lock per name, so
-/// two threads nesting modules in opposite orders cannot deadlock.
-struct Gate {
-    owner: Mutex<(Option<ThreadId>, usize)>,
-    free: Condvar,
+/// One lock per module name: executions of one module never overlap, while
+/// different modules may run at once (a module may wait for other threads
+/// running other modules). As with any locks, two threads nesting the same
+/// two modules in opposite orders can deadlock: nest modules in one order.
+fn module_lock(name: &str) -> Arc<Mutex<()>> {
+    static LOCKS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    locks.entry(name.to_owned()).or_default().clone()
 }
 
-static GATE: Gate = Gate { owner: Mutex::new((None, 0)), free: Condvar::new() };
-
-struct GateGuard;
-
-impl Gate {
-    fn enter(&'static self) -> GateGuard {
-        let me = std::thread::current().id();
-        let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
-        while owner.0.is_some_and(|t| t != me) {
-            owner = self.free.wait(owner).unwrap_or_else(PoisonError::into_inner);
-        }
-        *owner = (Some(me), owner.1 + 1);
-        GateGuard
-    }
-}
-
-impl Drop for GateGuard {
-    fn drop(&mut self) {
-        let mut owner = GATE.owner.lock().unwrap_or_else(PoisonError::into_inner);
-        owner.1 -= 1;
-        if owner.1 == 0 {
-            owner.0 = None;
-            GATE.free.notify_one();
-        }
-    }
-}
+/// Serialises [`reload`] calls.
+static RELOADING: Mutex<()> = Mutex::new(());
 
 thread_local! {
     /// The modules this thread is executing, from `module()`'s entry to its
@@ -141,8 +119,8 @@ impl Drop for Running {
 /// assert_eq!(track.version, 2);
 /// ```
 ///
-/// Module executions are serialised process-wide (a thread may nest them).
-/// Disposers of orphaned or rolled-back entities run after the module's
+/// Executions of one module are serialised; different modules may run at
+/// once. Disposers of orphaned or rolled-back entities run after the module's
 /// bookkeeping is done and outside its lock; a disposer that panics is
 /// reported as a `reload-error` and the others still run.
 ///
@@ -153,8 +131,9 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
     let Some(_running) = Running::enter(name) else {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     };
+    let lock = module_lock(name);
     let (result, disposers) = {
-        let _gate = GATE.enter();
+        let _serial = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
         emit(Event::HmrModuleCall { module: name.to_owned(), version });
         let module = ModuleVersion { name: name.to_owned(), version };
@@ -225,7 +204,7 @@ pub fn reload() -> Result<(), ReloadError> {
     if let Some(module) = running {
         return Err(ReloadError::Reentrant { module });
     }
-    let _serial = GATE.enter();
+    let _serial = RELOADING.lock().unwrap_or_else(PoisonError::into_inner);
     let roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let mut first_error = None;
     for (name, f) in roots {

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId};
+use crate::events::{
+    CallId, Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId,
+};
 
 /// How many superseded entities a track remembers (oldest dropped first).
 pub(crate) const PREVIOUS_ENTITIES: usize = 8;
@@ -17,9 +19,10 @@ pub struct Store {
     pub(crate) modules: BTreeMap<String, ModuleRecord>,
     pub(crate) entities: BTreeMap<EntityId, EntityRecord>,
     pub(crate) subscriptions: BTreeMap<SubscriptionId, EntityId>,
-    /// Calls in flight whose events reach the store (inside a module, or
-    /// having captured an entity). Keyed by track; a count for re-entrancy.
-    pub(crate) open: BTreeMap<TrackId, OpenCall>,
+    /// Executions in flight whose events reach the store (inside a module,
+    /// or having captured an entity), one per call: executions of one track
+    /// may overlap (`async fn` futures).
+    pub(crate) open: BTreeMap<CallId, OpenCall>,
     /// Module records and their tracks as they were before a running
     /// re-execution, restored if it panics.
     pub(crate) staged: BTreeMap<String, Stage>,
@@ -93,6 +96,7 @@ pub struct EntityRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OpenCall {
+    pub(crate) id: TrackId,
     pub(crate) key: String,
     pub(crate) path: String,
     pub(crate) parent: Option<TrackId>,
@@ -101,7 +105,9 @@ pub(crate) struct OpenCall {
     pub(crate) reset: bool,
     /// Entities captured in this call; all but the last are dropped at return.
     pub(crate) captured: Vec<EntityId>,
-    pub(crate) depth: u32,
+    /// Its version was rolled back or its track disposed while it ran: what
+    /// it builds is disposed at its return, and no record is touched.
+    pub(crate) detached: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
