@@ -71,6 +71,10 @@ pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};
 /// Runs `f`, returning what it returned and the events emitted meanwhile on
 /// this thread (including by futures polled on it).
 ///
+/// Calls and returns come in pairs for scopes that open and close inside the
+/// capture on this thread; a future first polled elsewhere and finished here
+/// (or the reverse) shows only the half that happened here.
+///
 /// ```
 /// use hmr_runtime::{capture_events, hmr_track};
 ///

@@ -67,10 +67,11 @@ pub(crate) fn emit(event: Event) {
     dispose_all("", disposers);
 }
 
-/// As [`emit`], but hands back the disposers it made due, to run once the
-/// caller has released its locks.
-pub(crate) fn emit_deferring_disposal(event: Event) -> Vec<Disposer> {
-    reduce_and_publish(event, EVERYONE)
+/// Reduces `event`, publishes it to the listeners up to `horizon` (what it
+/// causes to everyone), and hands back the disposers it made due, to run
+/// once the caller has released its locks.
+pub(crate) fn emit_deferring_disposal(event: Event, horizon: u64) -> Vec<Disposer> {
+    reduce_and_publish(event, horizon)
 }
 
 /// Runs disposers; one that panics is reported as a `reload-error` of
@@ -132,8 +133,9 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Vec<Disposer> {
             fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
         )
     };
-    // Dropped outside every lock: dropping a closure may run user code.
-    drop(forgotten);
+    // Dropped outside every lock: dropping a closure runs user code, which
+    // must not unwind into the caller (a module's commit).
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(forgotten)));
     run
 }
 

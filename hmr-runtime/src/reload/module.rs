@@ -6,7 +6,9 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::accumulator::dispatch::{dispose_all, emit, emit_deferring_disposal, store};
+use crate::accumulator::dispatch::{
+    dispose_all, emit, emit_deferring_disposal, horizon, listening, store,
+};
 use crate::accumulator::stack::STACK;
 use crate::events::{Event, ModuleVersion};
 use crate::store::ModuleRecord;
@@ -135,7 +137,10 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
     let (result, disposers) = {
         let _serial = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
-        emit(Event::HmrModuleCall { module: name.to_owned(), version });
+        // The module's call and return go to the same listeners, like a scope's.
+        let pair = if listening() { horizon() } else { 0 };
+        let call = Event::HmrModuleCall { module: name.to_owned(), version };
+        dispose_all(name, emit_deferring_disposal(call, pair));
         let module = ModuleVersion { name: name.to_owned(), version };
         let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
         let result = catch_unwind(AssertUnwindSafe(f));
@@ -145,7 +150,7 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
             Err(payload) => (false, Some(panic_message(&**payload))),
         };
         let end = Event::HmrModuleCallReturn { module: name.to_owned(), committed, error };
-        let disposers = emit_deferring_disposal(end);
+        let disposers = emit_deferring_disposal(end, pair);
         if let Err(payload) = &result {
             let message = panic_message(&**payload);
             emit(Event::ReloadError { module: name.to_owned(), message });
