@@ -44,14 +44,16 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
     let output = &function.sig.output;
     let body = &mut function.block;
     let closure = ReturnedClosure::of(output);
+    let expect =
+        closure.as_ref().filter(|_| is_async).and_then(|c| c.expect_fn(&function.sig.generics));
     match closure {
         None if is_async => async_body(body, &site, output),
         None => sync_body(body, &site),
         Some(closure) if closure.returns_literal(body) => {
             check_reserved_names(body)?;
-            literal_closure_body(body, &site, output, is_async, &closure);
+            literal_closure_body(body, &site, output, is_async, expect, &closure);
         }
-        Some(closure) => wrapped_closure_body(body, &site, output, is_async, &closure),
+        Some(closure) => wrapped_closure_body(body, &site, output, is_async, expect, &closure),
     }
     Ok(function.into_token_stream())
 }
@@ -98,12 +100,14 @@ fn literal_closure_body(
     site: &Site,
     output: &ReturnType,
     is_async: bool,
+    expect: Option<TokenStream>,
     closure: &ReturnedClosure,
 ) {
     let runtime = &site.runtime;
     let static_ = &site.fresh_static;
     let guard = quote_spanned!(Span::mixed_site()=> let __hmr_guard = #runtime::enter(&#static_););
-    closure.instrument_literals(body, &guard, is_async);
+    closure.instrument_literals(body, &guard, is_async, expect.is_some());
+    insert_expect(body, expect);
     let items = site.items(static_);
     if is_async {
         let site_ref = quote_spanned!(Span::mixed_site()=> &#static_);
@@ -126,6 +130,7 @@ fn wrapped_closure_body(
     site: &Site,
     output: &ReturnType,
     is_async: bool,
+    expect: Option<TokenStream>,
     closure: &ReturnedClosure,
 ) {
     let runtime = &site.runtime;
@@ -138,7 +143,8 @@ fn wrapped_closure_body(
             &#static_
         };
     };
-    closure.wrap_returned_value(body, &site_ref, runtime);
+    closure.wrap_returned_value(body, &site_ref, runtime, expect.is_some());
+    insert_expect(body, expect);
     if is_async {
         let future = instrumented(body, &site_ref, output, runtime);
         body.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
@@ -153,6 +159,14 @@ fn wrapped_closure_body(
                 let __hmr_guard = #runtime::enter(__hmr_site);
             },
         );
+    }
+}
+
+/// Puts `fn __hmr_expect` (see `ReturnedClosure::expect_fn`) first in the
+/// body, where the rewritten returns can call it.
+fn insert_expect(body: &mut Block, expect: Option<TokenStream>) {
+    if let Some(expect) = expect {
+        body.stmts.insert(0, syn::parse_quote!(#expect));
     }
 }
 

@@ -21,7 +21,7 @@
 use std::mem;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote_spanned};
+use quote::{ToTokens, format_ident, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Item, Lifetime, Pat, ReturnType, Stmt, Type, TypeParamBound};
 
@@ -34,6 +34,8 @@ pub(crate) struct ReturnedClosure {
     /// closure (a `for<'a>` binder).
     inputs: Option<Vec<Type>>,
     arity: usize,
+    /// The declared `Fn…(…) -> …` bound of an `impl Fn…` return type.
+    signature: Option<syn::TraitBound>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,7 +88,36 @@ impl ReturnedClosure {
                 boxed: boxed.cloned(),
                 arity: inputs.len(),
                 inputs: bound.lifetimes.is_none().then_some(inputs),
+                signature: boxed.is_none().then(|| bound.clone()),
             })
+        })
+    }
+
+    /// In an `async fn` the declared return type does not reach the closures
+    /// the body returns (they are built inside the future), so a closure
+    /// like `|s| s` for `impl Fn(&str) -> &str` would not get its
+    /// higher-ranked signature. `fn __hmr_expect<F: Fn(&str) -> &str>(f: F) -> F`
+    /// gives it back. `None` when the bound names the function's generics or
+    /// `Self` (a nested fn cannot see them): parameters are annotated instead.
+    pub(crate) fn expect_fn(&self, generics: &syn::Generics) -> Option<TokenStream> {
+        let signature = self.signature.as_ref()?;
+        let mut outer: Vec<String> = generics
+            .params
+            .iter()
+            .map(|param| match param {
+                syn::GenericParam::Type(t) => t.ident.to_string(),
+                syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
+                syn::GenericParam::Const(c) => c.ident.to_string(),
+            })
+            .collect();
+        outer.extend(["Self".to_owned(), "impl".to_owned()]);
+        if mentions_any(signature.to_token_stream(), &outer) {
+            return None;
+        }
+        Some(quote_spanned! {Span::mixed_site()=>
+            fn __hmr_expect<__HmrF: #signature>(f: __HmrF) -> __HmrF {
+                f
+            }
         })
     }
 
@@ -108,8 +139,21 @@ impl ReturnedClosure {
         body: &mut Block,
         guard: &TokenStream,
         annotate: bool,
+        expect: bool,
     ) {
         for_each_returned(body, &mut |value| {
+            if expect && as_literal(value).is_some() {
+                self.instrument_literals_in(value, guard, false);
+                let literal = &*value;
+                *value = syn::parse_quote_spanned!(Span::mixed_site()=> __hmr_expect(#literal));
+                return;
+            }
+            self.instrument_literals_in(value, guard, annotate);
+        });
+    }
+
+    fn instrument_literals_in(&self, value: &mut Expr, guard: &TokenStream, annotate: bool) {
+        {
             let Some(closure) = as_literal(value) else { return };
             match &mut *closure.body {
                 Expr::Block(body) if body.label.is_none() => {
@@ -131,16 +175,19 @@ impl ReturnedClosure {
                     }
                 }
             }
-        });
+        }
     }
 
     /// Binds what the body returns and returns the wrapper instead. `site`
     /// is a `&'static Callsite` expression the wrapper can capture by copy.
+    /// With `expect`, the wrapper goes through `__hmr_expect` (see
+    /// [`Self::expect_fn`]) instead of having its parameters annotated.
     pub(crate) fn wrap_returned_value(
         &self,
         body: &mut Block,
         site: &TokenStream,
         runtime: &TokenStream,
+        expect: bool,
     ) {
         let label = Lifetime::new("'__hmr_body", Span::mixed_site());
         let mut breaks = ReturnsToBreaks { label: &label, found: false };
@@ -166,12 +213,12 @@ impl ReturnedClosure {
             .map(|i| format_ident!("__hmr_a{}", i, span = Span::mixed_site()))
             .collect();
         let params: Vec<TokenStream> = match &self.inputs {
-            Some(inputs) => args
+            Some(inputs) if !expect => args
                 .iter()
                 .zip(inputs)
                 .map(|(arg, ty)| quote_spanned!(Span::mixed_site()=> #arg: #ty))
                 .collect(),
-            None => args.iter().map(|arg| quote_spanned!(Span::mixed_site()=> #arg)).collect(),
+            _ => args.iter().map(|arg| quote_spanned!(Span::mixed_site()=> #arg)).collect(),
         };
         let binding = match self.trait_ {
             FnTrait::FnMut => quote_spanned!(Span::mixed_site()=> mut __hmr_f),
@@ -182,6 +229,11 @@ impl ReturnedClosure {
                 let __hmr_guard = #runtime::enter(#site);
                 __hmr_f(#(#args),*)
             }
+        };
+        let wrapper = if expect {
+            quote_spanned!(Span::mixed_site()=> __hmr_expect(#wrapper))
+        } else {
+            wrapper
         };
         let (bind, wrapper) = match &self.boxed {
             None => (quote_spanned!(Span::mixed_site()=> let #binding = #value;), wrapper),
@@ -301,6 +353,14 @@ impl VisitMut for ReturnsToBreaks<'_> {
     }
 
     fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => names.iter().any(|name| ident == name),
+        proc_macro2::TokenTree::Group(group) => mentions_any(group.stream(), names),
+        _ => false,
+    })
 }
 
 fn strip_parens(ty: &Type) -> &Type {

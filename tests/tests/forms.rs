@@ -747,3 +747,35 @@ fn a_macro_that_wraps_its_argument_in_a_closure_compiles() {
     assert_eq!(values, (3, 1));
     assert_eq!(each.len(), 4, "two definitions, two calls of the returned closures");
 }
+
+#[hmr_track]
+async fn async_identity() -> impl Fn(&str) -> &str {
+    |s| s
+}
+
+#[hmr_track]
+async fn async_higher_ranked() -> impl for<'a> Fn(&'a str) -> &'a str {
+    |s| s
+}
+
+fn first_word(s: &str) -> &str {
+    s.split(' ').next().unwrap_or(s)
+}
+
+#[hmr_track]
+async fn async_fn_item() -> impl Fn(&str) -> &str {
+    first_word
+}
+
+#[test]
+fn async_fn_returning_a_closure_that_borrows_its_input() {
+    let (fs, defined) = traced(|| {
+        block_on(async {
+            (async_identity().await, async_higher_ranked().await, async_fn_item().await)
+        })
+    });
+    assert_eq!(defined.len(), 3);
+    let (values, each) = traced(|| ((fs.0)("a b"), (fs.1)("c d"), (fs.2)("e f")));
+    assert_eq!(values, ("a b", "c d", "e"));
+    assert_eq!(each.len(), 3, "each call of a returned closure opens a scope");
+}
