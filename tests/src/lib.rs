@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hmr_runtime::{Event, Outcome, TrackId};
+use hmr_runtime::{CallId, Event, Outcome, TrackId};
 
 /// A call as seen in an event log: the `track-call` and how it returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,20 +20,19 @@ pub struct Call {
 }
 
 /// Checks that every `track-call` in `events` has exactly one
-/// `track-call-return` (paired by id with the latest unclosed call of that
-/// id, since interleaved async tasks close out of order), and returns the
-/// calls in call order.
+/// `track-call-return` (paired by their `CallId`, so interleaved async tasks
+/// closing out of order pair exactly), and returns the calls in call order.
 ///
 /// # Panics
-/// If a call has no return or a return no call.
+/// If a call has no return, a return no call, or ids disagree.
 #[must_use]
 pub fn calls(events: &[Event]) -> Vec<Call> {
-    let mut open: BTreeMap<TrackId, Vec<usize>> = BTreeMap::new();
+    let mut open: BTreeMap<CallId, usize> = BTreeMap::new();
     let mut out: Vec<(Call, bool)> = Vec::new();
     for event in events {
         match event {
-            Event::TrackCall { id, key, path, parent, .. } => {
-                open.entry(*id).or_default().push(out.len());
+            Event::TrackCall { id, call, key, path, parent, .. } => {
+                assert!(open.insert(*call, out.len()).is_none(), "{call} called twice");
                 let call = Call {
                     id: *id,
                     key: key.clone(),
@@ -43,11 +42,11 @@ pub fn calls(events: &[Event]) -> Vec<Call> {
                 };
                 out.push((call, false));
             }
-            Event::TrackCallReturn { id, outcome, .. } => {
+            Event::TrackCallReturn { id, call, outcome, .. } => {
                 let index = open
-                    .get_mut(id)
-                    .and_then(Vec::pop)
-                    .unwrap_or_else(|| panic!("a track-call-return without a track-call: {id}"));
+                    .remove(call)
+                    .unwrap_or_else(|| panic!("a track-call-return without a track-call: {call}"));
+                assert_eq!(out[index].0.id, *id, "the return names another track");
                 out[index].0.outcome = *outcome;
                 out[index].1 = true;
             }

@@ -1,7 +1,6 @@
 //! Races for real: threads and a multi-thread tokio runtime hammering tracked
 //! code. No scope crosses threads or tasks, every call is paired.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -177,35 +176,38 @@ fn interleaved_tasks_on_a_multi_thread_runtime() {
         }
     });
     assert_eq!(done.load(Ordering::SeqCst), 64);
-    // Every call of this test's functions is paired.
+    // Every call of this test's functions is paired with exactly one return,
+    // by `CallId`.
     let events = log.events();
-    let mut open: BTreeMap<TrackId, i64> = BTreeMap::new();
-    let mut mine = std::collections::BTreeSet::new();
-    for e in &events {
-        match e {
+    let ours: std::collections::BTreeSet<TrackId> = events
+        .iter()
+        .filter_map(|e| match e {
             Event::TrackCall { id, key, .. }
                 if is_fn(key, "task_worker") || is_fn(key, "task_child") =>
             {
-                mine.insert(*id);
-                *open.entry(*id).or_default() += 1;
+                Some(*id)
             }
-            Event::TrackCallReturn { id, outcome, .. } if mine.contains(id) => {
+            _ => None,
+        })
+        .collect();
+    let mut open = std::collections::BTreeSet::new();
+    let mut worker_calls = 0;
+    for e in &events {
+        match e {
+            Event::TrackCall { id, call, key, .. } if ours.contains(id) => {
+                assert!(open.insert(*call), "{call} announced twice");
+                worker_calls += usize::from(is_fn(key, "task_worker"));
+            }
+            Event::TrackCallReturn { id, call, outcome, .. } if ours.contains(id) => {
+                assert!(open.remove(call), "a return without its call: {e:?}");
                 assert_eq!(*outcome, Outcome::Returned);
-                *open.entry(*id).or_default() -= 1;
             }
             _ => {}
         }
     }
-    assert!(!mine.is_empty());
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| matches!(e, Event::TrackCall { key, .. } if is_fn(key, "task_worker")))
-            .count(),
-        (0..64).map(|i| i + 1).sum::<usize>(),
-        "every level of every task's recursion was one call"
-    );
-    assert!(open.values().all(|n| *n == 0), "unpaired calls: {open:?}");
+    assert!(!ours.is_empty());
+    assert_eq!(worker_calls, (0..64).map(|i| i + 1).sum::<usize>(), "one call per level per task");
+    assert!(open.is_empty(), "calls without a return: {open:?}");
     // Workers' stacks are empty once the tasks are done.
     rt.block_on(async {
         let checks: Vec<_> = (0..16).map(|_| tokio::spawn(async { current_track() })).collect();
