@@ -143,25 +143,22 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
         dispose_all(name, emit_deferring_disposal(call, pair));
         let module = ModuleVersion { name: name.to_owned(), version };
         let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
-        let result = catch_unwind(AssertUnwindSafe(f));
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
         let _ = STACK.try_with(|s| s.borrow_mut().pop(depth));
-        let (committed, error) = match &result {
-            Ok(_) => (true, None),
-            Err(payload) => (false, Some(panic_message(&**payload))),
+        let error = result.as_ref().err().cloned();
+        let end = Event::HmrModuleCallReturn {
+            module: name.to_owned(),
+            committed: error.is_none(),
+            error: error.clone(),
         };
-        let end = Event::HmrModuleCallReturn { module: name.to_owned(), committed, error };
         let disposers = emit_deferring_disposal(end, pair);
-        if let Err(payload) = &result {
-            let message = panic_message(&**payload);
+        if let Some(message) = error {
             emit(Event::ReloadError { module: name.to_owned(), message });
         }
         (result, disposers)
     };
     dispose_all(name, disposers);
-    result.map_err(|payload| ReloadError::Panicked {
-        module: name.to_owned(),
-        message: panic_message(&*payload),
-    })
+    result.map_err(|message| ReloadError::Panicked { module: name.to_owned(), message })
 }
 
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
