@@ -64,15 +64,28 @@ impl PathNode {
     }
 }
 
-/// Where a frame's parent lives.
-#[derive(Debug)]
-pub(crate) enum ParentLink {
-    /// No parent: a top-level call or a module scope.
-    Root,
-    /// The frame below on the same stack (sync calls).
+/// Where a frame's parent path comes from.
+#[derive(Debug, Default)]
+enum Link {
+    /// A sync call's parent is the frame below it (a module scope has none).
+    #[default]
     Below,
-    /// Captured when an async frame was first polled.
-    Node(Option<Arc<PathNode>>),
+    /// An async frame's parent, captured at its first poll.
+    Captured(Option<Arc<PathNode>>),
+}
+
+/// What only some frames need, boxed so that the common frame (a sync call
+/// with no listener) is small and has almost no drop glue.
+#[derive(Debug, Default)]
+struct Cold {
+    /// The materialised path, once someone needed it.
+    node: Option<Arc<PathNode>>,
+    /// Where the parent's path comes from.
+    link: Link,
+    /// A module scope's module.
+    module: Option<Arc<ModuleVersion>>,
+    /// An async frame's repeat counters, kept between polls.
+    saved_counters: Vec<(u64, u32)>,
 }
 
 #[derive(Debug)]
@@ -86,39 +99,45 @@ pub(crate) struct Frame {
     pub(crate) call: CallId,
     /// The enclosing *track* (None under a module scope or at top level).
     pub(crate) parent: Option<TrackId>,
-    pub(crate) segment: Segment,
+    /// The function's key; `None` for a module scope.
+    key: Option<&'static Key>,
     pub(crate) n: u32,
-    /// Repeat counters of this execution: (key hash, calls so far).
-    children: Vec<(u64, u32)>,
+    /// Where this frame's repeat counters start in `Stack::counters` while
+    /// it is on the stack.
+    counters_from: usize,
     pub(crate) entity: Option<EntityId>,
-    node: Option<Arc<PathNode>>,
-    link: ParentLink,
-    /// Its events go to the store (inside a module, or it captured an entity).
-    pub(crate) reduced: bool,
     /// The listener horizon its `track-call` was published under (0: it was
     /// not); its return goes to the same listeners.
     pub(crate) announced: u64,
+    /// Its events go to the store (inside a module, or it captured an entity).
+    pub(crate) reduced: bool,
     /// The thread was already unwinding when the scope opened (a tracked
     /// call from a `Drop` during a panic): it did not unwind *through* it.
     pub(crate) panicking_at_entry: bool,
     pub(crate) in_module: bool,
+    cold: Option<Box<Cold>>,
 }
 
 impl Frame {
     pub(crate) fn is_module(&self) -> bool {
-        matches!(self.segment, Segment::Module(_))
+        self.key.is_none()
     }
 
-    fn key(&self) -> Option<&'static Key> {
-        match self.segment {
-            Segment::Track(key) => Some(key),
-            Segment::Module(_) => None,
+    fn segment(&self) -> Segment {
+        match (self.key, self.cold.as_ref().and_then(|c| c.module.clone())) {
+            (Some(key), _) => Segment::Track(key),
+            (None, Some(module)) => Segment::Module(module),
+            (None, None) => unreachable!("a module frame always has its module"),
         }
+    }
+
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
     }
 
     /// The `track-call` event of this frame; `node` is its materialised path.
     pub(crate) fn call_event(&mut self, node: &PathNode) -> Event {
-        let key = self.key().expect("module frames have no track-call");
+        let key = self.key.expect("module frames have no track-call");
         if self.call.0 == 0 {
             self.call = CallId(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
         }
@@ -153,14 +172,15 @@ pub(crate) struct Closed {
 #[derive(Debug, Default)]
 pub(crate) struct Stack {
     pub(crate) frames: Vec<Frame>,
-    /// Emptied child-counter vectors, reused so a parent with children does
-    /// not allocate per execution.
-    spare: Vec<Vec<(u64, u32)>>,
+    /// The repeat counters of the open frames' executions, (key hash, calls
+    /// so far), each frame's after its parent's: the top frame's are always
+    /// the tail, so a frame needs no vector of its own.
+    counters: Vec<(u64, u32)>,
 }
 
 thread_local! {
     pub(crate) static STACK: RefCell<Stack> = const {
-        RefCell::new(Stack { frames: Vec::new(), spare: Vec::new() })
+        RefCell::new(Stack { frames: Vec::new(), counters: Vec::new() })
     };
 }
 
@@ -176,23 +196,15 @@ impl Stack {
     /// Place a call of `key` under the top frame, counting it there.
     #[inline]
     fn place(&mut self, key: &'static Key) -> Placement {
-        match self.frames.last_mut() {
+        match self.frames.last() {
             Some(top) => {
-                let n = if let Some((_, count)) =
-                    top.children.iter_mut().find(|(h, _)| *h == key.hash)
-                {
+                let mine = &mut self.counters[top.counters_from..];
+                let n = if let Some((_, count)) = mine.iter_mut().find(|(h, _)| *h == key.hash) {
                     *count += 1;
                     *count - 1
                 } else {
-                    {
-                        if top.children.capacity() == 0
-                            && let Some(spare) = self.spare.pop()
-                        {
-                            top.children = spare;
-                        }
-                        top.children.push((key.hash, 1));
-                        0
-                    }
+                    self.counters.push((key.hash, 1));
+                    0
                 };
                 Placement {
                     id: derive_id(top.id.0, key.hash, n),
@@ -213,21 +225,19 @@ impl Stack {
     #[inline]
     pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
         let p = self.place(key);
-        let link = if self.frames.is_empty() { ParentLink::Root } else { ParentLink::Below };
         let frame = Frame {
             id: p.id,
             call: CallId(0),
             parent: p.parent,
-            segment: Segment::Track(key),
+            key: Some(key),
             n: p.n,
-            children: Vec::new(),
+            counters_from: self.counters.len(),
             entity: None,
-            node: None,
-            link,
-            reduced: p.in_module,
             announced: 0,
+            reduced: p.in_module,
             panicking_at_entry: std::thread::panicking(),
             in_module: p.in_module,
+            cold: None,
         };
         // With room known, the frame is written straight into the buffer;
         // behind `Vec::push`'s possible reallocation it is built on the
@@ -255,38 +265,45 @@ impl Stack {
             id: p.id,
             call: CallId(0),
             parent: p.parent,
-            segment: Segment::Track(key),
+            key: Some(key),
             n: p.n,
-            children: Vec::new(),
+            counters_from: 0,
             entity: None,
-            node: None,
-            link: ParentLink::Node(parent_node),
-            reduced: p.in_module,
             announced: 0,
+            reduced: p.in_module,
             panicking_at_entry: false,
             in_module: p.in_module,
+            cold: Some(Box::new(Cold { link: Link::Captured(parent_node), ..Cold::default() })),
         }
+    }
+
+    /// Push an async frame for one poll, with the counters it kept; returns
+    /// the depth to [`take_back`](Self::take_back) it from.
+    pub(crate) fn enter_async(&mut self, mut frame: Frame) -> usize {
+        frame.counters_from = self.counters.len();
+        if let Some(cold) = frame.cold.as_mut() {
+            self.counters.append(&mut cold.saved_counters);
+        }
+        self.frames.push(frame);
+        self.frames.len()
     }
 
     /// Open a module scope.
     pub(crate) fn push_module(&mut self, module: ModuleVersion) -> usize {
-        let segment = Segment::Module(Arc::new(module));
-        let Segment::Module(m) = &segment else { unreachable!() };
-        let id = derive_id(0, crate::events::ids::hash_str(&m.name) ^ MODULE_SALT, 0);
+        let id = derive_id(0, crate::events::ids::hash_str(&module.name) ^ MODULE_SALT, 0);
         self.frames.push(Frame {
             id,
             call: CallId(0),
             parent: None,
-            segment,
+            key: None,
             n: 0,
-            children: Vec::new(),
+            counters_from: self.counters.len(),
             entity: None,
-            node: None,
-            link: ParentLink::Root,
-            reduced: true,
             announced: 0,
+            reduced: true,
             panicking_at_entry: false,
             in_module: true,
+            cold: Some(Box::new(Cold { module: Some(Arc::new(module)), ..Cold::default() })),
         });
         self.frames.len()
     }
@@ -297,8 +314,8 @@ impl Stack {
             return None;
         }
         self.frames.truncate(depth);
-        let mut frame = self.frames.pop()?;
-        self.recycle(&mut frame);
+        let frame = self.frames.pop()?;
+        self.counters.truncate(frame.counters_from);
         Some(frame)
     }
 
@@ -307,11 +324,13 @@ impl Stack {
     /// Returns what its `track-call-return` needs if someone wants that event.
     #[inline]
     pub(crate) fn pop_call(&mut self, depth: usize) -> Option<Closed> {
-        if self.frames.len() < depth || depth == 0 {
-            return None;
+        if self.frames.len() != depth {
+            if self.frames.len() < depth || depth == 0 {
+                return None;
+            }
+            self.leaked_above(depth);
         }
-        self.frames.truncate(depth);
-        let frame = self.frames.last_mut()?;
+        let frame = self.frames.last()?;
         let closed = if frame.reduced || frame.announced != 0 {
             Some(Closed {
                 id: frame.id,
@@ -324,49 +343,50 @@ impl Stack {
         } else {
             None
         };
-        if frame.children.capacity() != 0 {
-            let children = std::mem::take(&mut frame.children);
-            self.keep_spare(children);
-        }
+        self.counters.truncate(frame.counters_from);
         self.frames.truncate(depth - 1);
         closed
     }
 
-    /// Take back an async frame pushed for one poll.
+    /// Frames above `depth` whose scopes never closed (a guard leaked with
+    /// `mem::forget`) are dropped with the scope below them.
+    #[cold]
+    fn leaked_above(&mut self, depth: usize) {
+        self.frames.truncate(depth);
+    }
+
+    /// Take back an async frame pushed for one poll, with its counters.
     pub(crate) fn take_back(&mut self, depth: usize) -> Option<Frame> {
         if self.frames.len() < depth || depth == 0 {
             return None;
         }
         self.frames.truncate(depth);
-        self.frames.pop()
-    }
-
-    pub(crate) fn recycle(&mut self, frame: &mut Frame) {
-        if frame.children.capacity() != 0 {
-            self.keep_spare(std::mem::take(&mut frame.children));
+        let mut frame = self.frames.pop()?;
+        let from = frame.counters_from.min(self.counters.len());
+        let counters: Vec<(u64, u32)> = self.counters.drain(from..).collect();
+        if !counters.is_empty() {
+            frame.cold().saved_counters = counters;
         }
-    }
-
-    fn keep_spare(&mut self, mut children: Vec<(u64, u32)>) {
-        if self.spare.len() < 64 {
-            children.clear();
-            self.spare.push(children);
-        }
+        Some(frame)
     }
 
     /// The materialised path of the frame at `index`.
     pub(crate) fn node_at(&mut self, index: usize) -> Arc<PathNode> {
-        if let Some(node) = &self.frames[index].node {
-            return node.clone();
+        if let Some(node) = self.frames[index].cold.as_ref().and_then(|c| c.node.clone()) {
+            return node;
         }
-        let parent = match &self.frames[index].link {
-            ParentLink::Root => None,
-            ParentLink::Below => index.checked_sub(1).map(|i| self.node_at(i)),
-            ParentLink::Node(node) => node.clone(),
+        let frame = &self.frames[index];
+        let parent = if frame.is_module() {
+            None
+        } else if let Some(Cold { link: Link::Captured(parent), .. }) = frame.cold.as_deref() {
+            parent.clone()
+        } else {
+            // A sync call: its parent is the frame below, if any.
+            index.checked_sub(1).map(|i| self.node_at(i))
         };
         let frame = &mut self.frames[index];
-        let node = Arc::new(PathNode { segment: frame.segment.clone(), n: frame.n, parent });
-        frame.node = Some(node.clone());
+        let node = Arc::new(PathNode { segment: frame.segment(), n: frame.n, parent });
+        frame.cold().node = Some(node.clone());
         node
     }
 

@@ -107,13 +107,15 @@ pub(crate) const fn hash_str(s: &str) -> u64 {
 }
 
 /// The id of the `n`-th call of `key_hash` under `parent` (0 for no parent).
+///
+/// For one parent and key, distinct `n` give distinct ids (the mix is a
+/// bijection of `n`); across parents and keys, `key_hash` is already a
+/// well-spread FNV hash, so one multiply-xorshift round suffices.
 #[inline]
 pub(crate) fn derive_id(parent: u64, key_hash: u64, n: u32) -> TrackId {
-    // splitmix64 finaliser over a mix of the three parts.
-    let mut z =
-        parent.rotate_left(29) ^ key_hash ^ u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = (parent.rotate_left(23) ^ key_hash)
+        .wrapping_add(u64::from(n))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let z = z ^ (z >> 29);
     TrackId(if z == 0 { 1 } else { z })
 }

@@ -82,9 +82,9 @@ impl<F: Future> Future for Instrumented<F> {
             let opened = STACK.try_with(|stack| {
                 let mut stack = stack.borrow_mut();
                 let frame = stack.new_async_frame(key);
-                stack.frames.push(frame);
+                let depth = stack.enter_async(frame);
                 let event = announce_top(&mut stack);
-                (stack.frames.pop(), event)
+                (stack.take_back(depth), event)
             });
             *this.state = State::Running;
             if let Ok((frame, event)) = opened {
@@ -98,11 +98,7 @@ impl<F: Future> Future for Instrumented<F> {
             // Polled after completion, or on a thread being torn down: untracked.
             return this.fut.poll(cx);
         };
-        let pushed = STACK.try_with(|s| {
-            let mut s = s.borrow_mut();
-            s.frames.push(frame);
-            s.frames.len()
-        });
+        let pushed = STACK.try_with(|s| s.borrow_mut().enter_async(frame));
         let Ok(depth) = pushed else {
             // Polled from a thread-local destructor: the frame is gone with
             // the thread's stack; the future still runs, untracked.
@@ -118,9 +114,8 @@ impl<F: Future> Future for Instrumented<F> {
         drop(guard);
         if poll.is_ready() {
             *this.state = State::Done;
-            if let Some(mut frame) = this.frame.take() {
+            if let Some(frame) = this.frame.take() {
                 close(&frame, Outcome::Returned);
-                let _ = STACK.try_with(|s| s.borrow_mut().recycle(&mut frame));
             }
         }
         poll
