@@ -158,7 +158,21 @@ impl Frame {
     }
 }
 
-/// What the `track-call-return` of a closed sync frame needs.
+impl Closed {
+    /// What `frame`'s `track-call-return` needs, if anyone wants that event.
+    pub(crate) fn of(frame: &Frame) -> Option<Closed> {
+        (frame.reduced || frame.announced != 0).then_some(Closed {
+            id: frame.id,
+            call: frame.call,
+            entity: frame.entity,
+            reduced: frame.reduced,
+            announced: frame.announced,
+            panicking_at_entry: frame.panicking_at_entry,
+        })
+    }
+}
+
+/// What the `track-call-return` of a closed frame needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Closed {
     pub(crate) id: TrackId,
@@ -331,18 +345,7 @@ impl Stack {
             self.leaked_above(depth);
         }
         let frame = self.frames.last()?;
-        let closed = if frame.reduced || frame.announced != 0 {
-            Some(Closed {
-                id: frame.id,
-                call: frame.call,
-                entity: frame.entity,
-                reduced: frame.reduced,
-                announced: frame.announced,
-                panicking_at_entry: frame.panicking_at_entry,
-            })
-        } else {
-            None
-        };
+        let closed = Closed::of(frame);
         self.counters.truncate(frame.counters_from);
         self.frames.truncate(depth - 1);
         closed

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::callsite::Callsite;
 use crate::accumulator::dispatch::{horizon, listening, route_event};
-use crate::accumulator::stack::{Frame, STACK, Stack};
+use crate::accumulator::stack::{Closed, Frame, STACK, Stack};
 use crate::events::{Event, Outcome};
 
 /// Opens a track scope for one call of the function at `site`.
@@ -46,14 +46,7 @@ impl Drop for ScopeGuard {
         // `Option`s) cost more than the rest of the scope.
         let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
         if let Ok(Some(closed)) = closed {
-            let outcome = unwound_or(closed.panicking_at_entry, Outcome::Returned);
-            let event = Event::TrackCallReturn {
-                id: closed.id,
-                call: closed.call,
-                entity: closed.entity,
-                outcome,
-            };
-            send(event, Route { reduce: closed.reduced, publish: closed.announced });
+            returned(closed, unwound_or(closed.panicking_at_entry, Outcome::Returned));
         }
     }
 }
@@ -88,15 +81,16 @@ pub(crate) fn unwound_or(panicking_at_entry: bool, otherwise: Outcome) -> Outcom
 
 /// Emit the `track-call-return` of a closed async frame, if anyone needs it.
 pub(crate) fn close(frame: &Frame, outcome: Outcome) {
-    if frame.reduced || frame.announced != 0 {
-        let event = Event::TrackCallReturn {
-            id: frame.id,
-            call: frame.call,
-            entity: frame.entity,
-            outcome,
-        };
-        send(event, Route { reduce: frame.reduced, publish: frame.announced });
+    if let Some(closed) = Closed::of(frame) {
+        returned(closed, outcome);
     }
+}
+
+/// Send a closed scope's `track-call-return` along the route of its call.
+fn returned(closed: Closed, outcome: Outcome) {
+    let Closed { id, call, entity, reduced, announced, .. } = closed;
+    let event = Event::TrackCallReturn { id, call, entity, outcome };
+    send(event, Route { reduce: reduced, publish: announced });
 }
 
 /// Send an event along its route.
