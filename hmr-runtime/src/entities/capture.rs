@@ -85,8 +85,16 @@ fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
 fn capture_impl(_kind: EntityKind, _entity: EntityId, _name: String) {}
 
 /// Runs `f` when `entity` is disposed: its track became an orphan (a new
-/// version of its module did not execute it). Entity types use this to stop
-/// tasks and close channels. Replaces an earlier callback for the same entity.
+/// version of its module did not execute it), the module version that built
+/// it was rolled back (it panicked), or the execution that built it was
+/// overtaken by a newer version before it returned. Entity types use this to
+/// stop tasks and close channels. Replaces an earlier callback for the same
+/// entity; an entity the store stops holding without disposing it (a track's
+/// ninth-oldest previous entity) has its callback dropped, not run.
+///
+/// `f` runs on the thread that caused the disposal, outside the store's and
+/// the module's locks; a panic in it is caught and reported as a
+/// `reload-error`.
 pub fn on_dispose(entity: EntityId, f: impl FnOnce() + Send + 'static) {
     #[cfg(feature = "enabled")]
     crate::accumulator::dispatch::on_dispose(entity, Box::new(f));
