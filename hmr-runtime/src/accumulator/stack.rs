@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Numbers executions that reach the store or a listener (never 0).
-static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
-
 use crate::events::ids::derive_id;
 use crate::events::{CallId, EntityId, Event, ModuleVersion, Site, TrackId};
 use crate::instrument::callsite::Key;
+
+/// Numbers executions that reach the store or a listener (never 0).
+static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 
 /// One segment of a structural path.
 #[derive(Clone, Debug)]
