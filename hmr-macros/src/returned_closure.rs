@@ -190,11 +190,20 @@ impl ReturnedClosure {
         expect: bool,
     ) {
         let label = Lifetime::new("'__hmr_body", Span::mixed_site());
-        let mut breaks = ReturnsToBreaks { label: &label, found: false };
-        for stmt in &mut body.stmts {
-            breaks.visit_stmt_mut(stmt);
+        // `return e` → `break 'label e`.
+        let mut found = false;
+        OwnReturns {
+            f: &mut |expr| {
+                if let Expr::Return(ret) = expr {
+                    let (attrs, value) = (&ret.attrs, &ret.expr);
+                    *expr = syn::parse_quote_spanned!(Span::mixed_site()=>
+                        #(#attrs)* break #label #value);
+                    found = true;
+                }
+            },
         }
-        let value: Expr = if breaks.found {
+        .visit_body(body);
+        let value: Expr = if found {
             let stmts = mem::take(&mut body.stmts);
             syn::parse_quote_spanned!(Span::mixed_site()=> #label: { #(#stmts)* })
         } else {
@@ -260,12 +269,16 @@ impl ReturnedClosure {
 /// operand, descending through blocks, `if` and `match` to the values they
 /// produce. Diverging values (`panic!()`, `break`) produce no closure.
 fn for_each_returned(body: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
-    let mut returns = Returns { f };
-    for stmt in &mut body.stmts {
-        returns.visit_stmt_mut(stmt);
+    OwnReturns {
+        f: &mut |expr| {
+            if let Expr::Return(syn::ExprReturn { expr: Some(value), .. }) = expr {
+                each_value(value, f);
+            }
+        },
     }
+    .visit_body(body);
     if let Some(Stmt::Expr(tail, None)) = body.stmts.last_mut() {
-        each_value(tail, returns.f);
+        each_value(tail, f);
     }
 }
 
@@ -306,36 +319,22 @@ fn as_literal(value: &mut Expr) -> Option<&mut syn::ExprClosure> {
     }
 }
 
-/// The `return`s of the function itself: not those of closures, async
-/// blocks, const blocks or nested items.
-struct Returns<'a> {
+/// Visits the function's own `return` expressions (not those of closures,
+/// async blocks, const blocks or nested items), innermost first, handing
+/// each whole `return` expression to `f`, which may inspect or replace it.
+struct OwnReturns<'a> {
     f: &'a mut dyn FnMut(&mut Expr),
 }
 
-impl VisitMut for Returns<'_> {
-    fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        match expr {
-            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
-            Expr::Return(ret) => {
-                if let Some(value) = &mut ret.expr {
-                    self.visit_expr_mut(value);
-                    each_value(value, self.f);
-                }
-            }
-            _ => visit_mut::visit_expr_mut(self, expr),
+impl OwnReturns<'_> {
+    fn visit_body(&mut self, body: &mut Block) {
+        for stmt in &mut body.stmts {
+            self.visit_stmt_mut(stmt);
         }
     }
-
-    fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
-/// `return e` → `break 'label e`, for the function's own `return`s.
-struct ReturnsToBreaks<'a> {
-    label: &'a Lifetime,
-    found: bool,
-}
-
-impl VisitMut for ReturnsToBreaks<'_> {
+impl VisitMut for OwnReturns<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
@@ -343,10 +342,7 @@ impl VisitMut for ReturnsToBreaks<'_> {
                 if let Some(value) = &mut ret.expr {
                     self.visit_expr_mut(value);
                 }
-                self.found = true;
-                let (attrs, label, value) = (&ret.attrs, self.label, &ret.expr);
-                *expr =
-                    syn::parse_quote_spanned!(Span::mixed_site()=> #(#attrs)* break #label #value);
+                (self.f)(expr);
             }
             _ => visit_mut::visit_expr_mut(self, expr),
         }
