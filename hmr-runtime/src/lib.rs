@@ -55,6 +55,12 @@ mod reload;
 mod store;
 
 pub use entities::capture::{capture_entity, on_dispose};
+pub use entities::channels::{Broadcast, SendError, Watch, broadcast, watch};
+pub use entities::hot::{
+    HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
+};
+pub use entities::source::{Source, source};
+pub use entities::subscribe::{Subscription, spawn, subscribe};
 #[cfg(feature = "tracing")]
 pub use events::sink::TracingSink;
 pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
@@ -96,6 +102,7 @@ pub mod __private {
     pub use ::core;
     pub use ::std;
 
+    pub use crate::entities::source::{Returned, ReturnedOther, ReturnedSource, ReturnedStream};
     pub use crate::instrument::callsite::{Callsite, type_name_of};
 
     /// Whether calls are recorded (the `enabled` feature).

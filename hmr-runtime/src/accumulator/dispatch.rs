@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::reducer::{Effects, reduce};
+use super::reducer::{Apply, Effects, reduce};
+use crate::entities::graph::Built;
 use crate::events::sink::publish_to_sinks;
 use crate::events::{EntityId, Event};
 use crate::store::Store;
@@ -45,7 +46,54 @@ pub(crate) fn horizon() -> u64 {
 static STORE: Mutex<Store> = Mutex::new(Store::new());
 
 pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
-static DISPOSERS: Mutex<BTreeMap<EntityId, Disposer>> = Mutex::new(BTreeMap::new());
+
+/// What happens to an entity when the store lets go of it.
+pub(crate) enum Hook {
+    /// An [`on_dispose`](crate::on_dispose) callback.
+    Dispose(Disposer),
+    /// The living parts an entity type of this crate built (DESIGN §7).
+    Graph(Arc<Built>),
+}
+
+impl Hook {
+    fn into_disposer(self) -> Disposer {
+        match self {
+            Hook::Dispose(f) => f,
+            Hook::Graph(built) => Box::new(move || built.dispose()),
+        }
+    }
+}
+
+static HOOKS: Mutex<BTreeMap<EntityId, Hook>> = Mutex::new(BTreeMap::new());
+
+pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
+    HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What reducing an event leaves to do once the store is unlocked: swaps of
+/// committed updates (first), then disposers.
+#[must_use]
+#[derive(Default)]
+pub(crate) struct Aftermath {
+    applies: Vec<Apply>,
+    disposers: Vec<Disposer>,
+}
+
+impl Aftermath {
+    /// Swap the committed updates into the living entities. A module runs
+    /// this under its lock, so the next version sees the swapped graph.
+    pub(crate) fn apply(&mut self) {
+        for apply in std::mem::take(&mut self.applies) {
+            crate::entities::graph::apply(apply);
+        }
+    }
+
+    /// Apply, then run the disposers (see [`dispose_all`]).
+    pub(crate) fn finish(mut self, module: &str) {
+        self.apply();
+        dispose_all(module, self.disposers);
+    }
+}
 
 thread_local! {
     /// This thread's active captures, innermost last, with their numbers.
@@ -63,14 +111,20 @@ pub(crate) fn store() -> MutexGuard<'static, Store> {
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.
 pub(crate) fn emit(event: Event) {
-    let disposers = reduce_and_publish(event, EVERYONE);
-    dispose_all("", disposers);
+    reduce_and_publish(event, EVERYONE).finish("");
+}
+
+/// [`emit`] when calls are recorded (the `enabled` feature).
+pub(crate) fn emit_if_enabled(event: Event) {
+    if cfg!(feature = "enabled") {
+        emit(event);
+    }
 }
 
 /// Reduces `event`, publishes it to the listeners up to `horizon` (what it
-/// causes to everyone), and hands back the disposers it made due, to run
-/// once the caller has released its locks.
-pub(crate) fn emit_deferring_disposal(event: Event, horizon: u64) -> Vec<Disposer> {
+/// causes to everyone), and hands back the swaps and disposers it made due,
+/// to run once the caller has released its locks.
+pub(crate) fn emit_deferring_disposal(event: Event, horizon: u64) -> Aftermath {
     reduce_and_publish(event, horizon)
 }
 
@@ -92,17 +146,15 @@ pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
 /// it to the listeners within the scope's horizon (0: none).
 pub(crate) fn route_event(event: Event, reduce: bool, horizon: u64) {
     if reduce {
-        let disposers = reduce_and_publish(event, horizon);
-        dispose_all("", disposers);
+        reduce_and_publish(event, horizon).finish("");
     } else if horizon != 0 {
         publish(&event, horizon);
     }
 }
 
-/// Reduce, publish, and return the disposers the reduction made due (those
-/// of forgotten entities are dropped unrun).
-#[must_use]
-fn reduce_and_publish(event: Event, horizon: u64) -> Vec<Disposer> {
+/// Reduce, publish, and return the swaps and disposers the reduction made
+/// due (those of forgotten entities are dropped unrun).
+fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
     let mut fx = Effects::default();
     let mut published = Vec::new();
     {
@@ -124,19 +176,19 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Vec<Disposer> {
         }
     }
     if fx.disposed.is_empty() && fx.forgotten.is_empty() {
-        return Vec::new();
+        return Aftermath { applies: fx.applies, disposers: Vec::new() };
     }
-    let (run, forgotten): (Vec<Disposer>, Vec<Disposer>) = {
-        let mut map = DISPOSERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let (run, forgotten): (Vec<Disposer>, Vec<Hook>) = {
+        let mut map = hooks();
         (
-            fx.disposed.iter().filter_map(|e| map.remove(e)).collect(),
+            fx.disposed.iter().filter_map(|e| map.remove(e)).map(Hook::into_disposer).collect(),
             fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
         )
     };
     // Dropped outside every lock: dropping a closure runs user code, which
     // must not unwind into the caller (a module's commit).
     let _ = catch_unwind(AssertUnwindSafe(move || drop(forgotten)));
-    run
+    Aftermath { applies: fx.applies, disposers: run }
 }
 
 /// Hand `event` to the listeners numbered up to `horizon` (it does not touch
@@ -153,7 +205,7 @@ pub(crate) fn publish(event: &Event, horizon: u64) {
 }
 
 pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
-    DISPOSERS.lock().unwrap_or_else(PoisonError::into_inner).insert(entity, f);
+    hooks().insert(entity, Hook::Dispose(f));
 }
 
 /// See [`crate::capture_events`].

@@ -16,6 +16,17 @@ pub(crate) struct Effects {
     pub(crate) disposed: Vec<EntityId>,
     /// Entities the store no longer holds (superseded): their disposers are dropped unrun.
     pub(crate) forgotten: Vec<EntityId>,
+    /// Committed updates of living tracks: their entities swap now.
+    pub(crate) applies: Vec<Apply>,
+}
+
+/// A committed update: the living entity `prev` takes over what `new` was
+/// built with (DESIGN §6), as `change` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Apply {
+    pub(crate) prev: EntityId,
+    pub(crate) new: EntityId,
+    pub(crate) change: Change,
 }
 
 /// Apply `event` to `store`.
@@ -37,10 +48,10 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
                 },
             );
         }
-        Event::ConstructorCallReturn { entity, track, call, name }
-        | Event::FactoryCallReturn { entity, track, call, name }
-        | Event::PipeCallReturn { entity, track, call, name }
-        | Event::OperatorFunCall { entity, track, call, name } => {
+        Event::ConstructorCallReturn { entity, track, call, name, shape }
+        | Event::FactoryCallReturn { entity, track, call, name, shape }
+        | Event::PipeCallReturn { entity, track, call, name, shape }
+        | Event::OperatorFunCall { entity, track, call, name, shape } => {
             let (Some(track), Some(call)) = (track, call) else { return };
             let Some(open) = store.open.get_mut(call) else { return };
             open.captured.push(*entity);
@@ -50,9 +61,10 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
                 Event::PipeCallReturn { .. } => EntityKind::Pipe,
                 _ => EntityKind::OperatorFun,
             };
-            store
-                .entities
-                .insert(*entity, EntityRecord { kind, name: name.clone(), track: *track });
+            store.entities.insert(
+                *entity,
+                EntityRecord { kind, name: name.clone(), shape: *shape, track: *track },
+            );
         }
         Event::TrackCallReturn { id, call, entity, outcome: _ } => {
             track_return(store, *id, *call, *entity, fx);
@@ -74,6 +86,7 @@ pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
             if *committed {
                 if let Some(stage) = stage {
                     fx.forgotten.extend(stage.forgotten);
+                    fx.applies.extend(stage.applies);
                 }
                 commit_module(store, module, fx);
             } else if let Some(stage) = stage {
@@ -134,6 +147,7 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
         tracks,
         entities,
         forgotten: Vec::new(),
+        applies: Vec::new(),
     };
     store.staged.insert(module.to_owned(), stage);
     let record = store.modules.entry(module.to_owned()).or_insert_with(|| ModuleRecord {
@@ -230,7 +244,7 @@ fn track_return(
                 let same_shape = prev_entity
                     .and_then(|p| store.entities.get(&p))
                     .zip(store.entities.get(&entity))
-                    .is_some_and(|(a, b)| a.name == b.name);
+                    .is_some_and(|(a, b)| a.same_shape(b));
                 let change = if open.reset {
                     Change::Reset
                 } else if same_shape {
@@ -239,6 +253,16 @@ fn track_return(
                     Change::Structural
                 };
                 let prev_entity = prev_entity.filter(|p| *p != entity);
+                if let Some(prev) = prev_entity {
+                    // Swaps wait for the module's commit; outside a module
+                    // they happen now.
+                    let apply = Apply { prev, new: entity, change };
+                    let stage = record.module.as_ref().and_then(|m| store.staged.get_mut(&m.name));
+                    match stage {
+                        Some(stage) => stage.applies.push(apply),
+                        None => fx.applies.push(apply),
+                    }
+                }
                 fx.events.push(Event::TrackUpdate {
                     id,
                     version: record.version + 1,

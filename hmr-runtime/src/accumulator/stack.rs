@@ -123,6 +123,11 @@ impl Frame {
         self.key.is_none()
     }
 
+    /// `#[hmr_track(reset)]`.
+    pub(crate) fn reset(&self) -> bool {
+        self.key.is_some_and(|key| key.callsite.reset)
+    }
+
     fn segment(&self) -> Segment {
         match (self.key, self.cold.as_ref().and_then(|c| c.module.clone())) {
             (Some(key), _) => Segment::Track(key),

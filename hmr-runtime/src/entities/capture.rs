@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::events::{EntityId, EntityKind};
+use crate::events::{CallId, EntityId, EntityKind, TrackId};
 
 static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 
@@ -36,16 +36,30 @@ static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 /// assert_eq!(store.entity_name(track.id), Some("source"));
 /// ```
 pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
-    let entity = EntityId(NEXT_ENTITY.fetch_add(1, Ordering::Relaxed));
-    capture_impl(kind, entity, name.into());
+    let entity = next_entity();
+    capture_in(current_scope(), kind, entity, name.into(), 0);
     entity
 }
 
+pub(crate) fn next_entity() -> EntityId {
+    EntityId(NEXT_ENTITY.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The innermost open track scope, as an entity built now sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) track: TrackId,
+    pub(crate) call: CallId,
+    /// `#[hmr_track(reset)]`: whatever it builds is rebuilt.
+    pub(crate) reset: bool,
+}
+
+/// The innermost open track scope, if any (a module scope is none). Its
+/// events start reaching the store now: it is about to capture an entity.
 #[cfg(feature = "enabled")]
-fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
-    use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish, route_event};
+pub(crate) fn current_scope() -> Option<Scope> {
+    use crate::accumulator::dispatch::route_event;
     use crate::accumulator::stack::STACK;
-    use crate::events::Event;
 
     let placed = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
@@ -61,28 +75,60 @@ fn capture_impl(kind: EntityKind, entity: EntityId, name: String) {
             stack.frames[index].reduced = true;
             call
         };
-        let frame = &mut stack.frames[index];
-        frame.entity = Some(entity);
-        Some(((frame.id, frame.call), call))
+        let frame = &stack.frames[index];
+        Some((Scope { track: frame.id, call: frame.call, reset: frame.reset() }, call))
     });
-    match placed {
-        Ok(Some((scope, call))) => {
-            if let Some(call) = call {
-                // Listeners saw it when the scope opened, or never will.
-                route_event(call, true, 0);
-            }
-            emit(Event::entity(kind, entity, Some(scope), name));
-        }
-        _ => {
-            if listening() {
-                publish(&Event::entity(kind, entity, None, name), EVERYONE);
-            }
-        }
+    let (scope, call) = placed.ok().flatten()?;
+    if let Some(call) = call {
+        // Listeners saw it when the scope opened, or never will.
+        route_event(call, true, 0);
     }
+    Some(scope)
 }
 
 #[cfg(not(feature = "enabled"))]
-fn capture_impl(_kind: EntityKind, _entity: EntityId, _name: String) {}
+pub(crate) fn current_scope() -> Option<Scope> {
+    None
+}
+
+/// Records `entity` as built in `scope` (the innermost scope, looked up
+/// just before): last entity wins.
+#[cfg(feature = "enabled")]
+pub(crate) fn capture_in(
+    scope: Option<Scope>,
+    kind: EntityKind,
+    entity: EntityId,
+    name: String,
+    shape: u64,
+) {
+    use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish};
+    use crate::accumulator::stack::STACK;
+    use crate::events::Event;
+
+    let Some(scope) = scope else {
+        if listening() {
+            publish(&Event::entity(kind, entity, None, name, shape), EVERYONE);
+        }
+        return;
+    };
+    let _ = STACK.try_with(|stack| {
+        let mut stack = stack.borrow_mut();
+        if let Some(frame) = stack.frames.last_mut().filter(|f| f.call == scope.call) {
+            frame.entity = Some(entity);
+        }
+    });
+    emit(Event::entity(kind, entity, Some((scope.track, scope.call)), name, shape));
+}
+
+#[cfg(not(feature = "enabled"))]
+pub(crate) fn capture_in(
+    _scope: Option<Scope>,
+    _kind: EntityKind,
+    _entity: EntityId,
+    _name: String,
+    _shape: u64,
+) {
+}
 
 /// Runs `f` when `entity` is disposed: its track became an orphan (a new
 /// version of its module did not execute it), the module version that built

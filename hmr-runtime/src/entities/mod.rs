@@ -1,3 +1,8 @@
 //! Entities: what tracked functions build and re-executions update.
 
 pub(crate) mod capture;
+pub(crate) mod channels;
+pub(crate) mod graph;
+pub(crate) mod hot;
+pub(crate) mod source;
+pub(crate) mod subscribe;

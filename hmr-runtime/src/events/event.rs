@@ -155,6 +155,11 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
+        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// give two entities equal non-zero shapes exactly when a re-execution
+        /// may swap one into the other; 0 compares by `name`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        shape: u64,
     },
     /// An entity was made by a factory (source).
     FactoryCallReturn {
@@ -166,6 +171,11 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
+        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// give two entities equal non-zero shapes exactly when a re-execution
+        /// may swap one into the other; 0 compares by `name`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        shape: u64,
     },
     /// An operator chain was built.
     PipeCallReturn {
@@ -177,6 +187,11 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name (`source.hot_map(fn)`).
         name: String,
+        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// give two entities equal non-zero shapes exactly when a re-execution
+        /// may swap one into the other; 0 compares by `name`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        shape: u64,
     },
     /// A hot closure was handed to an operator.
     OperatorFunCall {
@@ -188,6 +203,11 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
+        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// give two entities equal non-zero shapes exactly when a re-execution
+        /// may swap one into the other; 0 compares by `name`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        shape: u64,
     },
     /// A living pipeline started.
     Subscribe {
@@ -220,6 +240,11 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if signature")]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Event {
     /// The event's `type` tag, as serialised (`"track-call"`).
     #[must_use]
@@ -247,13 +272,16 @@ impl Event {
         entity: EntityId,
         scope: Option<(TrackId, CallId)>,
         name: String,
+        shape: u64,
     ) -> Event {
         let (track, call) = (scope.map(|s| s.0), scope.map(|s| s.1));
         match kind {
-            EntityKind::Constructor => Event::ConstructorCallReturn { entity, track, call, name },
-            EntityKind::Factory => Event::FactoryCallReturn { entity, track, call, name },
-            EntityKind::Pipe => Event::PipeCallReturn { entity, track, call, name },
-            EntityKind::OperatorFun => Event::OperatorFunCall { entity, track, call, name },
+            EntityKind::Constructor => {
+                Event::ConstructorCallReturn { entity, track, call, name, shape }
+            }
+            EntityKind::Factory => Event::FactoryCallReturn { entity, track, call, name, shape },
+            EntityKind::Pipe => Event::PipeCallReturn { entity, track, call, name, shape },
+            EntityKind::OperatorFun => Event::OperatorFunCall { entity, track, call, name, shape },
         }
     }
 }
@@ -292,10 +320,10 @@ mod tests {
                 committed: false,
                 error: Some("x".into()),
             },
-            Event::entity(EntityKind::Constructor, entity, scope, name.clone()),
-            Event::entity(EntityKind::Factory, entity, scope, name.clone()),
-            Event::entity(EntityKind::Pipe, entity, scope, name.clone()),
-            Event::entity(EntityKind::OperatorFun, entity, None, name),
+            Event::entity(EntityKind::Constructor, entity, scope, name.clone(), 0),
+            Event::entity(EntityKind::Factory, entity, scope, name.clone(), 9),
+            Event::entity(EntityKind::Pipe, entity, scope, name.clone(), 0),
+            Event::entity(EntityKind::OperatorFun, entity, None, name, 0),
             Event::Subscribe { subscription: SubscriptionId(1), entity },
             Event::Unsubscribe { subscription: SubscriptionId(1), entity },
             Event::ReloadError { module: "m".into(), message: "boom".into() },

@@ -6,9 +6,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::accumulator::dispatch::{
-    dispose_all, emit, emit_deferring_disposal, horizon, listening, store,
-};
+use crate::accumulator::dispatch::{emit, emit_deferring_disposal, horizon, listening, store};
 use crate::accumulator::stack::STACK;
 use crate::events::{Event, ModuleVersion};
 use crate::store::ModuleRecord;
@@ -134,13 +132,13 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     };
     let lock = module_lock(name);
-    let (result, disposers) = {
+    let (result, aftermath) = {
         let _serial = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
         // The module's call and return go to the same listeners, like a scope's.
         let pair = if listening() { horizon() } else { 0 };
         let call = Event::HmrModuleCall { module: name.to_owned(), version };
-        dispose_all(name, emit_deferring_disposal(call, pair));
+        emit_deferring_disposal(call, pair).finish(name);
         let module = ModuleVersion { name: name.to_owned(), version };
         let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
         let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
@@ -151,13 +149,15 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
             committed: error.is_none(),
             error: error.clone(),
         };
-        let disposers = emit_deferring_disposal(end, pair);
+        let mut aftermath = emit_deferring_disposal(end, pair);
+        // Committed swaps land before the next version may start.
+        aftermath.apply();
         if let Some(message) = error {
             emit(Event::ReloadError { module: name.to_owned(), message });
         }
-        (result, disposers)
+        (result, aftermath)
     };
-    dispose_all(name, disposers);
+    aftermath.finish(name);
     result.map_err(|message| ReloadError::Panicked { module: name.to_owned(), message })
 }
 

@@ -90,8 +90,23 @@ pub struct EntityRecord {
     pub kind: EntityKind,
     /// Its structural name (`source.hot_map(fn).hot_scan(0,fn)`).
     pub name: String,
+    /// Its shape as a number (see the entity events); 0 if only named.
+    pub shape: u64,
     /// The track that captured it.
     pub track: TrackId,
+}
+
+impl EntityRecord {
+    /// Whether a re-execution that built `other` in place of `self` is an
+    /// update in place (`fn-only`) rather than a rebuild.
+    #[must_use]
+    pub fn same_shape(&self, other: &EntityRecord) -> bool {
+        if self.shape != 0 && other.shape != 0 {
+            self.shape == other.shape
+        } else {
+            self.shape == other.shape && self.name == other.name
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +132,8 @@ pub(crate) struct Stage {
     pub(crate) entities: Vec<(EntityId, EntityRecord)>,
     /// Entities this execution superseded; forgotten only if it commits.
     pub(crate) forgotten: Vec<EntityId>,
+    /// Swaps this execution made due; applied only if it commits.
+    pub(crate) applies: Vec<crate::accumulator::reducer::Apply>,
 }
 
 impl Store {

@@ -1,0 +1,288 @@
+//! Subjects: `broadcast` and `watch` channels that a re-execution hands back.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::StreamExt as _;
+use futures_util::stream::{self, BoxStream};
+use tokio::sync::{broadcast as bc, watch as wt};
+
+use super::graph::{Builder, Node, Shape};
+use super::source::short_type_name;
+use crate::events::EntityKind;
+
+/// Why a send failed: the channel's track was disposed, or (broadcast) no
+/// receiver is subscribed. Holds the value back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the channel is closed or has no receiver")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+struct BroadcastInner<T> {
+    /// `None` is the close message sent when the track is disposed.
+    tx: bc::Sender<Option<T>>,
+    closed: AtomicBool,
+}
+
+/// A broadcast channel (a hot subject) that survives re-execution
+/// (DESIGN §7). Clone it to share; every [`subscribe`](Broadcast::subscribe)d
+/// stream gets every value sent after it subscribed.
+pub struct Broadcast<T> {
+    inner: Arc<BroadcastInner<T>>,
+}
+
+impl<T> Clone for Broadcast<T> {
+    fn clone(&self) -> Self {
+        Broadcast { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Broadcast<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcast")
+            .field("item", &short_type_name::<T>())
+            .field("receivers", &self.inner.tx.receiver_count())
+            .field("closed", &self.inner.closed.load(Ordering::Acquire))
+            .finish()
+    }
+}
+
+impl<T: Clone + Send + 'static> Broadcast<T> {
+    /// Sends `value` to every subscribed stream; returns how many there are.
+    ///
+    /// # Errors
+    /// If the channel was closed (its track disposed) or nobody subscribed.
+    pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(SendError(value));
+        }
+        self.inner.tx.send(Some(value)).map_err(|e| SendError(e.0.expect("sent a value")))
+    }
+
+    /// A stream of the values sent from now on. A receiver that falls more
+    /// than the capacity behind skips the oldest values. It ends when the
+    /// channel's track is disposed.
+    pub fn subscribe(&self) -> BoxStream<'static, T> {
+        let rx = self.inner.tx.subscribe();
+        stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(Some(value)) => return Some((value, rx)),
+                    Ok(None) | Err(bc::error::RecvError::Closed) => return None,
+                    Err(bc::error::RecvError::Lagged(_)) => {}
+                }
+            }
+        })
+        .boxed()
+    }
+
+    /// Whether the channel was closed (its track disposed).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A channel built by a track; a re-execution's handed-back channel
+/// follows the living node.
+struct BroadcastNode<T> {
+    inner: Arc<BroadcastInner<T>>,
+    living: Option<Arc<BroadcastNode<T>>>,
+}
+
+impl<T: Send + 'static> Node for BroadcastNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, new: &dyn Node) -> bool {
+        // Handed back at construction; nothing to take over.
+        new.as_any()
+            .downcast_ref::<BroadcastNode<T>>()
+            .is_some_and(|n| Arc::ptr_eq(&n.inner, &self.inner))
+    }
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        self.living.clone().map(|l| l as Arc<dyn Node>)
+    }
+    fn dispose(&self) {
+        if self.living.is_none() && !self.inner.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.inner.tx.send(None);
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A broadcast channel holding up to `capacity` values per receiver.
+///
+/// Inside a tracked function, a re-execution gets the *same* channel back
+/// if the item type and the capacity are the same: streams subscribed in
+/// the old version receive what the new version sends. A different capacity
+/// or item type builds a new channel (`structural`); the old one is closed
+/// at commit. Disposing the track closes it: its streams end.
+///
+/// # Panics
+/// If `capacity` is 0 (as tokio's broadcast channel).
+pub fn broadcast<T>(capacity: usize) -> Broadcast<T>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let builder = Builder::new();
+    let shape = Shape::new("broadcast", vec![TypeId::of::<T>()]).with_arg(capacity);
+    let name = format!("broadcast::<{}>({capacity})", short_type_name::<T>());
+    let living = builder.living::<BroadcastNode<T>>("broadcast", &shape);
+    let inner = match &living {
+        Some(living) => living.inner.clone(),
+        None => {
+            assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
+            Arc::new(BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) })
+        }
+    };
+    let node = Arc::new(BroadcastNode { inner: inner.clone(), living });
+    builder.finish(EntityKind::Constructor, "broadcast", name, shape, node);
+    Broadcast { inner }
+}
+
+struct WatchInner<T> {
+    tx: wt::Sender<T>,
+    closed: AtomicBool,
+}
+
+/// A channel holding one current value (a behaviour subject) that survives
+/// re-execution with its value (DESIGN §7).
+pub struct Watch<T> {
+    inner: Arc<WatchInner<T>>,
+}
+
+impl<T> Clone for Watch<T> {
+    fn clone(&self) -> Self {
+        Watch { inner: self.inner.clone() }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Watch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("value", &*self.inner.tx.borrow())
+            .field("closed", &self.inner.closed.load(Ordering::Acquire))
+            .finish()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Watch<T> {
+    /// Sets the value and wakes the streams.
+    ///
+    /// # Errors
+    /// If the channel was closed (its track disposed).
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(SendError(value));
+        }
+        self.inner.tx.send_replace(value);
+        Ok(())
+    }
+
+    /// Changes the value in place and wakes the streams.
+    pub fn send_modify(&self, f: impl FnOnce(&mut T)) {
+        if !self.inner.closed.load(Ordering::Acquire) {
+            self.inner.tx.send_modify(f);
+        }
+    }
+
+    /// The current value.
+    #[must_use]
+    pub fn get(&self) -> T {
+        self.inner.tx.borrow().clone()
+    }
+
+    /// A stream of the current value, then of every change (changes in
+    /// quick succession may be seen once, as the latest). It ends when the
+    /// channel's track is disposed.
+    pub fn subscribe(&self) -> BoxStream<'static, T> {
+        let mut rx = self.inner.tx.subscribe();
+        rx.mark_changed();
+        let inner = self.inner.clone();
+        stream::unfold((rx, inner), |(mut rx, inner)| async move {
+            rx.changed().await.ok()?;
+            if inner.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            let value = rx.borrow_and_update().clone();
+            Some((value, (rx, inner)))
+        })
+        .boxed()
+    }
+
+    /// Whether the channel was closed (its track disposed).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A channel built by a track; a re-execution's handed-back channel
+/// follows the living node.
+struct WatchNode<T> {
+    inner: Arc<WatchInner<T>>,
+    living: Option<Arc<WatchNode<T>>>,
+}
+
+impl<T: Send + Sync + 'static> Node for WatchNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, new: &dyn Node) -> bool {
+        new.as_any()
+            .downcast_ref::<WatchNode<T>>()
+            .is_some_and(|n| Arc::ptr_eq(&n.inner, &self.inner))
+    }
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        self.living.clone().map(|l| l as Arc<dyn Node>)
+    }
+    fn dispose(&self) {
+        if self.living.is_none() && !self.inner.closed.swap(true, Ordering::AcqRel) {
+            self.inner.tx.send_modify(|_| {});
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A watch channel holding `initial` until a value is sent.
+///
+/// Inside a tracked function, a re-execution gets the *same* channel back,
+/// with its current value, if the item type and `initial` (compared with
+/// `PartialEq`) are the same; otherwise a new channel is built
+/// (`structural`) and the old one closed at commit. Disposing the track
+/// closes it: its streams end.
+pub fn watch<T>(initial: T) -> Watch<T>
+where
+    T: Clone + PartialEq + fmt::Debug + Send + Sync + 'static,
+{
+    let builder = Builder::new();
+    let name = format!("watch::<{}>({initial:?})", short_type_name::<T>());
+    let shape = Shape::new("watch", vec![TypeId::of::<T>()]).with_arg(initial.clone());
+    let living = builder.living::<WatchNode<T>>("watch", &shape);
+    let inner = match &living {
+        Some(living) => living.inner.clone(),
+        None => Arc::new(WatchInner { tx: wt::channel(initial).0, closed: AtomicBool::new(false) }),
+    };
+    let node = Arc::new(WatchNode { inner: inner.clone(), living });
+    builder.finish(EntityKind::Constructor, "watch", name, shape, node);
+    Watch { inner }
+}

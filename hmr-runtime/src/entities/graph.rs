@@ -1,0 +1,315 @@
+//! The living graph: the parts the entity types of this crate built in each
+//! track scope, and how a committed re-execution swaps into them (DESIGN §6).
+//!
+//! Every execution of a scope collects the parts it builds, in order, into
+//! one [`Built`]; the store's entity for the track maps to it (a
+//! [`Hook::Graph`]). A re-execution builds a new `Built` next to the living
+//! one. Each new part is compared with the living part at the same position:
+//! while every part so far has the same [`Shape`], the new part gets the
+//! living part's shape number, so the track's final entity has the living
+//! entity's shape exactly when the whole chain matches (`fn-only`).
+//!
+//! At commit ([`apply`]) the living parts take over what the new ones carry:
+//! - `fn-only`: each living part *adopts* its twin (a closure, an inner
+//!   stream, a handler); the new parts are dropped, never polled;
+//! - `structural` / `reset`: the new parts replace the living ones, except
+//!   *followers*: handles a re-execution got back to a living subscription,
+//!   stable stream or channel, whose living node is *relinked* to the new
+//!   pipeline and stays. Living parts nobody took over are disposed.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use super::capture::{Scope, capture_in, current_scope, next_entity};
+use crate::accumulator::dispatch::{Hook, hooks, store};
+use crate::accumulator::reducer::Apply;
+use crate::events::{CallId, Change, EntityId, EntityKind};
+
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A value that may be compared with another of unknown type.
+pub(crate) trait Arg: Send {
+    fn same(&self, other: &dyn Arg) -> bool;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: PartialEq + Send + 'static> Arg for T {
+    fn same(&self, other: &dyn Arg) -> bool {
+        other.as_any().downcast_ref::<T>().is_some_and(|o| o == self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// One part's shape: the operator, the types it carries, its non-closure
+/// argument (a seed, a capacity, an initial value). Closures are not part of it.
+pub(crate) struct Shape {
+    op: &'static str,
+    types: Vec<TypeId>,
+    /// Behind a lock so that a seed need only be `Send`.
+    arg: Option<Mutex<Box<dyn Arg>>>,
+}
+
+impl Shape {
+    pub(crate) fn new(op: &'static str, types: Vec<TypeId>) -> Shape {
+        Shape { op, types, arg: None }
+    }
+
+    pub(crate) fn with_arg(mut self, arg: impl PartialEq + Send + 'static) -> Shape {
+        self.arg = Some(Mutex::new(Box::new(arg)));
+        self
+    }
+
+    fn same(&self, other: &Shape) -> bool {
+        self.op == other.op
+            && self.types == other.types
+            && match (&self.arg, &other.arg) {
+                (None, None) => true,
+                (Some(a), Some(b)) => lock(a).same(&**lock(b)),
+                _ => false,
+            }
+    }
+}
+
+/// Something a part of the graph holds: the shared half of an entity.
+pub(crate) trait Node: Send + Sync + 'static {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// `fn-only`: take over what `new`, of the same shape, was built with.
+    /// `false`: `new` cannot be adopted and replaces this node.
+    fn adopt(&self, new: &dyn Node) -> bool;
+    /// For a follower: the living node it stands for.
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        None
+    }
+    /// On a living node, with its follower from a rebuilding re-execution:
+    /// take the rebuilt pipeline (and handler).
+    fn relink(&self, follower: &dyn Node) {
+        self.adopt(follower);
+    }
+    /// The track is gone: stop tasks, close channels, end streams.
+    fn dispose(&self);
+    fn as_any(&self) -> &dyn Any;
+}
+
+#[derive(Clone)]
+pub(crate) struct Part {
+    op: &'static str,
+    shape: Arc<Shape>,
+    /// The shape number of the chain up to this part.
+    number: u64,
+    name: String,
+    node: Arc<dyn Node>,
+}
+
+/// The parts one execution of a scope built, in order.
+#[derive(Default)]
+pub(crate) struct Built {
+    parts: Mutex<Vec<Part>>,
+    /// A part did not match the living part at its position.
+    diverged: AtomicBool,
+    disposed: AtomicBool,
+}
+
+impl Built {
+    pub(crate) fn dispose(&self) {
+        if self.disposed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let parts = std::mem::take(&mut *lock(&self.parts));
+        for part in parts.iter().rev() {
+            part.node.dispose();
+        }
+    }
+
+    fn nodes(&self) -> Vec<Arc<dyn Node>> {
+        lock(&self.parts).iter().map(|p| p.node.clone()).collect()
+    }
+}
+
+static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
+
+/// Executions that are building parts now, by call.
+static BUILDING: Mutex<Option<HashMap<CallId, Weak<Built>>>> = Mutex::new(None);
+
+/// An entity being built in the current scope.
+pub(crate) struct Builder {
+    scope: Option<Scope>,
+    building: Option<Arc<Built>>,
+    living: Vec<Part>,
+}
+
+impl Builder {
+    /// Looks up the innermost scope, what this execution built so far, and
+    /// what the living version of its track holds.
+    pub(crate) fn new() -> Builder {
+        let Some(scope) = current_scope() else {
+            return Builder { scope: None, building: None, living: Vec::new() };
+        };
+        let building = {
+            let mut map = lock(&BUILDING);
+            let map = map.get_or_insert_with(HashMap::new);
+            if let Some(built) = map.get(&scope.call).and_then(Weak::upgrade) {
+                built
+            } else {
+                if map.len() >= 64 {
+                    map.retain(|_, b| b.strong_count() > 0);
+                }
+                let built = Arc::new(Built::default());
+                map.insert(scope.call, Arc::downgrade(&built));
+                built
+            }
+        };
+        let entity = store().tracks.get(&scope.track).and_then(|t| t.entity);
+        let living = entity
+            .and_then(|e| match hooks().get(&e) {
+                Some(Hook::Graph(b)) if !Arc::ptr_eq(b, &building) => Some(b.clone()),
+                _ => None,
+            })
+            .map(|b| lock(&b.parts).clone())
+            .unwrap_or_default();
+        Builder { scope: Some(scope), building: Some(building), living }
+    }
+
+    /// The name of the entity built just before in this scope, if any.
+    pub(crate) fn previous_name(&self) -> Option<String> {
+        self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.name.clone()))
+    }
+
+    /// `name(previous)` or `name(…)` after the part built before in this scope.
+    pub(crate) fn chain(&self, op: &str) -> String {
+        match self.previous_name() {
+            Some(prev) => format!("{prev}.{op}"),
+            None => op.to_owned(),
+        }
+    }
+
+    /// The living node of type `N` a new part of `op` with `shape` stands
+    /// for: the living part of that op and the same ordinal among the parts
+    /// of that op, if its shape is the same. None in a `reset` scope.
+    pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
+        if self.scope.is_none_or(|s| s.reset) {
+            return None;
+        }
+        let nth = self
+            .building
+            .as_ref()
+            .map_or(0, |b| lock(&b.parts).iter().filter(|p| p.op == op).count());
+        let part = self.living.iter().filter(|p| p.op == op).nth(nth)?;
+        if !part.shape.same(shape) {
+            return None;
+        }
+        part.node.clone().into_any().downcast::<N>().ok()
+    }
+
+    /// Records the part: captures the entity in the scope (last entity
+    /// wins) and returns its id.
+    pub(crate) fn finish(
+        self,
+        kind: EntityKind,
+        op: &'static str,
+        name: String,
+        shape: Shape,
+        node: Arc<dyn Node>,
+    ) -> EntityId {
+        let entity = next_entity();
+        let Some(building) = self.building else {
+            capture_in(None, kind, entity, name, 0);
+            return entity;
+        };
+        let reset = self.scope.is_some_and(|s| s.reset);
+        let number = {
+            let mut parts = lock(&building.parts);
+            let index = parts.len();
+            let matched = !reset
+                && !building.diverged.load(Ordering::Relaxed)
+                && self.living.get(index).is_some_and(|p| p.op == op && p.shape.same(&shape));
+            let number = if matched {
+                self.living[index].number
+            } else {
+                building.diverged.store(true, Ordering::Relaxed);
+                NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
+            };
+            parts.push(Part { op, shape: Arc::new(shape), number, name: name.clone(), node });
+            number
+        };
+        hooks().insert(entity, Hook::Graph(building));
+        capture_in(self.scope, kind, entity, name, number);
+        entity
+    }
+}
+
+/// Swap a committed update into the living graph (see the module docs).
+pub(crate) fn apply(apply: Apply) {
+    let graph = |e: &EntityId, map: &std::collections::BTreeMap<EntityId, Hook>| match map.get(e) {
+        Some(Hook::Graph(b)) => Some(b.clone()),
+        _ => None,
+    };
+    let (living, fresh) = {
+        let map = hooks();
+        (graph(&apply.prev, &map), graph(&apply.new, &map))
+    };
+    let (Some(living), Some(fresh)) = (living, fresh) else { return };
+    if Arc::ptr_eq(&living, &fresh) {
+        return;
+    }
+    let old: Vec<Part> = std::mem::take(&mut *lock(&living.parts));
+    let new: Vec<Part> = std::mem::take(&mut *lock(&fresh.parts));
+    let mut kept: Vec<Arc<dyn Node>> = Vec::new();
+    let mut merged = Vec::with_capacity(new.len());
+    for (index, part) in new.into_iter().enumerate() {
+        if let Some(target) = part.node.follows() {
+            match apply.change {
+                Change::FnOnly => {
+                    target.adopt(&*part.node);
+                }
+                Change::Structural | Change::Reset => target.relink(&*part.node),
+            }
+            kept.push(target.clone());
+            merged.push(Part { node: target, ..part });
+        } else if let Some(twin) = old.get(index).filter(|old| {
+            apply.change == Change::FnOnly
+                && old.number == part.number
+                && old.node.adopt(&*part.node)
+        }) {
+            kept.push(twin.node.clone());
+            merged.push(Part { node: twin.node.clone(), ..part });
+        } else {
+            merged.push(part);
+        }
+    }
+    let merged_built = Arc::new(Built {
+        parts: Mutex::new(merged),
+        diverged: AtomicBool::new(false),
+        disposed: AtomicBool::new(false),
+    });
+    {
+        let mut map = hooks();
+        map.remove(&apply.prev);
+        map.insert(apply.new, Hook::Graph(merged_built));
+    }
+    living.disposed.store(true, Ordering::Release);
+    fresh.disposed.store(true, Ordering::Release);
+    for part in old.iter().rev() {
+        if !kept.iter().any(|k| same_node(k, &part.node)) {
+            part.node.dispose();
+        }
+    }
+}
+
+fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// The nodes of the living graph of `entity` (tests and diagnostics).
+#[allow(dead_code, reason = "used by unit tests")]
+pub(crate) fn nodes_of(entity: EntityId) -> Vec<Arc<dyn Node>> {
+    match hooks().get(&entity) {
+        Some(Hook::Graph(b)) => b.nodes(),
+        _ => Vec::new(),
+    }
+}

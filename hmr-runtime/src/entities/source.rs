@@ -1,0 +1,441 @@
+//! `Source<T>`: a stable, switchable stream. `source(stream)` builds one;
+//! a tracked function's returned stream is wrapped in one.
+
+use std::any::{Any, TypeId, type_name};
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+use futures_util::task::AtomicWaker;
+
+use super::graph::{Builder, Node, Shape, lock};
+use crate::events::EntityKind;
+
+type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
+
+/// The half of a switchable stream that a swap reaches.
+pub(crate) struct Switch<T> {
+    /// Bumped by every switch and by disposal; the receiver compares it
+    /// with the last value it saw on every poll (its only cost per item).
+    version: AtomicU64,
+    /// The receiver's waker, registered when its inner stream is pending.
+    waker: AtomicWaker,
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    /// The inner stream waiting for the receiver to take it.
+    pending: Option<Inner<T>>,
+    /// A handle holds (or is about to take) the inner stream.
+    received: bool,
+    /// Handles waiting to become the receiver.
+    waiting: Vec<Waker>,
+    /// The track is gone: the stream ends.
+    disposed: bool,
+}
+
+impl<T> Switch<T> {
+    fn new(inner: Option<Inner<T>>) -> Switch<T> {
+        Switch {
+            version: AtomicU64::new(1),
+            waker: AtomicWaker::new(),
+            state: Mutex::new(State {
+                pending: inner,
+                received: false,
+                waiting: Vec::new(),
+                disposed: false,
+            }),
+        }
+    }
+
+    /// Hand `inner` to the receiver; the one it had is dropped at its next
+    /// poll, which this wakes. Returns the inner stream it replaces if no
+    /// receiver took that one yet.
+    pub(crate) fn switch(&self, inner: Inner<T>) {
+        let (replaced, waiting) = {
+            let mut state = lock(&self.state);
+            if state.disposed {
+                return;
+            }
+            let replaced = state.pending.replace(inner);
+            self.version.fetch_add(1, Ordering::AcqRel);
+            (replaced, std::mem::take(&mut state.waiting))
+        };
+        drop(replaced);
+        self.waker.wake();
+        waiting.into_iter().for_each(Waker::wake);
+    }
+
+    /// The inner stream no receiver took yet (a re-execution's new source,
+    /// taken over by the living one).
+    fn take_pending(&self) -> Option<Inner<T>> {
+        lock(&self.state).pending.take()
+    }
+
+    fn dispose(&self) {
+        let (pending, waiting) = {
+            let mut state = lock(&self.state);
+            state.disposed = true;
+            self.version.fetch_add(1, Ordering::AcqRel);
+            (state.pending.take(), std::mem::take(&mut state.waiting))
+        };
+        drop(pending);
+        self.waker.wake();
+        waiting.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// A stable, switchable stream (DESIGN §7).
+///
+/// Built by [`source`], and by `#[hmr_track]` around a returned stream. A
+/// re-execution of the track that built it *switches* its inner stream: the
+/// old inner is dropped (never ended into the consumer), the next item comes
+/// from the new one, and a consumer parked on the old one is woken. Polling
+/// costs one atomic load and a compare on top of the inner stream; no lock.
+///
+/// Handles handed out by re-executions of the same track share the living
+/// stream: the handle that holds the inner stream (the first one) receives;
+/// the others stay pending until it is dropped, then the next one polled
+/// takes over. The stream ends when its inner stream ends, or when its track
+/// is disposed (an orphan).
+#[must_use = "streams do nothing unless polled"]
+pub struct Source<T> {
+    switch: Arc<Switch<T>>,
+    /// Whether this handle receives (holds, or is to take, the inner stream).
+    receiver: bool,
+    inner: Option<Inner<T>>,
+    seen: u64,
+}
+
+impl<T> fmt::Debug for Source<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("item", &type_name::<T>())
+            .field("receiver", &self.receiver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Unpin for Source<T> {}
+
+impl<T> Source<T> {
+    fn receiving(switch: Arc<Switch<T>>) -> Source<T> {
+        lock(&switch.state).received = true;
+        Source { switch, receiver: true, inner: None, seen: 0 }
+    }
+
+    pub(crate) fn waiting(switch: Arc<Switch<T>>) -> Source<T> {
+        Source { switch, receiver: false, inner: None, seen: 0 }
+    }
+
+    /// Take what a switch left; `false` if the stream is over.
+    #[cold]
+    fn refresh(&mut self, version: u64) -> bool {
+        self.seen = version;
+        let (new, disposed) = {
+            let mut state = lock(&self.switch.state);
+            (state.pending.take(), state.disposed)
+        };
+        if disposed {
+            self.inner = None;
+            return false;
+        }
+        if let Some(new) = new {
+            // The old inner is dropped here: exactly one stays alive.
+            self.inner = Some(new);
+        }
+        true
+    }
+
+    /// A waiting handle becomes the receiver if nobody holds the stream.
+    #[cold]
+    fn try_receive(&mut self, cx: &Context<'_>) -> bool {
+        let mut state = lock(&self.switch.state);
+        if state.received {
+            if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                state.waiting.push(cx.waker().clone());
+            }
+            return false;
+        }
+        state.received = true;
+        self.receiver = true;
+        self.seen = 0;
+        true
+    }
+}
+
+impl<T> Stream for Source<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        if !this.receiver && !this.try_receive(cx) {
+            return Poll::Pending;
+        }
+        loop {
+            let version = this.switch.version.load(Ordering::Acquire);
+            if version != this.seen && !this.refresh(version) {
+                return Poll::Ready(None);
+            }
+            let Some(inner) = this.inner.as_mut() else {
+                // Switched away before its first item: wait for the next switch.
+                this.switch.waker.register(cx.waker());
+                if this.switch.version.load(Ordering::Acquire) != this.seen {
+                    continue;
+                }
+                return Poll::Pending;
+            };
+            match inner.as_mut().poll_next(cx) {
+                Poll::Ready(item) => return Poll::Ready(item),
+                Poll::Pending => {
+                    this.switch.waker.register(cx.waker());
+                    // A switch between the poll and the registration must not be missed.
+                    if this.switch.version.load(Ordering::Acquire) != this.seen {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Source<T> {
+    fn drop(&mut self) {
+        if !self.receiver {
+            return;
+        }
+        // Hand the inner stream back, for a waiting handle to take over.
+        let (dropped, waiting) = {
+            let mut state = lock(&self.switch.state);
+            state.received = false;
+            let dropped = if state.pending.is_none() && !state.disposed {
+                state.pending = self.inner.take();
+                None
+            } else {
+                self.inner.take()
+            };
+            (dropped, std::mem::take(&mut state.waiting))
+        };
+        drop(dropped);
+        waiting.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// The graph node of a `source(…)`: a re-execution's source of the same
+/// item type is *adopted*: its inner stream is switched in.
+struct SourceNode<T>(Arc<Switch<T>>);
+
+impl<T: 'static> Node for SourceNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, new: &dyn Node) -> bool {
+        let Some(new) = new.as_any().downcast_ref::<SourceNode<T>>() else { return false };
+        if let Some(inner) = new.0.take_pending() {
+            self.0.switch(inner);
+        }
+        true
+    }
+    fn dispose(&self) {
+        self.0.dispose();
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Makes `stream` a stable, switchable [`Source`] (DESIGN §7).
+///
+/// Inside a tracked function, a re-execution that builds a source of the
+/// same item type again switches the living source to the new inner stream
+/// (`fn-only`); the source handed back then is a handle that stays pending
+/// (the living consumer receives).
+///
+/// ```
+/// use futures::{StreamExt, stream};
+/// use hmr_runtime::source;
+///
+/// let items: Vec<u32> = futures::executor::block_on(source(stream::iter([1, 2, 3])).collect());
+/// assert_eq!(items, [1, 2, 3]);
+/// ```
+pub fn source<S>(stream: S) -> Source<S::Item>
+where
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+{
+    let switch = Arc::new(Switch::new(Some(Box::pin(stream))));
+    let builder = Builder::new();
+    let shape = Shape::new("source", vec![TypeId::of::<S::Item>()]);
+    let name = format!("source::<{}>", short_type_name::<S::Item>());
+    builder.finish(
+        EntityKind::Factory,
+        "source",
+        name,
+        shape,
+        Arc::new(SourceNode(switch.clone())),
+    );
+    Source::receiving(switch)
+}
+
+/// `alloc::string::String` → `String`, `core::option::Option<u32>` → `Option<u32>`.
+pub(crate) fn short_type_name<T: ?Sized>() -> String {
+    let full = type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            segment.push(c);
+        } else {
+            out.push_str(segment.rsplit("::").next().unwrap_or(&segment));
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(segment.rsplit("::").next().unwrap_or(&segment));
+    out
+}
+
+/// The graph node of a stream a tracked function returned (a *stable*
+/// stream): a re-execution hands out a waiting handle on the same stream; a
+/// rebuild switches the stream to the new pipeline, an update in place drops
+/// the new pipeline (its parts were swapped into the living ones).
+struct StableNode<T>(Arc<Switch<T>>);
+
+/// A re-execution's returned stream, staged until its module commits.
+struct StableFollower<T> {
+    target: Arc<StableNode<T>>,
+    staged: Mutex<Option<Inner<T>>>,
+}
+
+impl<T: 'static> Node for StableNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, follower: &dyn Node) -> bool {
+        // Same shape: the living pipeline took the new closures.
+        let Some(f) = follower.as_any().downcast_ref::<StableFollower<T>>() else { return false };
+        drop(lock(&f.staged).take());
+        true
+    }
+    fn relink(&self, follower: &dyn Node) {
+        if let Some(f) = follower.as_any().downcast_ref::<StableFollower<T>>() {
+            let staged = lock(&f.staged).take();
+            if let Some(inner) = staged {
+                self.0.switch(inner);
+            }
+        }
+    }
+    fn dispose(&self) {
+        self.0.dispose();
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<T: 'static> Node for StableFollower<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, _new: &dyn Node) -> bool {
+        false
+    }
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        Some(self.target.clone())
+    }
+    fn dispose(&self) {
+        drop(lock(&self.staged).take());
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Wraps a stream a tracked function returns into a stable [`Source`]: the
+/// first handle receives from the newest version (DESIGN §7).
+pub(crate) fn stable<S>(stream: S) -> Source<S::Item>
+where
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+{
+    let builder = Builder::new();
+    let shape = Shape::new("stream", vec![TypeId::of::<S::Item>()]);
+    let name = match builder.previous_name() {
+        Some(prev) => prev,
+        None => format!("stream::<{}>", short_type_name::<S::Item>()),
+    };
+    if let Some(target) = builder.living::<StableNode<S::Item>>("stream", &shape) {
+        let switch = target.0.clone();
+        let follower = StableFollower { target, staged: Mutex::new(Some(Box::pin(stream))) };
+        builder.finish(EntityKind::Pipe, "stream", name, shape, Arc::new(follower));
+        return Source::waiting(switch);
+    }
+    let switch = Arc::new(Switch::new(Some(Box::pin(stream))));
+    builder.finish(EntityKind::Pipe, "stream", name, shape, Arc::new(StableNode(switch.clone())));
+    Source::receiving(switch)
+}
+
+/// How `#[hmr_track]` makes a returned stream stable, picked by method
+/// resolution on `(&&&Returned::new(value)).__hmr_returned()`: a [`Source`]
+/// is already stable and passes; a `Send + 'static` stream is wrapped by
+/// [`stable`]; anything else passes unchanged.
+#[doc(hidden)]
+pub struct Returned<S>(std::cell::Cell<Option<S>>);
+
+impl<S> Returned<S> {
+    #[doc(hidden)]
+    pub fn new(value: S) -> Returned<S> {
+        Returned(std::cell::Cell::new(Some(value)))
+    }
+
+    fn take(&self) -> S {
+        self.0.take().expect("a returned value is taken once")
+    }
+}
+
+#[doc(hidden)]
+pub trait ReturnedSource {
+    type Out;
+    fn __hmr_returned(&self) -> Self::Out;
+}
+
+impl<T> ReturnedSource for &&Returned<Source<T>> {
+    type Out = Source<T>;
+    fn __hmr_returned(&self) -> Source<T> {
+        self.take()
+    }
+}
+
+#[doc(hidden)]
+pub trait ReturnedStream {
+    type Out;
+    fn __hmr_returned(&self) -> Self::Out;
+}
+
+impl<S> ReturnedStream for &Returned<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+{
+    type Out = Source<S::Item>;
+    fn __hmr_returned(&self) -> Source<S::Item> {
+        stable(self.take())
+    }
+}
+
+#[doc(hidden)]
+pub trait ReturnedOther {
+    type Out;
+    fn __hmr_returned(&self) -> Self::Out;
+}
+
+impl<S> ReturnedOther for Returned<S> {
+    type Out = S;
+    fn __hmr_returned(&self) -> S {
+        self.take()
+    }
+}
