@@ -143,7 +143,7 @@ where
 {
     let builder = Builder::new();
     let shape = Shape::new("broadcast", vec![TypeId::of::<T>()]).with_arg(capacity);
-    let name = format!("broadcast::<{}>({capacity})", short_type_name::<T>());
+    let name = format!("broadcast({capacity})");
     let living = builder.living::<BroadcastNode<T>>("broadcast", &shape);
     let inner = match &living {
         Some(living) => living.inner.clone(),
@@ -275,7 +275,7 @@ where
     T: Clone + PartialEq + fmt::Debug + Send + Sync + 'static,
 {
     let builder = Builder::new();
-    let name = format!("watch::<{}>({initial:?})", short_type_name::<T>());
+    let name = format!("watch({initial:?})");
     let shape = Shape::new("watch", vec![TypeId::of::<T>()]).with_arg(initial.clone());
     let living = builder.living::<WatchNode<T>>("watch", &shape);
     let inner = match &living {

@@ -69,12 +69,6 @@ impl<T> Switch<T> {
         waiting.into_iter().for_each(Waker::wake);
     }
 
-    /// The inner stream no receiver took yet (a re-execution's new source,
-    /// taken over by the living one).
-    fn take_pending(&self) -> Option<Inner<T>> {
-        lock(&self.state).pending.take()
-    }
-
     fn dispose(&self) {
         let (pending, waiting) = {
             let mut state = lock(&self.state);
@@ -225,35 +219,14 @@ impl<T> Drop for Source<T> {
     }
 }
 
-/// The graph node of a `source(…)`: a re-execution's source of the same
-/// item type is *adopted*: its inner stream is switched in.
-struct SourceNode<T>(Arc<Switch<T>>);
-
-impl<T: 'static> Node for SourceNode<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, new: &dyn Node) -> bool {
-        let Some(new) = new.as_any().downcast_ref::<SourceNode<T>>() else { return false };
-        if let Some(inner) = new.0.take_pending() {
-            self.0.switch(inner);
-        }
-        true
-    }
-    fn dispose(&self) {
-        self.0.dispose();
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// Makes `stream` a stable, switchable [`Source`] (DESIGN §7).
 ///
 /// Inside a tracked function, a re-execution that builds a source of the
-/// same item type again switches the living source to the new inner stream
-/// (`fn-only`); the source handed back then is a handle that stays pending
-/// (the living consumer receives).
+/// same item type again hands back a handle on the *living* source and, at
+/// its module's commit, switches the living source to the new inner stream:
+/// its consumer receives from the new stream with no end in between, and
+/// the old inner stream is dropped. The handle handed back stays pending
+/// while the first one is alive.
 ///
 /// ```
 /// use futures::{StreamExt, stream};
@@ -267,18 +240,105 @@ where
     S: Stream + Send + 'static,
     S::Item: 'static,
 {
-    let switch = Arc::new(Switch::new(Some(Box::pin(stream))));
+    switchable(Builder::new(), "source", "source".to_owned(), Box::pin(stream))
+}
+
+/// Wraps a stream a tracked function returns into a stable [`Source`]: the
+/// first handle receives from the newest version (DESIGN §7).
+pub(crate) fn stable<S>(stream: S) -> Source<S::Item>
+where
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+{
     let builder = Builder::new();
-    let shape = Shape::new("source", vec![TypeId::of::<S::Item>()]);
-    let name = format!("source::<{}>", short_type_name::<S::Item>());
-    builder.finish(
-        EntityKind::Factory,
-        "source",
-        name,
-        shape,
-        Arc::new(SourceNode(switch.clone())),
-    );
+    let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
+    switchable(builder, "stream", name, Box::pin(stream))
+}
+
+fn switchable<T: 'static>(
+    builder: Builder,
+    op: &'static str,
+    name: String,
+    inner: Inner<T>,
+) -> Source<T> {
+    let shape = Shape::new(op, vec![TypeId::of::<T>()]);
+    let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
+    if let Some(target) = builder.living::<SwitchNode<T>>(op, &shape) {
+        let switch = target.switch.clone();
+        let follower = SwitchFollower { target, staged: Mutex::new(Some(inner)) };
+        builder.finish(kind, op, name, shape, Arc::new(follower));
+        return Source::waiting(switch);
+    }
+    let switch = Arc::new(Switch::new(Some(inner)));
+    let node = SwitchNode { switch: switch.clone(), keep_on_update: op == "stream" };
+    builder.finish(kind, op, name, shape, Arc::new(node));
     Source::receiving(switch)
+}
+
+/// The living switch of a `source(…)` or a returned stream.
+struct SwitchNode<T> {
+    switch: Arc<Switch<T>>,
+    /// A returned stream keeps its living pipeline on an update in place
+    /// (the pipeline's parts took the new closures); a source switches to
+    /// the new inner stream on every re-execution.
+    keep_on_update: bool,
+}
+
+/// A re-execution's source or returned stream: the new inner stream,
+/// staged until its module commits.
+struct SwitchFollower<T> {
+    target: Arc<SwitchNode<T>>,
+    staged: Mutex<Option<Inner<T>>>,
+}
+
+impl<T: 'static> Node for SwitchNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, follower: &dyn Node) -> bool {
+        let Some(f) = follower.as_any().downcast_ref::<SwitchFollower<T>>() else { return false };
+        let staged = lock(&f.staged).take();
+        if let Some(inner) = staged {
+            if self.keep_on_update {
+                drop(inner);
+            } else {
+                self.switch.switch(inner);
+            }
+        }
+        true
+    }
+    fn relink(&self, follower: &dyn Node) {
+        if let Some(f) = follower.as_any().downcast_ref::<SwitchFollower<T>>() {
+            let staged = lock(&f.staged).take();
+            if let Some(inner) = staged {
+                self.switch.switch(inner);
+            }
+        }
+    }
+    fn dispose(&self) {
+        self.switch.dispose();
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<T: 'static> Node for SwitchFollower<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, _new: &dyn Node) -> bool {
+        false
+    }
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        Some(self.target.clone())
+    }
+    fn dispose(&self) {
+        drop(lock(&self.staged).take());
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// `alloc::string::String` → `String`, `core::option::Option<u32>` → `Option<u32>`.
@@ -297,86 +357,6 @@ pub(crate) fn short_type_name<T: ?Sized>() -> String {
     }
     out.push_str(segment.rsplit("::").next().unwrap_or(&segment));
     out
-}
-
-/// The graph node of a stream a tracked function returned (a *stable*
-/// stream): a re-execution hands out a waiting handle on the same stream; a
-/// rebuild switches the stream to the new pipeline, an update in place drops
-/// the new pipeline (its parts were swapped into the living ones).
-struct StableNode<T>(Arc<Switch<T>>);
-
-/// A re-execution's returned stream, staged until its module commits.
-struct StableFollower<T> {
-    target: Arc<StableNode<T>>,
-    staged: Mutex<Option<Inner<T>>>,
-}
-
-impl<T: 'static> Node for StableNode<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, follower: &dyn Node) -> bool {
-        // Same shape: the living pipeline took the new closures.
-        let Some(f) = follower.as_any().downcast_ref::<StableFollower<T>>() else { return false };
-        drop(lock(&f.staged).take());
-        true
-    }
-    fn relink(&self, follower: &dyn Node) {
-        if let Some(f) = follower.as_any().downcast_ref::<StableFollower<T>>() {
-            let staged = lock(&f.staged).take();
-            if let Some(inner) = staged {
-                self.0.switch(inner);
-            }
-        }
-    }
-    fn dispose(&self) {
-        self.0.dispose();
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<T: 'static> Node for StableFollower<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, _new: &dyn Node) -> bool {
-        false
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        Some(self.target.clone())
-    }
-    fn dispose(&self) {
-        drop(lock(&self.staged).take());
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// Wraps a stream a tracked function returns into a stable [`Source`]: the
-/// first handle receives from the newest version (DESIGN §7).
-pub(crate) fn stable<S>(stream: S) -> Source<S::Item>
-where
-    S: Stream + Send + 'static,
-    S::Item: 'static,
-{
-    let builder = Builder::new();
-    let shape = Shape::new("stream", vec![TypeId::of::<S::Item>()]);
-    let name = match builder.previous_name() {
-        Some(prev) => prev,
-        None => format!("stream::<{}>", short_type_name::<S::Item>()),
-    };
-    if let Some(target) = builder.living::<StableNode<S::Item>>("stream", &shape) {
-        let switch = target.0.clone();
-        let follower = StableFollower { target, staged: Mutex::new(Some(Box::pin(stream))) };
-        builder.finish(EntityKind::Pipe, "stream", name, shape, Arc::new(follower));
-        return Source::waiting(switch);
-    }
-    let switch = Arc::new(Switch::new(Some(Box::pin(stream))));
-    builder.finish(EntityKind::Pipe, "stream", name, shape, Arc::new(StableNode(switch.clone())));
-    Source::receiving(switch)
 }
 
 /// How `#[hmr_track]` makes a returned stream stable, picked by method

@@ -15,7 +15,6 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 use super::graph::{Builder, Node, Shape, lock};
-use super::source::short_type_name;
 use crate::events::{EntityId, EntityKind, SubscriptionId};
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -354,7 +353,7 @@ where
     let shape = Shape::new("subscribe", vec![TypeId::of::<S::Item>()]);
     let name = match builder.previous_name() {
         Some(prev) => format!("subscribe({prev})"),
-        None => format!("subscribe(stream::<{}>)", short_type_name::<S::Item>()),
+        None => "subscribe(stream)".to_owned(),
     };
     let living = builder
         .living::<SubNode<S::Item>>("subscribe", &shape)
