@@ -97,3 +97,594 @@ async fn s2_closure_swap_keeps_state() {
     assert_eq!(track.version, 2);
     assert_eq!(store.entity_name(track.id), Some("subscribe(source.hot_scan(0,fn))"));
 }
+
+/// The first item of `stream` within a second, or `None` if it ended.
+async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
+    tokio::time::timeout(Duration::from_secs(2), stream.next())
+        .await
+        .expect("timed out waiting for an item")
+}
+
+/// Whether `stream` has an item (or its end) ready within a few
+/// milliseconds of runtime progress.
+async fn is_pending<S: Stream + Unpin>(stream: &mut S) -> bool {
+    tokio::time::timeout(Duration::from_millis(20), stream.next()).await.is_err()
+}
+
+fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(Event::type_name).collect()
+}
+
+fn subscribes(events: &[Event]) -> usize {
+    events.iter().filter(|e| matches!(e, Event::Subscribe { .. })).count()
+}
+
+// ---- T: tracks with living entities ----------------------------------------
+
+#[hmr_track]
+fn prices() -> impl Stream<Item = u32> {
+    source(futures::stream::iter([1, 2, 3]))
+}
+
+#[tokio::test]
+async fn t1_track_and_entity_with_a_source() {
+    let (stream, events) = capture_events(|| module("t1-living", prices).unwrap());
+    assert_eq!(kinds(&events), [
+        "hmr-module-call",
+        "track-call",
+        "factory-call-return",
+        "track-call-return",
+        "hmr-module-call-return"
+    ]);
+    let store = snapshot();
+    let track = store.tracks_ending_with("::prices").find(|t| t.path.starts_with("t1-living/"));
+    let track = track.unwrap();
+    assert_eq!((track.parent, track.version), (None, 1));
+    assert_eq!(store.entity_name(track.id), Some("source"));
+    assert_eq!(stream.collect::<Vec<_>>().await, [1, 2, 3]);
+}
+
+#[hmr_track(key = "living::t3")]
+fn t3_chain() -> impl Stream<Item = u32> {
+    source(futures::stream::iter([1, 2, 3])).hot_map(|x| x * 2).hot_filter(|x| *x > 2)
+}
+
+#[tokio::test]
+async fn t3_last_entity_wins_for_an_operator_chain() {
+    let stream = module("t3-living", t3_chain).unwrap();
+    let store = snapshot();
+    let track = store.tracks_with_key("living::t3").next().unwrap();
+    assert_eq!(store.entity_name(track.id), Some("source.hot_map(fn).hot_filter(fn)"));
+    assert_eq!(stream.collect::<Vec<_>>().await, [4, 6]);
+}
+
+#[hmr_track(key = "living::t5::feed")]
+fn t5_feed() -> hmr_runtime::Source<u32> {
+    source(futures::stream::pending())
+}
+
+#[hmr_track(key = "living::t5::app")]
+fn t5_app(n: usize) -> Vec<hmr_runtime::Source<u32>> {
+    (0..n).map(|_| t5_feed()).collect()
+}
+
+#[tokio::test]
+async fn t5_repeats_and_the_disposed_repeat_ends_its_stream() {
+    let mut v1 = module("t5-living", || t5_app(3)).unwrap();
+    let paths = |store: &hmr_runtime::Store| {
+        let mut p: Vec<String> =
+            store.tracks_with_key("living::t5::feed").map(|t| t.path.clone()).collect();
+        p.sort();
+        p
+    };
+    let before = paths(&snapshot());
+    assert_eq!(before.len(), 3);
+    for (n, path) in before.iter().enumerate() {
+        assert!(path.ends_with(&format!("living::t5::feed#{n}")), "{path}");
+    }
+    let (_v2, events) = capture_events(|| module("t5-living", || t5_app(2)).unwrap());
+    let disposed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackDispose { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disposed.len(), 1);
+    let after = paths(&snapshot());
+    assert_eq!(after, before[..2]);
+    // The disposed source ends; the living ones stay pending.
+    assert_eq!(next(&mut v1[2]).await, None);
+    assert!(is_pending(&mut v1[0]).await);
+    assert!(is_pending(&mut v1[1]).await);
+}
+
+#[hmr_track(key = "living::t6::make")]
+fn t6_make() -> impl Fn(u32) -> hmr_runtime::Source<u32> {
+    |x| source(futures::stream::iter([x, x + 10]))
+}
+
+#[tokio::test]
+async fn t6_each_call_of_a_returned_closure_hands_out_its_own_stable_stream() {
+    let (a, b) = module("t6-living", || {
+        let make = t6_make();
+        (make(1), make(2))
+    })
+    .unwrap();
+    let store = snapshot();
+    let tracks: Vec<_> = store
+        .tracks_with_key("living::t6::make")
+        .filter(|t| t.path.starts_with("t6-living/"))
+        .collect();
+    assert_eq!(tracks.len(), 2, "one track per call, none for the definition");
+    assert_ne!(tracks[0].entity, tracks[1].entity);
+    assert_eq!(a.collect::<Vec<_>>().await, [1, 11]);
+    assert_eq!(b.collect::<Vec<_>>().await, [2, 12]);
+}
+
+// ---- V: versions and change detection --------------------------------------
+
+#[hmr_track(key = "living::v1")]
+fn v1_feed(input: impl Stream<Item = u32> + Send + 'static) -> impl Stream<Item = u32> {
+    source(input).hot_map(|x| x + 1)
+}
+
+#[tokio::test]
+async fn v1_same_code_again_hands_back_the_same_stable_stream() {
+    let (tx1, rx1) = channel();
+    let mut h1 = module("v1-living", || v1_feed(rx1)).unwrap();
+    tx1.send(1).unwrap();
+    assert_eq!(next(&mut h1).await, Some(2));
+    let id = snapshot().tracks_with_key("living::v1").next().unwrap().id;
+    let (tx2, rx2) = channel();
+    let (mut h2, events) = capture_events(|| module("v1-living", || v1_feed(rx2)).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    assert_eq!(subscribes(&events), 0);
+    let track = snapshot().tracks_with_key("living::v1").next().unwrap().clone();
+    assert_eq!((track.id, track.version), (id, 2));
+    // The first holder receives from the newest inner; the second waits.
+    tx2.send(10).unwrap();
+    assert_eq!(next(&mut h1).await, Some(11));
+    assert!(is_pending(&mut h2).await);
+    // It is the same stream: once the first holder is gone, the second receives.
+    drop(h1);
+    tx2.send(20).unwrap();
+    assert_eq!(next(&mut h2).await, Some(21));
+}
+
+#[hmr_track(key = "living::v2")]
+fn v2_times_two(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input).hot_map(|x| x * 2), move |v| log.push(v.to_string()))
+}
+
+#[hmr_track(key = "living::v2")]
+fn v2_times_three(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input).hot_map(|x| x * 3), move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_closure_body_edit_is_fn_only() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let _s1 = module("v2-living", || v2_times_two(rx1, log.clone())).unwrap();
+    tx1.send(5).unwrap();
+    log.wait_for(1).await;
+    let (tx2, rx2) = channel();
+    let (_s2, events) =
+        capture_events(|| module("v2-living", || v2_times_three(rx2, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    tx2.send(5).unwrap();
+    assert_eq!(log.wait_for(2).await, ["10", "15"]);
+}
+
+#[hmr_track(key = "living::v3::filter")]
+fn v3_without_filter(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input).hot_map(|x| x + 1), move |v| log.push(v.to_string()))
+}
+
+#[hmr_track(key = "living::v3::filter")]
+fn v3_with_filter(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input).hot_map(|x| x + 1).hot_filter(|x| x % 2 == 0), move |v| {
+        log.push(v.to_string());
+    })
+}
+
+#[hmr_track(key = "living::v3::seed")]
+fn v3_seed(seed: u32, input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    let pipeline = source(input).hot_scan(seed, |a, x| {
+        *a += x;
+        Some(*a)
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
+}
+
+#[hmr_track(key = "living::v3::capacity")]
+fn v3_capacity(capacity: usize) -> hmr_runtime::Broadcast<u32> {
+    hmr_runtime::broadcast(capacity)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_shape_edits_are_structural() {
+    // An added operator.
+    let log = Log::default();
+    let (_tx, rx) = channel();
+    let _a = module("v3-living-filter", || v3_without_filter(rx, log.clone())).unwrap();
+    let (_tx, rx) = channel();
+    let (_a, events) =
+        capture_events(|| module("v3-living-filter", || v3_with_filter(rx, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+
+    // A changed seed: rebuilt, the scan restarts from the new seed.
+    let (tx1, rx1) = channel();
+    let _b = module("v3-living-seed", || v3_seed(0, rx1, log.clone())).unwrap();
+    tx1.send(1).unwrap();
+    log.wait_for(1).await;
+    let (tx2, rx2) = channel();
+    let (_b, events) =
+        capture_events(|| module("v3-living-seed", || v3_seed(10, rx2, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    tx2.send(1).unwrap();
+    assert_eq!(log.wait_for(2).await, ["1", "11"]);
+    // The same seed again: an update, the state is kept.
+    let (tx3, rx3) = channel();
+    let (_b, events) =
+        capture_events(|| module("v3-living-seed", || v3_seed(10, rx3, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    tx3.send(1).unwrap();
+    assert_eq!(log.wait_for(3).await, ["1", "11", "12"]);
+
+    // A channel capacity.
+    let c1 = module("v3-living-capacity", || v3_capacity(16)).unwrap();
+    let (c2, events) = capture_events(|| module("v3-living-capacity", || v3_capacity(32)).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    assert!(c1.is_closed(), "the old channel is closed at commit");
+    assert!(!c2.is_closed());
+}
+
+#[hmr_track(key = "living::v4", reset)]
+fn v4_reset(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    let pipeline = source(input).hot_scan(0, |a, x| {
+        *a += x;
+        Some(*a)
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_reset_rebuilds_on_every_reload_and_keeps_the_subscription() {
+    let log = Log::default();
+    let (tx, rx) = channel();
+    let s1 = module("v4-living", || v4_reset(rx, log.clone())).unwrap();
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    log.wait_for(2).await;
+    for round in 0..2 {
+        let (tx, rx) = channel();
+        let (s2, events) = capture_events(|| module("v4-living", || v4_reset(rx, log.clone())).unwrap());
+        assert_eq!(changes(&events), [Change::Reset]);
+        assert_eq!(s2.id(), s1.id(), "the subscription stays");
+        tx.send(5).unwrap();
+        // The scan restarted.
+        assert_eq!(log.wait_for(3 + round).await.last().map(String::as_str), Some("5"));
+    }
+    assert!(s1.is_active());
+}
+
+// ---- S: living streams across a reload --------------------------------------
+
+#[hmr_track(key = "living::s1")]
+fn s1_feed(input: impl Stream<Item = u32> + Send + 'static) -> hmr_runtime::Source<u32> {
+    source(input)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_silent_source_swap() {
+    let (tx1, rx1) = channel();
+    let stream = module("s1-living", || s1_feed(rx1)).unwrap();
+    let log = Log::default();
+    let ended = Arc::new(Mutex::new(false));
+    let consumer = {
+        let (log, ended) = (log.clone(), ended.clone());
+        tokio::spawn(async move {
+            let mut stream = stream;
+            while let Some(v) = stream.next().await {
+                log.push(v.to_string());
+            }
+            *ended.lock().unwrap() = true;
+        })
+    };
+    tx1.send(1).unwrap();
+    log.wait_for(1).await;
+    let (tx2, rx2) = channel();
+    let _again = module("s1-living", || s1_feed(rx2)).unwrap();
+    let _ = tx1.send(2); // after the swap: never delivered
+    tx2.send(3).unwrap();
+    assert_eq!(log.wait_for(2).await, ["1", "3"]);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(log.get(), ["1", "3"]);
+    assert!(!*ended.lock().unwrap(), "the consumer's stream never ends");
+    assert!(tx1.is_closed(), "rx1's stream was dropped");
+    consumer.abort();
+}
+
+#[hmr_track(key = "living::s3")]
+fn s3_a(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input), move |v| log.push(format!("a{v}")))
+}
+
+#[hmr_track(key = "living::s3")]
+fn s3_b(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    subscribe(source(input), move |v| log.push(format!("b{v}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_handler_swap() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let _s = module("s3-living", || s3_a(rx1, log.clone())).unwrap();
+    tx1.send(1).unwrap();
+    log.wait_for(1).await;
+    let (tx2, rx2) = channel();
+    let _s = module("s3-living", || s3_b(rx2, log.clone())).unwrap();
+    tx2.send(2).unwrap();
+    assert_eq!(log.wait_for(2).await, ["a1", "b2"]);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(log.get(), ["a1", "b2"], "logged once");
+}
+
+#[hmr_track(key = "living::s4")]
+fn s4_v1(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    let pipeline = source(input).hot_scan(0, |a, x| {
+        *a += x;
+        Some(*a)
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
+}
+
+#[hmr_track(key = "living::s4")]
+fn s4_v2(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    let pipeline = source(input).hot_filter(|x| x % 2 == 1).hot_scan(0, |a, x| {
+        *a += x;
+        Some(*a)
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s4_structural_edit_rebuilds_and_the_task_keeps_running() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let s1 = module("s4-living", || s4_v1(rx1, log.clone())).unwrap();
+    let tasks = alive_tasks();
+    tx1.send(1).unwrap();
+    tx1.send(2).unwrap();
+    assert_eq!(log.wait_for(2).await, ["1", "3"]);
+    let (tx2, rx2) = channel();
+    let (s2, events) = capture_events(|| module("s4-living", || s4_v2(rx2, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    assert_eq!(subscribes(&events), 0, "no new subscription");
+    assert_eq!(s1.id(), s2.id());
+    tx2.send(4).unwrap(); // filtered out by the new operator
+    tx2.send(5).unwrap();
+    // The scan restarted: 5, not 8.
+    assert_eq!(log.wait_for(3).await, ["1", "3", "5"]);
+    assert_eq!(alive_tasks(), tasks, "the same task");
+    assert!(s1.is_active());
+}
+
+#[hmr_track(key = "living::s4::returned")]
+fn s4_returned_v1(input: impl Stream<Item = u32> + Send + 'static) -> impl Stream<Item = u32> {
+    source(input).hot_map(|x| x + 1)
+}
+
+#[hmr_track(key = "living::s4::returned")]
+fn s4_returned_v2(input: impl Stream<Item = u32> + Send + 'static) -> impl Stream<Item = u32> {
+    source(input).hot_map(|x| x + 1).hot_filter(|x| x % 2 == 0)
+}
+
+#[tokio::test]
+async fn s4_structural_edit_of_a_returned_stream_never_ends_its_consumer() {
+    let (tx1, rx1) = channel();
+    let mut held = module("s4-living-returned", || s4_returned_v1(rx1)).unwrap();
+    tx1.send(1).unwrap();
+    assert_eq!(next(&mut held).await, Some(2));
+    let (tx2, rx2) = channel();
+    let (_new, events) =
+        capture_events(|| module("s4-living-returned", || s4_returned_v2(rx2)).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    tx2.send(2).unwrap(); // 3: filtered out by the new operator
+    tx2.send(3).unwrap();
+    assert_eq!(next(&mut held).await, Some(4));
+}
+
+#[tokio::test]
+async fn s5_a_late_consumer_reads_only_from_the_new_inner() {
+    let (tx1, rx1) = channel();
+    let mut held = module("s5-living", || s1_feed(rx1)).unwrap();
+    tx1.send(1).unwrap();
+    let (tx2, rx2) = channel();
+    let _again = module("s5-living", || s1_feed(rx2)).unwrap();
+    tx2.send(2).unwrap();
+    assert_eq!(next(&mut held).await, Some(2));
+    assert!(tx1.is_closed());
+}
+
+#[hmr_track(key = "living::s6::results")]
+fn s6_results() -> hmr_runtime::Source<Result<u32, String>> {
+    source(futures::stream::iter([Ok(1), Err("bad tick".to_owned()), Ok(2)]))
+}
+
+#[tokio::test]
+async fn s6_ends_and_errors() {
+    // An inner that ends before a swap ends the consumer's stream.
+    let stream = module("s6-living-end", prices).unwrap();
+    assert_eq!(stream.collect::<Vec<_>>().await, [1, 2, 3]);
+    // An item of type Result::Err is an item like any other.
+    let stream = module("s6-living-results", s6_results).unwrap();
+    assert_eq!(stream.collect::<Vec<_>>().await, [Ok(1), Err("bad tick".to_owned()), Ok(2)]);
+    // Items of an old inner after a swap are never delivered.
+    let (tx1, rx1) = channel();
+    let mut held = module("s6-living-swap", || s1_feed(rx1)).unwrap();
+    let (tx2, rx2) = channel();
+    let _again = module("s6-living-swap", || s1_feed(rx2)).unwrap();
+    for n in 0..100 {
+        let _ = tx1.send(n);
+    }
+    tx2.send(1000).unwrap();
+    assert_eq!(next(&mut held).await, Some(1000));
+    assert!(is_pending(&mut held).await);
+}
+
+// ---- C: channels -------------------------------------------------------------
+
+#[hmr_track(key = "living::c1")]
+fn c1_bus() -> hmr_runtime::Broadcast<u32> {
+    hmr_runtime::broadcast::<u32>(16)
+}
+
+#[tokio::test]
+async fn c1_broadcast_is_handed_back() {
+    let v1 = module("c1-living", c1_bus).unwrap();
+    let mut rx = v1.subscribe();
+    let (v2, events) = capture_events(|| module("c1-living", c1_bus).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    v2.send(7).unwrap();
+    v1.send(8).unwrap();
+    assert_eq!(next(&mut rx).await, Some(7));
+    assert_eq!(next(&mut rx).await, Some(8));
+}
+
+#[hmr_track(key = "living::c2")]
+fn c2_u32() -> hmr_runtime::Watch<u32> {
+    hmr_runtime::watch(0u32)
+}
+
+#[hmr_track(key = "living::c2")]
+fn c2_u64() -> hmr_runtime::Watch<u64> {
+    hmr_runtime::watch(0u64)
+}
+
+#[tokio::test]
+async fn c2_watch_keeps_its_value_and_a_new_type_rebuilds() {
+    let v1 = module("c2-living", c2_u32).unwrap();
+    v1.send(42).unwrap();
+    let (v2, events) = capture_events(|| module("c2-living", c2_u32).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    assert_eq!(v2.get(), 42);
+    let (v3, events) = capture_events(|| module("c2-living", c2_u64).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    assert_eq!(v3.get(), 0);
+    assert!(v1.is_closed(), "the u32 channel was replaced");
+}
+
+// ---- M: modules -----------------------------------------------------------------
+
+#[hmr_track(key = "living::m1::a")]
+fn m1_a(log: Log) -> (Subscription, hmr_runtime::Broadcast<u32>) {
+    let bus = hmr_runtime::broadcast(8);
+    (subscribe(bus.subscribe(), move |v| log.push(format!("a{v}"))), bus)
+}
+
+#[hmr_track(key = "living::m1::b")]
+fn m1_b(log: Log) -> (Subscription, hmr_runtime::Broadcast<u32>) {
+    let bus = hmr_runtime::broadcast(8);
+    (subscribe(bus.subscribe(), move |v| log.push(format!("b{v}"))), bus)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m1_orphans_are_disposed() {
+    let log = Log::default();
+    let ((sa, bus_a), (sb, bus_b)) =
+        module("m1-living", || (m1_a(log.clone()), m1_b(log.clone()))).unwrap();
+    let b_id = snapshot().tracks_with_key("living::m1::b").next().unwrap().id;
+    let mut b_receiver = bus_b.subscribe();
+    let tasks = alive_tasks();
+    let (_a2, events) = capture_events(|| module("m1-living", || m1_a(log.clone())).unwrap());
+    assert!(events.contains(&Event::TrackDispose { id: b_id, reason: hmr_runtime::DisposeReason::Orphan }));
+    assert!(!sb.is_active(), "b's subscription was stopped");
+    assert!(sa.is_active());
+    assert_eq!(next(&mut b_receiver).await, None, "b's channel is closed for receivers");
+    assert!(bus_b.send(1).is_err());
+    assert!(snapshot().track(b_id).is_none(), "b's record is gone");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(alive_tasks(), tasks - 1, "b's task ended");
+    bus_a.send(1).unwrap();
+    assert_eq!(log.wait_for(1).await, ["a1"]);
+}
+
+#[hmr_track(key = "living::m2")]
+fn m2_pipeline(
+    input: impl Stream<Item = u32> + Send + 'static,
+    factor: u32,
+    log: Log,
+) -> Subscription {
+    subscribe(source(input).hot_map(move |x| x * factor), move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m2_a_panicking_reload_commits_nothing() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let _s = module("m2-living", || m2_pipeline(rx1, 2, log.clone())).unwrap();
+    let before = snapshot();
+    let (_tx_failed, rx_failed) = channel();
+    let (result, events) = capture_events(|| {
+        module("m2-living", || {
+            let s = m2_pipeline(rx_failed, 100, log.clone());
+            panic!("half-way through version 2");
+            #[allow(unreachable_code)]
+            s
+        })
+    });
+    assert!(result.is_err());
+    assert!(events.iter().any(|e| matches!(e, Event::ReloadError { .. })));
+    // Version 1's code still runs, on version 1's input.
+    tx1.send(1).unwrap();
+    assert_eq!(log.wait_for(1).await, ["2"]);
+    let after = snapshot();
+    let mine = |store: &hmr_runtime::Store| {
+        let tracks: Vec<_> = store
+            .tracks()
+            .filter(|t| t.module.as_ref().is_some_and(|m| m.name == "m2-living"))
+            .cloned()
+            .collect();
+        let entities: Vec<_> = store
+            .entities()
+            .filter(|(_, e)| tracks.iter().any(|t| t.id == e.track))
+            .map(|(id, e)| (id, e.clone()))
+            .collect();
+        (tracks, entities)
+    };
+    assert_eq!(mine(&after), mine(&before));
+    assert!(after.module("m2-living").unwrap().last_error.is_some());
+    // Version 3 applies cleanly.
+    let (tx3, rx3) = channel();
+    let (_s3, events) =
+        capture_events(|| module("m2-living", || m2_pipeline(rx3, 3, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    tx3.send(1).unwrap();
+    assert_eq!(log.wait_for(2).await, ["2", "3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m3_modules_do_not_collide() {
+    let log = Log::default();
+    let (tx_a, rx_a) = channel();
+    let (tx_b, rx_b) = channel();
+    let sa = module("m3-living-a", || m2_pipeline(rx_a, 1, log.clone())).unwrap();
+    let sb = module("m3-living-b", || m2_pipeline(rx_b, 1000, log.clone())).unwrap();
+    assert_ne!(sa.id(), sb.id());
+    let (_tx_a2, rx_a2) = channel();
+    let _sa2 = module("m3-living-a", || m2_pipeline(rx_a2, 2, log.clone())).unwrap();
+    let store = snapshot();
+    let mut versions: Vec<(String, u64)> = store
+        .tracks_with_key("living::m2")
+        .filter(|t| t.path.starts_with("m3-living"))
+        .map(|t| (t.module.as_ref().unwrap().name.clone(), t.version))
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [("m3-living-a".to_owned(), 2), ("m3-living-b".to_owned(), 1)]);
+    tx_b.send(1).unwrap();
+    assert_eq!(log.wait_for(1).await, ["1000"]);
+    assert!(tx_a.is_closed() || tx_a.send(1).is_ok());
+}

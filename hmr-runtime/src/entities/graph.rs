@@ -190,9 +190,12 @@ impl Builder {
 
     /// The living node of type `N` a new part of `op` with `shape` stands
     /// for: the living part of that op and the same ordinal among the parts
-    /// of that op, if its shape is the same. None in a `reset` scope.
+    /// of that op, if its shape is the same. In a `reset` scope only
+    /// connections are kept (sources, returned streams, subscriptions: their
+    /// consumers stay connected); channels and tasks are rebuilt.
     pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
-        if self.scope.is_none_or(|s| s.reset) {
+        let scope = self.scope?;
+        if scope.reset && !matches!(op, "source" | "stream" | "subscribe") {
             return None;
         }
         let nth = self
