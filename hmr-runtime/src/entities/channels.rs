@@ -70,12 +70,17 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(SendError(value));
         }
-        self.inner.tx.send(Some(value)).map_err(|e| SendError(e.0.expect("sent a value")))
+        match self.inner.tx.send(Some(value)) {
+            Ok(receivers) => Ok(receivers),
+            Err(bc::error::SendError(Some(value))) => Err(SendError(value)),
+            Err(bc::error::SendError(None)) => unreachable!("a value was sent"),
+        }
     }
 
     /// A stream of the values sent from now on. A receiver that falls more
     /// than the capacity behind skips the oldest values. It ends when the
     /// channel's track is disposed.
+    #[must_use = "streams do nothing unless polled"]
     pub fn subscribe(&self) -> BoxStream<'static, T> {
         let rx = self.inner.tx.subscribe();
         stream::unfold(rx, |mut rx| async move {
@@ -137,6 +142,7 @@ impl<T: Send + 'static> Node for BroadcastNode<T> {
 ///
 /// # Panics
 /// If `capacity` is 0 (as tokio's broadcast channel).
+#[must_use]
 pub fn broadcast<T>(capacity: usize) -> Broadcast<T>
 where
     T: Clone + Send + Sync + 'static,
@@ -145,12 +151,11 @@ where
     let shape = Shape::new("broadcast", vec![TypeId::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
     let living = builder.living::<BroadcastNode<T>>("broadcast", &shape);
-    let inner = match &living {
-        Some(living) => living.inner.clone(),
-        None => {
-            assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
-            Arc::new(BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) })
-        }
+    let inner = if let Some(living) = &living {
+        living.inner.clone()
+    } else {
+        assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
+        Arc::new(BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) })
     };
     let node = Arc::new(BroadcastNode { inner: inner.clone(), living });
     builder.finish(EntityKind::Constructor, "broadcast", name, shape, node);
@@ -212,6 +217,7 @@ impl<T: Clone + Send + Sync + 'static> Watch<T> {
     /// A stream of the current value, then of every change (changes in
     /// quick succession may be seen once, as the latest). It ends when the
     /// channel's track is disposed.
+    #[must_use = "streams do nothing unless polled"]
     pub fn subscribe(&self) -> BoxStream<'static, T> {
         let mut rx = self.inner.tx.subscribe();
         rx.mark_changed();
@@ -270,6 +276,7 @@ impl<T: Send + Sync + 'static> Node for WatchNode<T> {
 /// `PartialEq`) are the same; otherwise a new channel is built
 /// (`structural`) and the old one closed at commit. Disposing the track
 /// closes it: its streams end.
+#[must_use]
 pub fn watch<T>(initial: T) -> Watch<T>
 where
     T: Clone + PartialEq + fmt::Debug + Send + Sync + 'static,

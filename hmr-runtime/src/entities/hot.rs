@@ -77,13 +77,13 @@ impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
 /// Puts `f` in a new slot, records the operator in the current scope.
 fn hot<F: ?Sized + Send + 'static>(
     op: &'static str,
-    label: String,
+    label: &str,
     shape: Shape,
     f: Box<F>,
 ) -> Hot<F> {
     let slot = Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(Some(f)) });
     let builder = Builder::new();
-    let name = builder.chain(&label);
+    let name = builder.chain(label);
     builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(HotNode(slot.clone())));
     Hot { slot, seen: 0, current: None }
 }
@@ -323,7 +323,7 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(Self::Item) -> B + Send + 'static,
     {
         let shape = Shape::new("hot_map", types::<Self::Item, B>());
-        HotMap { stream: self, f: hot("hot_map", "hot_map(fn)".into(), shape, Box::new(f)) }
+        HotMap { stream: self, f: hot("hot_map", "hot_map(fn)", shape, Box::new(f)) }
     }
 
     /// Keeps the items for which `f` returns `true`.
@@ -334,10 +334,7 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(&Self::Item) -> bool + Send + 'static,
     {
         let shape = Shape::new("hot_filter", types::<Self::Item, ()>());
-        HotFilter {
-            stream: self,
-            f: hot("hot_filter", "hot_filter(fn)".into(), shape, Box::new(f)),
-        }
+        HotFilter { stream: self, f: hot("hot_filter", "hot_filter(fn)", shape, Box::new(f)) }
     }
 
     /// Maps each item through `f`, keeping the `Some`s.
@@ -351,7 +348,7 @@ pub trait HmrStreamExt: Stream {
         let shape = Shape::new("hot_filter_map", types::<Self::Item, B>());
         HotFilterMap {
             stream: self,
-            f: hot("hot_filter_map", "hot_filter_map(fn)".into(), shape, Box::new(f)),
+            f: hot("hot_filter_map", "hot_filter_map(fn)", shape, Box::new(f)),
         }
     }
 
@@ -363,10 +360,7 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(&Self::Item) + Send + 'static,
     {
         let shape = Shape::new("hot_inspect", types::<Self::Item, ()>());
-        HotInspect {
-            stream: self,
-            f: hot("hot_inspect", "hot_inspect(fn)".into(), shape, Box::new(f)),
-        }
+        HotInspect { stream: self, f: hot("hot_inspect", "hot_inspect(fn)", shape, Box::new(f)) }
     }
 
     /// Folds the items into a state that survives swaps, yielding what `f`
@@ -391,7 +385,7 @@ pub trait HmrStreamExt: Stream {
             vec![TypeId::of::<Self::Item>(), TypeId::of::<St>(), TypeId::of::<B>()],
         )
         .with_arg(init.clone());
-        HotScan { stream: self, state: Some(init), f: hot("hot_scan", label, shape, Box::new(f)) }
+        HotScan { stream: self, state: Some(init), f: hot("hot_scan", &label, shape, Box::new(f)) }
     }
 
     /// Runs the future `f` returns for each item, one at a time, yielding
@@ -407,11 +401,7 @@ pub trait HmrStreamExt: Stream {
         let shape = Shape::new("hot_then", types::<Self::Item, Fut::Output>());
         let boxed: Box<dyn FnMut(Self::Item) -> BoxFuture<'static, Fut::Output> + Send> =
             Box::new(move |item| Box::pin(f(item)));
-        HotThen {
-            stream: self,
-            pending: None,
-            f: hot("hot_then", "hot_then(fn)".into(), shape, boxed),
-        }
+        HotThen { stream: self, pending: None, f: hot("hot_then", "hot_then(fn)", shape, boxed) }
     }
 }
 

@@ -238,6 +238,9 @@ impl Subscription {
 struct SubNode<T> {
     ctl: Arc<Ctl<T>>,
     handles: Mutex<Weak<Guard>>,
+    /// Where its task runs: a re-execution that finds it stopped starts a
+    /// new one there, from any thread.
+    runtime: Handle,
 }
 
 impl<T: 'static> SubNode<T> {
@@ -355,10 +358,9 @@ where
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
     };
-    let living = builder
-        .living::<SubNode<S::Item>>("subscribe", &shape)
-        .filter(|node| !node.ctl.is_stopped());
-    if let Some(target) = living {
+    let living = builder.living::<SubNode<S::Item>>("subscribe", &shape);
+    let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
+    if let Some(target) = living.filter(|node| !node.ctl.is_stopped()) {
         let handle = target.handle();
         let follower = SubFollower {
             target,
@@ -367,7 +369,9 @@ where
         builder.finish(EntityKind::Constructor, "subscribe", name, shape, Arc::new(follower));
         return handle;
     }
-    let runtime = Handle::try_current().unwrap_or_else(|_| {
+    // A re-execution that finds its subscription stopped (unsubscribed)
+    // starts it again where it ran.
+    let runtime = Handle::try_current().ok().or(stopped_runtime).unwrap_or_else(|| {
         panic!(
             "hmr_runtime::subscribe was first called outside a tokio runtime: \
              call it inside one (#[tokio::main], Runtime::block_on or a task); \
@@ -384,7 +388,11 @@ where
         detached: AtomicBool::new(false),
         abort: Mutex::new(None),
     });
-    let node = Arc::new(SubNode { ctl: ctl.clone(), handles: Mutex::new(Weak::new()) });
+    let node = Arc::new(SubNode {
+        ctl: ctl.clone(),
+        handles: Mutex::new(Weak::new()),
+        runtime: runtime.clone(),
+    });
     let handle = node.handle();
     let entity = builder.finish(EntityKind::Constructor, "subscribe", name, shape, node);
     *lock(&ctl.entity) = Some(entity);
