@@ -13,6 +13,7 @@
 mod args;
 mod expand;
 mod returned_closure;
+mod returns;
 mod validate;
 
 use proc_macro::TokenStream;

@@ -18,12 +18,11 @@
 //! returned value does not compile: its parameter's type is unknown where its
 //! body calls it (E0282).
 
-use std::mem;
-
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote_spanned};
-use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Item, Lifetime, Pat, ReturnType, Stmt, Type, TypeParamBound};
+use syn::{Block, Expr, Pat, ReturnType, Stmt, Type, TypeParamBound};
+
+use crate::returns::{self, OwnReturns};
 
 /// The closure a function returns, read from its declared return type.
 pub(crate) struct ReturnedClosure {
@@ -189,35 +188,8 @@ impl ReturnedClosure {
         runtime: &TokenStream,
         expect: bool,
     ) {
-        let label = Lifetime::new("'__hmr_body", Span::mixed_site());
-        // `return e` → `break 'label e`.
-        let mut found = false;
-        OwnReturns {
-            f: &mut |expr| {
-                if let Expr::Return(ret) = expr {
-                    let (attrs, value) = (&ret.attrs, &ret.expr);
-                    *expr = syn::parse_quote_spanned!(Span::mixed_site()=>
-                        #(#attrs)* break #label #value);
-                    found = true;
-                }
-            },
-        }
-        .visit_body(body);
-        let value: Expr = if found {
-            let stmts = mem::take(&mut body.stmts);
-            syn::parse_quote_spanned!(Span::mixed_site()=> #label: { #(#stmts)* })
-        } else {
-            // Only the tail is returned: bind it where it stands.
-            match body.stmts.pop() {
-                Some(Stmt::Expr(tail, None)) => tail,
-                Some(Stmt::Macro(tail)) if tail.semi_token.is_none() => syn::parse_quote!(#tail),
-                // The body diverges: there is no closure to wrap.
-                other => {
-                    body.stmts.extend(other);
-                    return;
-                }
-            }
-        };
+        // The body diverges: there is no closure to wrap.
+        let Some(value) = returns::take_value(body) else { return };
         let args: Vec<_> = (0..self.arity)
             .map(|i| format_ident!("__hmr_a{}", i, span = Span::mixed_site()))
             .collect();
@@ -317,38 +289,6 @@ fn as_literal(value: &mut Expr) -> Option<&mut syn::ExprClosure> {
         }
         _ => None,
     }
-}
-
-/// Visits the function's own `return` expressions (not those of closures,
-/// async blocks, const blocks or nested items), innermost first, handing
-/// each whole `return` expression to `f`, which may inspect or replace it.
-struct OwnReturns<'a> {
-    f: &'a mut dyn FnMut(&mut Expr),
-}
-
-impl OwnReturns<'_> {
-    fn visit_body(&mut self, body: &mut Block) {
-        for stmt in &mut body.stmts {
-            self.visit_stmt_mut(stmt);
-        }
-    }
-}
-
-impl VisitMut for OwnReturns<'_> {
-    fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        match expr {
-            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
-            Expr::Return(ret) => {
-                if let Some(value) = &mut ret.expr {
-                    self.visit_expr_mut(value);
-                }
-                (self.f)(expr);
-            }
-            _ => visit_mut::visit_expr_mut(self, expr),
-        }
-    }
-
-    fn visit_item_mut(&mut self, _: &mut Item) {}
 }
 
 fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
