@@ -86,6 +86,8 @@ struct Cold {
     module: Option<Arc<ModuleVersion>>,
     /// An async frame's repeat counters, kept between polls.
     saved_counters: Vec<(u64, u32)>,
+    /// The parts the entity types built in this execution so far.
+    built: Option<Arc<crate::entities::graph::Built>>,
 }
 
 #[derive(Debug)]
@@ -121,6 +123,12 @@ pub(crate) struct Frame {
 impl Frame {
     pub(crate) fn is_module(&self) -> bool {
         self.key.is_none()
+    }
+
+    /// The parts this execution built (DESIGN §7), shared with the store's
+    /// hooks once an entity is captured.
+    pub(crate) fn built(&mut self) -> Arc<crate::entities::graph::Built> {
+        self.cold().built.get_or_insert_with(Arc::default).clone()
     }
 
     /// `#[hmr_track(reset)]`.

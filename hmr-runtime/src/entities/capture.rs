@@ -46,12 +46,14 @@ pub(crate) fn next_entity() -> EntityId {
 }
 
 /// The innermost open track scope, as an entity built now sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Scope {
     pub(crate) track: TrackId,
     pub(crate) call: CallId,
     /// `#[hmr_track(reset)]`: whatever it builds is rebuilt.
     pub(crate) reset: bool,
+    /// What this execution built so far.
+    pub(crate) built: std::sync::Arc<super::graph::Built>,
 }
 
 /// The innermost open track scope, if any (a module scope is none). Its
@@ -75,8 +77,9 @@ pub(crate) fn current_scope() -> Option<Scope> {
             stack.frames[index].reduced = true;
             call
         };
-        let frame = &stack.frames[index];
-        Some((Scope { track: frame.id, call: frame.call, reset: frame.reset() }, call))
+        let frame = &mut stack.frames[index];
+        let built = frame.built();
+        Some((Scope { track: frame.id, call: frame.call, reset: frame.reset(), built }, call))
     });
     let (scope, call) = placed.ok().flatten()?;
     if let Some(call) = call {

@@ -18,14 +18,13 @@
 //!   pipeline and stays. Living parts nobody took over are disposed.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use crate::accumulator::dispatch::{Hook, hooks, store};
 use crate::accumulator::reducer::Apply;
-use crate::events::{CallId, Change, EntityId, EntityKind};
+use crate::events::{Change, EntityId, EntityKind};
 
 pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -115,6 +114,13 @@ pub(crate) struct Built {
     disposed: AtomicBool,
 }
 
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = lock(&self.parts).iter().map(|p| p.name.clone()).collect();
+        f.debug_struct("Built").field("parts", &names).finish_non_exhaustive()
+    }
+}
+
 impl Built {
     pub(crate) fn dispose(&self) {
         if self.disposed.swap(true, Ordering::AcqRel) {
@@ -133,9 +139,6 @@ impl Built {
 
 static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
 
-/// Executions that are building parts now, by call.
-static BUILDING: Mutex<Option<HashMap<CallId, Weak<Built>>>> = Mutex::new(None);
-
 /// An entity being built in the current scope.
 pub(crate) struct Builder {
     scope: Option<Scope>,
@@ -150,20 +153,7 @@ impl Builder {
         let Some(scope) = current_scope() else {
             return Builder { scope: None, building: None, living: Vec::new() };
         };
-        let building = {
-            let mut map = lock(&BUILDING);
-            let map = map.get_or_insert_with(HashMap::new);
-            if let Some(built) = map.get(&scope.call).and_then(Weak::upgrade) {
-                built
-            } else {
-                if map.len() >= 64 {
-                    map.retain(|_, b| b.strong_count() > 0);
-                }
-                let built = Arc::new(Built::default());
-                map.insert(scope.call, Arc::downgrade(&built));
-                built
-            }
-        };
+        let building = scope.built.clone();
         let entity = store().tracks.get(&scope.track).and_then(|t| t.entity);
         let living = entity
             .and_then(|e| match hooks().get(&e) {
@@ -194,7 +184,7 @@ impl Builder {
     /// connections are kept (sources, returned streams, subscriptions: their
     /// consumers stay connected); channels and tasks are rebuilt.
     pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
-        let scope = self.scope?;
+        let scope = self.scope.as_ref()?;
         if scope.reset && !matches!(op, "source" | "stream" | "subscribe") {
             return None;
         }
@@ -224,7 +214,7 @@ impl Builder {
             capture_in(None, kind, entity, name, 0);
             return entity;
         };
-        let reset = self.scope.is_some_and(|s| s.reset);
+        let reset = self.scope.as_ref().is_some_and(|s| s.reset);
         let number = {
             let mut parts = lock(&building.parts);
             let index = parts.len();
