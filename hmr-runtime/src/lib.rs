@@ -30,6 +30,56 @@
 //! println!("{}", render_tree());
 //! ```
 //!
+//! # Living streams
+//!
+//! The entity types — [`source`], the [`HmrStreamExt`] hot operators,
+//! [`subscribe`], [`broadcast`], [`watch`], [`spawn`] — record themselves in
+//! the scope that builds them. A re-execution that builds the same *shape*
+//! again swaps the new closures into the living graph instead of building a
+//! second one: the subscription's task keeps running and its state is kept.
+//!
+//! ```
+//! use hmr_runtime::{HmrStreamExt, Subscription, hmr_track, module, source, subscribe};
+//! use std::sync::{Arc, Mutex};
+//! use tokio::sync::mpsc;
+//!
+//! type Seen = Arc<Mutex<Vec<u32>>>;
+//!
+//! #[hmr_track(key = "docs::totals")]
+//! fn totals(rx: mpsc::UnboundedReceiver<u32>, factor: u32, seen: Seen) -> Subscription {
+//!     let mut rx = rx;
+//!     let ticks = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+//!     let running = source(ticks).hot_scan(0, move |total, x| {
+//!         *total += x * factor;
+//!         Some(*total)
+//!     });
+//!     subscribe(running, move |total| seen.lock().unwrap().push(total))
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let seen = Seen::default();
+//! let wait = |n: usize| {
+//!     let seen = seen.clone();
+//!     async move {
+//!         while seen.lock().unwrap().len() < n {
+//!             tokio::task::yield_now().await;
+//!         }
+//!     }
+//! };
+//! let (tx, rx) = mpsc::unbounded_channel();
+//! let _v1 = module("docs-living", || totals(rx, 1, seen.clone())).unwrap();
+//! tx.send(1).unwrap();
+//! tx.send(2).unwrap();
+//! wait(2).await;
+//! // The edited code (`x * 10`) runs again: the same task, the total kept.
+//! let (tx, rx) = mpsc::unbounded_channel();
+//! let _v2 = module("docs-living", || totals(rx, 10, seen.clone())).unwrap();
+//! tx.send(4).unwrap();
+//! wait(3).await;
+//! assert_eq!(*seen.lock().unwrap(), [1, 3, 43]);
+//! # });
+//! ```
+//!
 //! # The pieces
 //! - [`Event`]: what instrumentation emits (`track-call`, `track-call-return`,
 //!   entity captures, module calls, updates, disposals), serialisable with serde.
@@ -37,8 +87,10 @@
 //!   [`snapshot`], [`render_tree`], [`current_track`], [`derive_structural_path`],
 //!   or watch the events with [`capture_events`] and sinks ([`MemoryLog`],
 //!   [`JsonLines`], `TracingSink`).
-//! - [`module`], [`root`] and [`reload`] run reload units; [`capture_entity`]
-//!   and [`on_dispose`] are the low-level API entity types build on.
+//! - [`module`], [`root`] and [`reload`] run reload units; swaps are staged
+//!   and applied when a module commits.
+//! - The entity types (see above); [`capture_entity`] and [`on_dispose`] are
+//!   the low-level API for entity types of other crates.
 //!
 //! # Features
 //! - `enabled` (default): record tracked calls. Without it `#[hmr_track]`
