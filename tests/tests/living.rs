@@ -696,3 +696,30 @@ async fn m3_modules_do_not_collide() {
     assert_eq!(log.wait_for(1).await, ["1000"]);
     assert!(tx_a.is_closed() || tx_a.send(1).is_ok());
 }
+
+#[hmr_track(key = "living::plain")]
+fn plain_pipeline(
+    input: impl Stream<Item = u32> + Send + 'static,
+    factor: u32,
+    log: Log,
+) -> Subscription {
+    subscribe(input.map(move |x| x * factor), move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_pipeline_is_taken_over_by_the_living_task() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let s1 = module("plain-living", || plain_pipeline(rx1, 2, log.clone())).unwrap();
+    tx1.send(1).unwrap();
+    log.wait_for(1).await;
+    let (tx2, rx2) = channel();
+    let (s2, events) =
+        capture_events(|| module("plain-living", || plain_pipeline(rx2, 3, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    assert_eq!((subscribes(&events), s1.id()), (0, s2.id()), "the same task");
+    tx2.send(1).unwrap();
+    assert_eq!(log.wait_for(2).await, ["2", "3"]);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(tx1.is_closed(), "the old pipeline was dropped");
+}

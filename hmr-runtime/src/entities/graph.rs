@@ -165,6 +165,12 @@ impl Builder {
         Builder { scope: Some(scope), building: Some(building), living }
     }
 
+    /// Whether nothing was built before in this scope: a stream consumed
+    /// here was not made of parts that a re-execution can swap into.
+    pub(crate) fn is_first(&self) -> bool {
+        self.building.as_ref().is_none_or(|b| lock(&b.parts).is_empty())
+    }
+
     /// The name of the entity built just before in this scope, if any.
     pub(crate) fn previous_name(&self) -> Option<String> {
         self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.name.clone()))
