@@ -271,12 +271,17 @@ impl<T: 'static> Node for SubNode<T> {
     }
     fn adopt(&self, follower: &dyn Node) -> bool {
         // Same shape: the living pipeline took the new closures; the new
-        // pipeline is dropped unpolled, the handler swapped.
+        // pipeline is dropped unpolled, the handler swapped. A plain
+        // pipeline has nothing to swap into: it is taken over.
         let Some(f) = follower.as_any().downcast_ref::<SubFollower<T>>() else { return false };
         let staged =
             std::mem::replace(&mut *lock(&f.staged), Next { pipeline: None, handler: None });
-        self.ctl.swap(None, staged.handler);
-        drop(staged.pipeline);
+        if f.plain {
+            self.ctl.swap(staged.pipeline, staged.handler);
+        } else {
+            self.ctl.swap(None, staged.handler);
+            drop(staged.pipeline);
+        }
         true
     }
     fn relink(&self, follower: &dyn Node) {
