@@ -165,10 +165,17 @@ impl Builder {
         Builder { scope: Some(scope), building: Some(building), living }
     }
 
-    /// Whether nothing was built before in this scope: a stream consumed
-    /// here was not made of parts that a re-execution can swap into.
-    pub(crate) fn is_first(&self) -> bool {
-        self.building.as_ref().is_none_or(|b| lock(&b.parts).is_empty())
+    /// Whether no stream part (a source, a hot operator, a returned stream)
+    /// was built in this scope since its last subscription: a stream
+    /// consumed now is then not made of parts a re-execution can swap into.
+    pub(crate) fn no_stream_parts(&self) -> bool {
+        self.building.as_ref().is_none_or(|b| {
+            !lock(&b.parts)
+                .iter()
+                .rev()
+                .take_while(|p| p.op != "subscribe")
+                .any(|p| matches!(p.op, "source" | "stream") || p.op.starts_with("hot_"))
+        })
     }
 
     /// The name of the entity built just before in this scope, if any.

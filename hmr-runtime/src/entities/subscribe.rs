@@ -260,8 +260,8 @@ impl<T: 'static> SubNode<T> {
 struct SubFollower<T> {
     target: Arc<SubNode<T>>,
     staged: Mutex<Next<T>>,
-    /// The pipeline was built from no part of this scope (a plain stream):
-    /// an update takes it too, or the edit would never run.
+    /// The pipeline was built from no stream part of this scope (a plain
+    /// stream): an update takes it too, or the edit would never run.
     plain: bool,
 }
 
@@ -325,9 +325,10 @@ impl<T: 'static> Node for SubFollower<T> {
 /// Inside a tracked function, a re-execution reaches the *same* task: the
 /// pipeline it built is dropped unpolled (its closures were swapped into the
 /// living pipeline) and the new handler is swapped in, so the next item goes
-/// through the new code with every operator's state kept. A pipeline built
-/// from no entity of the same scope (a plain stream, say a channel's
-/// receiver) has nothing to swap into: the task takes the new one. If the pipeline's
+/// through the new code with every operator's state kept. A pipeline with no
+/// stream part built in the same scope (a plain stream such as a channel's
+/// receiver, or a stable stream another tracked fn returned) has nothing to
+/// swap into: the task takes the new one. If the pipeline's
 /// shape changed, the task takes the new pipeline instead (its operators
 /// start afresh) and never sees an end in between. A handler that panics
 /// loses that item; the subscription goes on and a `reload-error` is emitted.
@@ -375,7 +376,7 @@ where
         let follower = SubFollower {
             target,
             staged: Mutex::new(Next { pipeline: Some(pipeline), handler: Some(handler) }),
-            plain: builder.is_first(),
+            plain: builder.no_stream_parts(),
         };
         builder.finish(EntityKind::Constructor, "subscribe", name, shape, Arc::new(follower));
         return handle;
