@@ -97,7 +97,9 @@
 //!   functions compile to themselves.
 //! - `tracing` (default): the `TracingSink` bridge.
 
-#![cfg_attr(not(feature = "enabled"), allow(dead_code))]
+// With the `enabled` feature off, nothing reaches the recording half
+// (`__private` hands out the `disabled` items instead).
+#![cfg_attr(not(feature = "enabled"), allow(dead_code, unreachable_pub))]
 
 mod accumulator;
 mod entities;
@@ -154,12 +156,15 @@ pub mod __private {
     pub use ::core;
     pub use ::std;
 
-    pub use crate::entities::source::{Returned, ReturnedOther, ReturnedSource, ReturnedStream};
     pub use crate::instrument::callsite::{Callsite, type_name_of};
 
     /// Whether calls are recorded (the `enabled` feature).
     pub const ENABLED: bool = cfg!(feature = "enabled");
 
+    #[cfg(not(feature = "enabled"))]
+    pub use self::disabled::{Returned, ReturnedOther, ReturnedSource, ReturnedStream};
+    #[cfg(feature = "enabled")]
+    pub use crate::entities::source::{Returned, ReturnedOther, ReturnedSource, ReturnedStream};
     #[cfg(not(feature = "enabled"))]
     pub use crate::instrument::disabled::{ScopeGuard, enter, instrument};
     #[cfg(feature = "enabled")]
@@ -176,6 +181,12 @@ pub mod __private {
 
         pub use crate::instrument::callsite::{Callsite, type_name_of};
         pub use crate::instrument::disabled::{ScopeGuard, enter, instrument};
+        // A returned stream passes unchanged: the three traits the expansion
+        // imports are one, the pass-through.
+        pub use crate::entities::source::{
+            Returned, ReturnedOther, ReturnedOther as ReturnedSource,
+            ReturnedOther as ReturnedStream,
+        };
 
         /// Calls are not recorded.
         pub const ENABLED: bool = false;
