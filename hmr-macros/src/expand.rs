@@ -14,6 +14,7 @@ use syn::{Block, ImplItemFn, ReturnType, Stmt};
 
 use crate::args::TrackArgs;
 use crate::returned_closure::ReturnedClosure;
+use crate::returned_stream::ReturnedStream;
 use crate::validate;
 
 /// The whole attribute: arguments and item in, item out.
@@ -48,7 +49,12 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
         closure.as_ref().filter(|_| is_async).and_then(|c| c.expect_fn(&function.sig.generics));
     match closure {
         None if is_async => async_body(body, &site, output),
-        None => sync_body(body, &site),
+        None => {
+            if let Some(stream) = ReturnedStream::of(&function.sig) {
+                stream.wrap_returned_value(body, &site.runtime);
+            }
+            sync_body(body, &site);
+        }
         Some(closure) if closure.returns_literal(body) => {
             check_reserved_names(body)?;
             literal_closure_body(body, &site, output, is_async, expect, &closure);

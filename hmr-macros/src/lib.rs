@@ -13,6 +13,7 @@
 mod args;
 mod expand;
 mod returned_closure;
+mod returned_stream;
 mod returns;
 mod validate;
 
@@ -31,10 +32,10 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// The function behaves exactly as without the attribute; its body gets a
-/// few statements in front that open the scope and close it when the call
-/// ends, by return, `?`, panic or (for an `async fn`) when the future is
-/// dropped.
+/// The function behaves as without the attribute (returned closures and
+/// streams aside, see below); its body gets a few statements in front that
+/// open the scope and close it when the call ends, by return, `?`, panic or
+/// (for an `async fn`) when the future is dropped.
 ///
 /// - **Sync functions**, methods with any receiver, `unsafe` and `extern`
 ///   functions, generic functions: the scope covers the call.
@@ -48,6 +49,37 @@ use proc_macro::TokenStream;
 ///   `Box<dyn Fn…>` the closure it returns goes untracked, with `impl Fn…`
 ///   the function does not compile (mismatched types). Return outside the
 ///   macro call instead.
+/// - **Functions returning a stream**, declared as `impl Stream<Item = T>`
+///   (also `+ Send`, `+ Unpin`, `+ 'static`), `BoxStream<'static, T>` or
+///   `Pin<Box<dyn Stream<Item = T> + Send>>`: the stream becomes a stable
+///   handle, a `Source` recorded in the call's track before the scope
+///   closes, so whoever holds the first one keeps receiving from the newest
+///   version. A `Source` is returned as it is; a stream that is not
+///   `Send + 'static` passes unchanged. Every `return` goes through it, as
+///   for closures (with the same exception for a `return` inside a macro
+///   call). With the runtime's `enabled` feature off, the function returns
+///   its own stream.
+///
+///   A stream that borrows cannot be made stable, and the attribute must
+///   tell from the signature alone (the compiler picks the wrapping by type,
+///   blind to lifetimes: a borrowing stream would fail to compile rather
+///   than pass). So the stream is wrapped only when its return type names
+///   no lifetime but `'static`, no `&` without one, no `Self` and no type
+///   parameter not bounded by `'static`, and either
+///   - the return type is bounded by `'static` (`impl Stream… + 'static`,
+///     `BoxStream<'static, …>`, `dyn Stream… + 'static`), or
+///   - nothing in the signature could lend it a lifetime: no receiver, no
+///     lifetime parameter, every type parameter and `impl Trait` argument
+///     bounded by `'static`, argument types held to the same rule as the
+///     return type.
+///
+///   Otherwise — `fn words(text: &str) -> impl Stream…`, `&self` methods,
+///   `fn f<T: Send>(…)`, `+ 'a`, `+ Sync`, `LocalBoxStream` — the stream is
+///   returned as it is; add `+ 'static` where it does not borrow. An
+///   `async fn` is left alone for now. The attribute cannot see the
+///   parameters of an enclosing `impl`, nor a lifetime elided from a path
+///   (`Parser` for `Parser<'_>`): a stream that holds one fails to compile;
+///   write it out, or opt out with `+ use<…>`.
 ///
 /// # Arguments
 ///

@@ -299,7 +299,7 @@ fn mentions_any(tokens: TokenStream, names: &[String]) -> bool {
     })
 }
 
-fn strip_parens(ty: &Type) -> &Type {
+pub(crate) fn strip_parens(ty: &Type) -> &Type {
     match ty {
         Type::Paren(inner) => strip_parens(&inner.elem),
         Type::Group(inner) => strip_parens(&inner.elem),
