@@ -723,3 +723,22 @@ async fn a_plain_pipeline_is_taken_over_by_the_living_task() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert!(tx1.is_closed(), "the old pipeline was dropped");
 }
+
+#[hmr_track(key = "living::top_level")]
+fn top_level_feed(n: u32) -> impl Stream<Item = u32> {
+    source(futures::stream::iter([n, n + 1])).hot_map(|x| x * 10)
+}
+
+#[tokio::test]
+async fn top_level_calls_build_independent_entities() {
+    // Outside a module, calls of one key share a track but are not versions
+    // of each other: each builds and keeps its own streams.
+    let a = top_level_feed(1);
+    let b = top_level_feed(5);
+    let c = top_level_feed(7);
+    assert_eq!(b.collect::<Vec<_>>().await, [50, 60]);
+    assert_eq!(a.collect::<Vec<_>>().await, [10, 20]);
+    assert_eq!(c.collect::<Vec<_>>().await, [70, 80]);
+    let store = snapshot();
+    assert_eq!(store.tracks_with_key("living::top_level").count(), 1);
+}

@@ -253,12 +253,12 @@ fn track_return(
                     Change::Structural
                 };
                 let prev_entity = prev_entity.filter(|p| *p != entity);
-                if let Some(prev) = prev_entity {
-                    // Swaps wait for the module's commit; outside a module
-                    // they happen now.
+                // A new module version swaps into the living entity, at the
+                // module's commit (now, for a call that outlived its module).
+                // Outside a module a repeated call built its own entities.
+                if let (Some(prev), Some(module)) = (prev_entity, &record.module) {
                     let apply = Apply { prev, new: entity, change };
-                    let stage = record.module.as_ref().and_then(|m| store.staged.get_mut(&m.name));
-                    match stage {
+                    match store.staged.get_mut(&module.name) {
                         Some(stage) => stage.applies.push(apply),
                         None => fx.applies.push(apply),
                     }

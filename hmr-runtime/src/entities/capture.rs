@@ -52,6 +52,9 @@ pub(crate) struct Scope {
     pub(crate) call: CallId,
     /// `#[hmr_track(reset)]`: whatever it builds is rebuilt.
     pub(crate) reset: bool,
+    /// It runs inside a module: a later version of the module re-executes
+    /// it (outside one, a repeated call builds afresh).
+    pub(crate) in_module: bool,
     /// What this execution built so far.
     pub(crate) built: std::sync::Arc<super::graph::Built>,
 }
@@ -79,7 +82,14 @@ pub(crate) fn current_scope() -> Option<Scope> {
         };
         let frame = &mut stack.frames[index];
         let built = frame.built();
-        Some((Scope { track: frame.id, call: frame.call, reset: frame.reset(), built }, call))
+        let scope = Scope {
+            track: frame.id,
+            call: frame.call,
+            reset: frame.reset(),
+            in_module: frame.in_module,
+            built,
+        };
+        Some((scope, call))
     });
     let (scope, call) = placed.ok().flatten()?;
     if let Some(call) = call {

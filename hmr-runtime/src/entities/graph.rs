@@ -154,6 +154,11 @@ impl Builder {
             return Builder { scope: None, building: None, living: Vec::new() };
         };
         let building = scope.built.clone();
+        if !scope.in_module {
+            // Outside a module a repeated call is not a new version of the
+            // code: it builds its own entities, the earlier ones live on.
+            return Builder { scope: Some(scope), building: Some(building), living: Vec::new() };
+        }
         let entity = store().tracks.get(&scope.track).and_then(|t| t.entity);
         let living = entity
             .and_then(|e| match hooks().get(&e) {
