@@ -1,5 +1,7 @@
 //! The reducer: the only code that mutates the store.
 
+use std::collections::BTreeSet;
+
 use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
 };
@@ -112,6 +114,7 @@ fn track_update(
     prev_entity: Option<EntityId>,
     fx: &mut Effects,
 ) {
+    // Derived from the track's return, which already kept a copy for a rollback.
     if let Some(record) = store.tracks.get_mut(&id) {
         record.version = version;
         record.change = Some(change);
@@ -120,12 +123,17 @@ fn track_update(
             if record.previous_entities.len() > PREVIOUS_ENTITIES {
                 let dropped = record.previous_entities.remove(0);
                 if record.entity != Some(dropped) {
-                    store.entities.remove(&dropped);
+                    let removed = store.entities.remove(&dropped);
                     // Inside a running module the forgetting waits for
                     // its commit: a rollback restores the entity.
                     let stage = record.module.as_ref().and_then(|m| store.staged.get_mut(&m.name));
                     match stage {
-                        Some(stage) => stage.forgotten.push(dropped),
+                        Some(stage) => {
+                            stage.forgotten.push(dropped);
+                            if let Some(removed) = removed {
+                                stage.removed_entities.push((dropped, removed));
+                            }
+                        }
                         None => fx.forgotten.push(dropped),
                     }
                 }
@@ -134,21 +142,10 @@ fn track_update(
     }
 }
 
-/// A module execution starts: remember the module as it is, for a rollback.
+/// A module execution starts: remember its record; tracks are copied when
+/// first changed (see [`touch`]), for a rollback.
 fn module_call(store: &mut Store, module: &str, version: u64) {
-    let tracks: Vec<TrackRecord> = module_tracks(store, module).cloned().collect();
-    let entities = tracks
-        .iter()
-        .flat_map(|t| t.entity.iter().chain(&t.previous_entities))
-        .filter_map(|e| store.entities.get(e).map(|r| (*e, r.clone())))
-        .collect();
-    let stage = Stage {
-        module: store.modules.get(module).cloned(),
-        tracks,
-        entities,
-        forgotten: Vec::new(),
-        applies: Vec::new(),
-    };
+    let stage = Stage { module: store.modules.get(module).cloned(), ..Stage::default() };
     store.staged.insert(module.to_owned(), stage);
     let record = store.modules.entry(module.to_owned()).or_insert_with(|| ModuleRecord {
         name: module.to_owned(),
@@ -159,6 +156,15 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
     });
     record.version = version;
     record.attempted = version;
+}
+
+/// Before a running module execution changes track `id` for the first time,
+/// keep a copy of it (or remember it did not exist) for a rollback.
+fn touch(store: &mut Store, module: &str, id: TrackId) {
+    let Some(stage) = store.staged.get_mut(module) else { return };
+    if !stage.touched.contains_key(&id) {
+        stage.touched.insert(id, store.tracks.get(&id).cloned());
+    }
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
@@ -187,6 +193,9 @@ fn track_return(
             fx.disposed.push(*captured);
         }
         return;
+    }
+    if let Some(module) = &open.module {
+        touch(store, &module.name, id);
     }
     // Last entity wins: the intermediate entities of the call are parts of
     // the final one; only a track's current and previous entities are kept.
@@ -279,14 +288,16 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let this_version = |m: &Option<ModuleVersion>| {
         m.as_ref().is_some_and(|m| m.name == module && m.version == version)
     };
-    let mut keys: Vec<String> = Vec::new();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
     for track in module_tracks(store, module) {
         // A call of this version still running (an `async fn` pending past
         // the module's end) has reached the track too.
         let visited = this_version(&track.module)
             || store.open.values().any(|open| open.id == track.id && this_version(&open.module));
         if visited {
-            keys.push(track.key.clone());
+            if !keys.contains(&track.key) {
+                keys.insert(track.key.clone());
+            }
         } else {
             fx.events.push(Event::TrackDispose { id: track.id, reason: DisposeReason::Orphan });
         }
@@ -302,17 +313,15 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
         })
         .collect();
     for open in store.open.values_mut() {
-        if this_version(&open.module) {
-            keys.push(open.key.clone());
+        if this_version(&open.module) && !keys.contains(&open.key) {
+            keys.insert(open.key.clone());
         }
         if orphans.contains(&open.id) {
             open.detached = true;
         }
     }
-    keys.sort_unstable();
-    keys.dedup();
     if let Some(record) = store.modules.get_mut(module) {
-        record.keys = keys;
+        record.keys = keys.into_iter().collect();
         record.last_error = None;
     }
 }
@@ -341,21 +350,25 @@ fn rollback_module(
             }
         }
     }
-    let ids: Vec<TrackId> = module_tracks(store, module).map(|t| t.id).collect();
-    for id in ids {
-        if let Some(record) = store.tracks.remove(&id) {
-            for entity in record.entity.iter().chain(&record.previous_entities) {
-                store.entities.remove(entity);
-                if !stage.entities.iter().any(|(e, _)| e == entity) {
+    for (id, before) in stage.touched {
+        if let Some(now) = store.tracks.remove(&id) {
+            let kept = |e: &EntityId| {
+                before.as_ref().is_some_and(|b| {
+                    b.entity.as_ref() == Some(e) || b.previous_entities.contains(e)
+                })
+            };
+            for entity in now.entity.iter().chain(&now.previous_entities) {
+                if !kept(entity) {
+                    store.entities.remove(entity);
                     fx.disposed.push(*entity);
                 }
             }
         }
+        if let Some(before) = before {
+            store.tracks.insert(id, before);
+        }
     }
-    for track in stage.tracks {
-        store.tracks.insert(track.id, track);
-    }
-    store.entities.extend(stage.entities);
+    store.entities.extend(stage.removed_entities);
     let mut record = stage.module.unwrap_or_else(|| ModuleRecord {
         name: module.to_owned(),
         version: 0,

@@ -125,11 +125,16 @@ pub(crate) struct OpenCall {
     pub(crate) detached: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a running module execution changed, to undo it if it panics: an
+/// undo log, so that starting a module costs nothing per track.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Stage {
     pub(crate) module: Option<ModuleRecord>,
-    pub(crate) tracks: Vec<TrackRecord>,
-    pub(crate) entities: Vec<(EntityId, EntityRecord)>,
+    /// Each track this execution changed, as it was before (`None`: it
+    /// created it).
+    pub(crate) touched: BTreeMap<TrackId, Option<TrackRecord>>,
+    /// Entity records it removed (superseded), restored by a rollback.
+    pub(crate) removed_entities: Vec<(EntityId, EntityRecord)>,
     /// Entities this execution superseded; forgotten only if it commits.
     pub(crate) forgotten: Vec<EntityId>,
     /// Swaps this execution made due; applied only if it commits.
