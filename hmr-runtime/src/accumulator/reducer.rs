@@ -162,9 +162,7 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
 /// keep a copy of it (or remember it did not exist) for a rollback.
 fn touch(store: &mut Store, module: &str, id: TrackId) {
     let Some(stage) = store.staged.get_mut(module) else { return };
-    if !stage.touched.contains_key(&id) {
-        stage.touched.insert(id, store.tracks.get(&id).cloned());
-    }
+    stage.touched.entry(id).or_insert_with(|| store.tracks.get(&id).cloned());
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {

@@ -105,10 +105,20 @@ pub(crate) struct Part {
     node: Arc<dyn Node>,
 }
 
+/// The living version of a track, as an execution's first part found it.
+#[derive(Default)]
+enum Lookup {
+    #[default]
+    NotYet,
+    Found(Option<Arc<Built>>),
+}
+
 /// The parts one execution of a scope built, in order.
 #[derive(Default)]
 pub(crate) struct Built {
     parts: Mutex<Vec<Part>>,
+    /// The living version of the track, looked up by the first part built.
+    living: Mutex<Lookup>,
     /// A part did not match the living part at its position.
     diverged: AtomicBool,
     disposed: AtomicBool,
@@ -143,7 +153,8 @@ static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Builder {
     scope: Option<Scope>,
     building: Option<Arc<Built>>,
-    living: Vec<Part>,
+    /// What the previous version of the track built, if it is living.
+    living: Option<Arc<Built>>,
 }
 
 impl Builder {
@@ -151,22 +162,29 @@ impl Builder {
     /// what the living version of its track holds.
     pub(crate) fn new() -> Builder {
         let Some(scope) = current_scope() else {
-            return Builder { scope: None, building: None, living: Vec::new() };
+            return Builder { scope: None, building: None, living: None };
         };
         let building = scope.built.clone();
         if !scope.in_module {
             // Outside a module a repeated call is not a new version of the
             // code: it builds its own entities, the earlier ones live on.
-            return Builder { scope: Some(scope), building: Some(building), living: Vec::new() };
+            return Builder { scope: Some(scope), building: Some(building), living: None };
         }
-        let entity = store().tracks.get(&scope.track).and_then(|t| t.entity);
-        let living = entity
-            .and_then(|e| match hooks().get(&e) {
-                Some(Hook::Graph(b)) if !Arc::ptr_eq(b, &building) => Some(b.clone()),
-                _ => None,
-            })
-            .map(|b| lock(&b.parts).clone())
-            .unwrap_or_default();
+        let living = {
+            let mut cached = lock(&building.living);
+            if let Lookup::Found(living) = &*cached {
+                living.clone()
+            } else {
+                // Once per execution: the track's living entity.
+                let entity = store().tracks.get(&scope.track).and_then(|t| t.entity);
+                let living = entity.and_then(|e| match hooks().get(&e) {
+                    Some(Hook::Graph(b)) if !Arc::ptr_eq(b, &building) => Some(b.clone()),
+                    _ => None,
+                });
+                *cached = Lookup::Found(living.clone());
+                living
+            }
+        };
         Builder { scope: Some(scope), building: Some(building), living }
     }
 
@@ -210,11 +228,15 @@ impl Builder {
             .building
             .as_ref()
             .map_or(0, |b| lock(&b.parts).iter().filter(|p| p.op == op).count());
-        let part = self.living.iter().filter(|p| p.op == op).nth(nth)?;
-        if !part.shape.same(shape) {
-            return None;
-        }
-        part.node.clone().into_any().downcast::<N>().ok()
+        let node = {
+            let living = lock(&self.living.as_ref()?.parts);
+            let part = living.iter().filter(|p| p.op == op).nth(nth)?;
+            if !part.shape.same(shape) {
+                return None;
+            }
+            part.node.clone()
+        };
+        node.into_any().downcast::<N>().ok()
     }
 
     /// Records the part: captures the entity in the scope (last entity
@@ -236,11 +258,19 @@ impl Builder {
         let number = {
             let mut parts = lock(&building.parts);
             let index = parts.len();
-            let matched = !reset
-                && !building.diverged.load(Ordering::Relaxed)
-                && self.living.get(index).is_some_and(|p| p.op == op && p.shape.same(&shape));
-            let number = if matched {
-                self.living[index].number
+            let twin = if reset || building.diverged.load(Ordering::Relaxed) {
+                None
+            } else {
+                self.living.as_ref().and_then(|living| {
+                    let living = lock(&living.parts);
+                    living
+                        .get(index)
+                        .filter(|p| p.op == op && p.shape.same(&shape))
+                        .map(|p| p.number)
+                })
+            };
+            let number = if let Some(number) = twin {
+                number
             } else {
                 building.diverged.store(true, Ordering::Relaxed);
                 NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
@@ -268,45 +298,62 @@ pub(crate) fn apply(apply: Apply) {
     if Arc::ptr_eq(&living, &fresh) {
         return;
     }
+    // Versions before are not needed any more (nor kept alive).
+    drop(std::mem::take(&mut *lock(&fresh.living)));
+    drop(std::mem::take(&mut *lock(&living.living)));
     let old: Vec<Part> = std::mem::take(&mut *lock(&living.parts));
     let new: Vec<Part> = std::mem::take(&mut *lock(&fresh.parts));
-    let mut kept: Vec<Arc<dyn Node>> = Vec::new();
-    let mut merged = Vec::with_capacity(new.len());
-    for (index, part) in new.into_iter().enumerate() {
-        if let Some(target) = part.node.follows() {
+    fresh.disposed.store(true, Ordering::Release);
+    // Each new part either hands what it carries to a living node, which
+    // stays, or replaces the living part at its position.
+    let mut kept: Vec<Option<Arc<dyn Node>>> = Vec::with_capacity(new.len());
+    for (index, part) in new.iter().enumerate() {
+        let node = if let Some(target) = part.node.follows() {
             match apply.change {
                 Change::FnOnly => {
                     target.adopt(&*part.node);
                 }
                 Change::Structural | Change::Reset => target.relink(&*part.node),
             }
-            kept.push(target.clone());
-            merged.push(Part { node: target, ..part });
-        } else if let Some(twin) = old.get(index).filter(|old| {
-            apply.change == Change::FnOnly
-                && old.number == part.number
-                && old.node.adopt(&*part.node)
-        }) {
-            kept.push(twin.node.clone());
-            merged.push(Part { node: twin.node.clone(), ..part });
+            Some(target)
         } else {
-            merged.push(part);
-        }
+            old.get(index)
+                .filter(|old| {
+                    apply.change == Change::FnOnly
+                        && old.number == part.number
+                        && old.node.adopt(&*part.node)
+                })
+                .map(|old| old.node.clone())
+        };
+        kept.push(node);
     }
-    let merged_built = Arc::new(Built {
-        parts: Mutex::new(merged),
-        diverged: AtomicBool::new(false),
-        disposed: AtomicBool::new(false),
-    });
+    let unchanged = old.len() == new.len()
+        && kept.iter().zip(&old).all(|(k, o)| k.as_ref().is_some_and(|k| same_node(k, &o.node)));
+    if unchanged {
+        // An update in place: the living graph stays as it is.
+        *lock(&living.parts) = old;
+        let mut map = hooks();
+        map.remove(&apply.prev);
+        map.insert(apply.new, Hook::Graph(living));
+        return;
+    }
+    let merged: Vec<Part> = new
+        .into_iter()
+        .zip(&kept)
+        .map(|(part, kept)| match kept {
+            Some(node) => Part { node: node.clone(), ..part },
+            None => part,
+        })
+        .collect();
+    let merged_built = Arc::new(Built { parts: Mutex::new(merged), ..Built::default() });
     {
         let mut map = hooks();
         map.remove(&apply.prev);
         map.insert(apply.new, Hook::Graph(merged_built));
     }
     living.disposed.store(true, Ordering::Release);
-    fresh.disposed.store(true, Ordering::Release);
     for part in old.iter().rev() {
-        if !kept.iter().any(|k| same_node(k, &part.node)) {
+        if !kept.iter().flatten().any(|k| same_node(k, &part.node)) {
             part.node.dispose();
         }
     }
