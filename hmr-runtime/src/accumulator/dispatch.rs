@@ -159,14 +159,21 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
     let mut published = Vec::new();
     {
         let mut store = store();
-        reduce(&mut store, &event, &mut fx);
-        if horizon != 0 {
+        // Listeners get a copy; the store takes the event itself.
+        if horizon != 0 && listening() {
+            reduce(&mut store, event.clone(), &mut fx);
             published.push((event, horizon));
+        } else {
+            reduce(&mut store, event, &mut fx);
         }
         while !fx.events.is_empty() {
             for follow in std::mem::take(&mut fx.events) {
-                reduce(&mut store, &follow, &mut fx);
-                published.push((follow, EVERYONE));
+                if listening() {
+                    reduce(&mut store, follow.clone(), &mut fx);
+                    published.push((follow, EVERYONE));
+                } else {
+                    reduce(&mut store, follow, &mut fx);
+                }
             }
         }
     }

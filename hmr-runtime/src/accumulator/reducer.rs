@@ -31,78 +31,86 @@ pub(crate) struct Apply {
     pub(crate) change: Change,
 }
 
-/// Apply `event` to `store`.
-pub(crate) fn reduce(store: &mut Store, event: &Event, fx: &mut Effects) {
+/// Apply `event` to `store` (taken by value: what it carries moves into
+/// the store; the caller keeps a copy only for listeners).
+pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
     match event {
         Event::TrackCall { id, call, key, path, parent, site, module, reset } => {
-            store.open.insert(
-                *call,
-                OpenCall {
-                    id: *id,
-                    key: key.clone(),
-                    path: path.clone(),
-                    parent: *parent,
-                    site: site.clone(),
-                    module: module.clone(),
-                    reset: *reset,
-                    captured: Vec::new(),
-                    detached: false,
-                },
-            );
-        }
-        Event::ConstructorCallReturn { entity, track, call, name, shape }
-        | Event::FactoryCallReturn { entity, track, call, name, shape }
-        | Event::PipeCallReturn { entity, track, call, name, shape }
-        | Event::OperatorFunCall { entity, track, call, name, shape } => {
-            let (Some(track), Some(call)) = (track, call) else { return };
-            let Some(open) = store.open.get_mut(call) else { return };
-            open.captured.push(*entity);
-            let kind = match event {
-                Event::ConstructorCallReturn { .. } => EntityKind::Constructor,
-                Event::FactoryCallReturn { .. } => EntityKind::Factory,
-                Event::PipeCallReturn { .. } => EntityKind::Pipe,
-                _ => EntityKind::OperatorFun,
+            let open = OpenCall {
+                id,
+                key,
+                path,
+                parent,
+                site,
+                module,
+                reset,
+                captured: Vec::new(),
+                detached: false,
             };
-            store.entities.insert(
-                *entity,
-                EntityRecord { kind, name: name.clone(), shape: *shape, track: *track },
-            );
+            store.open.insert(call, Box::new(open));
+        }
+        Event::ConstructorCallReturn { entity, track, call, name, shape } => {
+            captured(store, EntityKind::Constructor, entity, track.zip(call), name, shape);
+        }
+        Event::FactoryCallReturn { entity, track, call, name, shape } => {
+            captured(store, EntityKind::Factory, entity, track.zip(call), name, shape);
+        }
+        Event::PipeCallReturn { entity, track, call, name, shape } => {
+            captured(store, EntityKind::Pipe, entity, track.zip(call), name, shape);
+        }
+        Event::OperatorFunCall { entity, track, call, name, shape } => {
+            captured(store, EntityKind::OperatorFun, entity, track.zip(call), name, shape);
         }
         Event::TrackCallReturn { id, call, entity, outcome: _ } => {
-            track_return(store, *id, *call, *entity, fx);
+            track_return(store, id, call, entity, fx);
         }
         Event::TrackUpdate { id, version, change, prev_entity } => {
-            track_update(store, *id, *version, *change, *prev_entity, fx);
+            track_update(store, id, version, change, prev_entity, fx);
         }
         Event::TrackDispose { id, reason: _ } => {
-            if let Some(record) = store.tracks.remove(id) {
+            if let Some(record) = store.tracks.remove(&id) {
                 for entity in record.entity.iter().chain(&record.previous_entities) {
                     store.entities.remove(entity);
                     fx.disposed.push(*entity);
                 }
             }
         }
-        Event::HmrModuleCall { module, version } => module_call(store, module, *version),
+        Event::HmrModuleCall { module, version } => module_call(store, &module, version),
         Event::HmrModuleCallReturn { module, committed, error } => {
-            let stage = store.staged.remove(module);
-            if *committed {
+            let stage = store.staged.remove(&module);
+            if committed {
                 if let Some(stage) = stage {
                     fx.forgotten.extend(stage.forgotten);
                     fx.applies.extend(stage.applies);
                 }
-                commit_module(store, module, fx);
+                commit_module(store, &module, fx);
             } else if let Some(stage) = stage {
-                rollback_module(store, module, stage, error.clone(), fx);
+                rollback_module(store, &module, stage, error, fx);
             }
         }
         Event::Subscribe { subscription, entity } => {
-            store.subscriptions.insert(*subscription, *entity);
+            store.subscriptions.insert(subscription, entity);
         }
         Event::Unsubscribe { subscription, entity: _ } => {
-            store.subscriptions.remove(subscription);
+            store.subscriptions.remove(&subscription);
         }
         Event::ReloadError { .. } => {}
     }
+}
+
+/// An entity was captured in the execution `scope` (track, call).
+fn captured(
+    store: &mut Store,
+    kind: EntityKind,
+    entity: EntityId,
+    scope: Option<(TrackId, CallId)>,
+    name: String,
+    shape: u64,
+) {
+    let Some((track, call)) = scope else { return };
+    let Some(open) = store.open.get_mut(&call) else { return };
+    open.captured.push(entity);
+    store.entities.insert(entity, EntityRecord { kind, name, shape, track });
 }
 
 /// A re-execution reached a living track.
@@ -162,7 +170,7 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
 /// keep a copy of it (or remember it did not exist) for a rollback.
 fn touch(store: &mut Store, module: &str, id: TrackId) {
     let Some(stage) = store.staged.get_mut(module) else { return };
-    stage.touched.entry(id).or_insert_with(|| store.tracks.get(&id).cloned());
+    stage.touched.entry(id).or_insert_with(|| store.tracks.get(&id).cloned().map(Box::new));
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
@@ -363,7 +371,7 @@ fn rollback_module(
             }
         }
         if let Some(before) = before {
-            store.tracks.insert(id, before);
+            store.tracks.insert(id, *before);
         }
     }
     store.entities.extend(stage.removed_entities);

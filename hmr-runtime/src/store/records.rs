@@ -22,7 +22,10 @@ pub struct Store {
     /// Executions in flight whose events reach the store (inside a module,
     /// or having captured an entity), one per call: executions of one track
     /// may overlap (`async fn` futures).
-    pub(crate) open: BTreeMap<CallId, OpenCall>,
+    /// Boxed: a map of large values allocates large nodes, and this one is
+    /// emptied and refilled on every call (glibc consolidates its free lists
+    /// on every large allocation).
+    pub(crate) open: BTreeMap<CallId, Box<OpenCall>>,
     /// Module records and their tracks as they were before a running
     /// re-execution, restored if it panics.
     pub(crate) staged: BTreeMap<String, Stage>,
@@ -132,7 +135,7 @@ pub(crate) struct Stage {
     pub(crate) module: Option<ModuleRecord>,
     /// Each track this execution changed, as it was before (`None`: it
     /// created it).
-    pub(crate) touched: BTreeMap<TrackId, Option<TrackRecord>>,
+    pub(crate) touched: BTreeMap<TrackId, Option<Box<TrackRecord>>>,
     /// Entity records it removed (superseded), restored by a rollback.
     pub(crate) removed_entities: Vec<(EntityId, EntityRecord)>,
     /// Entities this execution superseded; forgotten only if it commits.
