@@ -70,6 +70,22 @@ pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
     HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A buffer for the swaps of the next module execution. Kept between
+/// executions: a large buffer freed after every reload makes the allocator
+/// consolidate its free lists each time (a tenth of a 10 000-track reload).
+static SPARE_APPLIES: Mutex<Vec<Apply>> = Mutex::new(Vec::new());
+
+pub(crate) fn spare_applies() -> Vec<Apply> {
+    std::mem::take(&mut *SPARE_APPLIES.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+fn give_back(applies: Vec<Apply>) {
+    let mut spare = SPARE_APPLIES.lock().unwrap_or_else(PoisonError::into_inner);
+    if applies.capacity() > spare.capacity() {
+        *spare = applies;
+    }
+}
+
 /// What reducing an event leaves to do once the store is unlocked: swaps of
 /// committed updates (first), then disposers.
 #[must_use]
@@ -83,9 +99,11 @@ impl Aftermath {
     /// Swap the committed updates into the living entities. A module runs
     /// this under its lock, so the next version sees the swapped graph.
     pub(crate) fn apply(&mut self) {
-        for apply in std::mem::take(&mut self.applies) {
+        let mut applies = std::mem::take(&mut self.applies);
+        for apply in applies.drain(..) {
             crate::entities::graph::apply(apply);
         }
+        give_back(applies);
     }
 
     /// Apply, then run the disposers (see [`dispose_all`]).

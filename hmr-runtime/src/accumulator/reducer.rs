@@ -6,7 +6,8 @@ use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
 };
 use crate::store::records::{
-    EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
+    Before, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
+    Undo,
 };
 
 /// What reducing one event caused besides the store change: follow-up events
@@ -81,7 +82,11 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
             if committed {
                 if let Some(stage) = stage {
                     fx.forgotten.extend(stage.forgotten);
-                    fx.applies.extend(stage.applies);
+                    if fx.applies.is_empty() {
+                        fx.applies = stage.applies;
+                    } else {
+                        fx.applies.extend(stage.applies);
+                    }
                 }
                 commit_module(store, &module, fx);
             } else if let Some(stage) = stage {
@@ -153,7 +158,11 @@ fn track_update(
 /// A module execution starts: remember its record; tracks are copied when
 /// first changed (see [`touch`]), for a rollback.
 fn module_call(store: &mut Store, module: &str, version: u64) {
-    let stage = Stage { module: store.modules.get(module).cloned(), ..Stage::default() };
+    let stage = Stage {
+        module: store.modules.get(module).cloned(),
+        applies: super::dispatch::spare_applies(),
+        ..Stage::default()
+    };
     store.staged.insert(module.to_owned(), stage);
     let record = store.modules.entry(module.to_owned()).or_insert_with(|| ModuleRecord {
         name: module.to_owned(),
@@ -164,13 +173,6 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
     });
     record.version = version;
     record.attempted = version;
-}
-
-/// Before a running module execution changes track `id` for the first time,
-/// keep a copy of it (or remember it did not exist) for a rollback.
-fn touch(store: &mut Store, module: &str, id: TrackId) {
-    let Some(stage) = store.staged.get_mut(module) else { return };
-    stage.touched.entry(id).or_insert_with(|| store.tracks.get(&id).cloned().map(Box::new));
 }
 
 fn module_tracks<'a>(store: &'a Store, module: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
@@ -185,6 +187,7 @@ fn track_return(
     fx: &mut Effects,
 ) {
     let Some(open) = store.open.remove(&call) else { return };
+    let open = *open;
     // A call whose version was rolled back, whose track was disposed, or that
     // a newer version of its module overtook (an old future finishing late)
     // belongs to no committed graph: what it built is disposed, the record
@@ -200,9 +203,11 @@ fn track_return(
         }
         return;
     }
-    if let Some(module) = &open.module {
-        touch(store, &module.name, id);
-    }
+    // The first change a running module execution makes to a track keeps
+    // what a rollback needs to undo it.
+    let first_change = open.module.as_ref().is_some_and(|m| {
+        store.staged.get(&m.name).is_some_and(|stage| !stage.touched.contains_key(&id))
+    });
     // Last entity wins: the intermediate entities of the call are parts of
     // the final one; only a track's current and previous entities are kept.
     for captured in &open.captured {
@@ -215,17 +220,28 @@ fn track_return(
         // Reached without capturing anything: it keeps its entity (last
         // entity wins), and a new module version still counts as an update.
         if let (Some(record), Some(module)) = (store.tracks.get_mut(&id), open.module) {
+            let name = module.name.clone();
             if record.module.as_ref() != Some(&module) {
                 let change = if open.reset { Change::Reset } else { Change::FnOnly };
                 let version = record.version + 1;
                 fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None });
             }
-            record.module = Some(module);
+            let mut before = first_change.then(|| Before::of(record));
+            let old_module = std::mem::replace(&mut record.module, Some(module));
+            if let Some(before) = &mut before {
+                before.module = old_module;
+            }
+            if let (Some(before), Some(stage)) = (before, store.staged.get_mut(&name)) {
+                stage.touched.insert(id, Undo::Changed(Box::new(before)));
+            }
         }
         return;
     };
+    let module_name = open.module.as_ref().map(|m| m.name.clone()).filter(|_| first_change);
+    let undo;
     match store.tracks.get_mut(&id) {
         None => {
+            undo = Some(Undo::Created);
             store.tracks.insert(
                 id,
                 TrackRecord {
@@ -251,10 +267,20 @@ fn track_return(
             };
             let prev_entity = record.entity;
             let changed_entity = prev_entity != Some(entity);
-            record.module = open.module;
+            let mut before = first_change.then(|| Before::of(record));
+            let old_module = std::mem::replace(&mut record.module, open.module);
+            let old_site = if record.site == open.site {
+                None
+            } else {
+                Some(std::mem::replace(&mut record.site, open.site))
+            };
             record.entity = Some(entity);
             record.parent = open.parent;
-            record.site = open.site;
+            if let Some(before) = &mut before {
+                before.module = old_module;
+                before.site = old_site;
+            }
+            undo = before.map(|b| Undo::Changed(Box::new(b)));
             if new_module_version || changed_entity {
                 let same_shape = prev_entity
                     .and_then(|p| store.entities.get(&p))
@@ -286,6 +312,11 @@ fn track_return(
                 });
             }
         }
+    }
+    if let (Some(undo), Some(name)) = (undo, module_name)
+        && let Some(stage) = store.staged.get_mut(&name)
+    {
+        stage.touched.insert(id, undo);
     }
 }
 
@@ -356,22 +387,34 @@ fn rollback_module(
             }
         }
     }
-    for (id, before) in stage.touched {
-        if let Some(now) = store.tracks.remove(&id) {
-            let kept = |e: &EntityId| {
-                before.as_ref().is_some_and(|b| {
-                    b.entity.as_ref() == Some(e) || b.previous_entities.contains(e)
-                })
-            };
-            for entity in now.entity.iter().chain(&now.previous_entities) {
-                if !kept(entity) {
-                    store.entities.remove(entity);
-                    fx.disposed.push(*entity);
-                }
+    for (id, undo) in stage.touched {
+        let Some(now) = store.tracks.get_mut(&id) else { continue };
+        let kept = |e: &EntityId| match &undo {
+            Undo::Created => false,
+            Undo::Changed(b) => b.entity.as_ref() == Some(e) || b.previous_entities.contains(e),
+        };
+        for entity in now.entity.iter().chain(&now.previous_entities) {
+            if !kept(entity) {
+                store.entities.remove(entity);
+                fx.disposed.push(*entity);
             }
         }
-        if let Some(before) = before {
-            store.tracks.insert(id, *before);
+        match undo {
+            Undo::Created => {
+                store.tracks.remove(&id);
+            }
+            Undo::Changed(before) => {
+                let before = *before;
+                now.version = before.version;
+                now.change = before.change;
+                now.entity = before.entity;
+                now.previous_entities = before.previous_entities;
+                now.parent = before.parent;
+                now.module = before.module;
+                if let Some(site) = before.site {
+                    now.site = site;
+                }
+            }
         }
     }
     store.entities.extend(stage.removed_entities);

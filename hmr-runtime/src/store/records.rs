@@ -128,14 +128,50 @@ pub(crate) struct OpenCall {
     pub(crate) detached: bool,
 }
 
+/// How to undo what a module execution did to one track.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Undo {
+    /// The execution created it.
+    Created,
+    /// It changed it; these are the fields as they were (an execution never
+    /// changes a track's key or path).
+    Changed(Box<Before>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Before {
+    pub(crate) version: u64,
+    pub(crate) change: Option<Change>,
+    pub(crate) entity: Option<EntityId>,
+    pub(crate) previous_entities: Vec<EntityId>,
+    pub(crate) parent: Option<TrackId>,
+    /// Moved out of the record when replaced.
+    pub(crate) module: Option<ModuleVersion>,
+    /// Moved out of the record if it changed (`None`: unchanged).
+    pub(crate) site: Option<Site>,
+}
+
+impl Before {
+    pub(crate) fn of(record: &TrackRecord) -> Before {
+        Before {
+            version: record.version,
+            change: record.change,
+            entity: record.entity,
+            previous_entities: record.previous_entities.clone(),
+            parent: record.parent,
+            module: None,
+            site: None,
+        }
+    }
+}
+
 /// What a running module execution changed, to undo it if it panics: an
 /// undo log, so that starting a module costs nothing per track.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Stage {
     pub(crate) module: Option<ModuleRecord>,
-    /// Each track this execution changed, as it was before (`None`: it
-    /// created it).
-    pub(crate) touched: BTreeMap<TrackId, Option<Box<TrackRecord>>>,
+    /// Each track this execution changed, and how to undo it.
+    pub(crate) touched: BTreeMap<TrackId, Undo>,
     /// Entity records it removed (superseded), restored by a rollback.
     pub(crate) removed_entities: Vec<(EntityId, EntityRecord)>,
     /// Entities this execution superseded; forgotten only if it commits.
