@@ -1,6 +1,6 @@
 //! The reducer: the only code that mutates the store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
@@ -203,11 +203,6 @@ fn track_return(
         }
         return;
     }
-    // The first change a running module execution makes to a track keeps
-    // what a rollback needs to undo it.
-    let first_change = open.module.as_ref().is_some_and(|m| {
-        store.staged.get(&m.name).is_some_and(|stage| !stage.touched.contains_key(&id))
-    });
     // Last entity wins: the intermediate entities of the call are parts of
     // the final one; only a track's current and previous entities are kept.
     for captured in &open.captured {
@@ -216,108 +211,119 @@ fn track_return(
             fx.forgotten.push(*captured);
         }
     }
-    let Some(entity) = entity else {
-        // Reached without capturing anything: it keeps its entity (last
-        // entity wins), and a new module version still counts as an update.
-        if let (Some(record), Some(module)) = (store.tracks.get_mut(&id), open.module) {
-            let name = module.name.clone();
-            if record.module.as_ref() != Some(&module) {
-                let change = if open.reset { Change::Reset } else { Change::FnOnly };
-                let version = record.version + 1;
-                fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None });
-            }
-            let mut before = first_change.then(|| Before::of(record));
-            let old_module = std::mem::replace(&mut record.module, Some(module));
-            if let Some(before) = &mut before {
-                before.module = old_module;
-            }
-            if let (Some(before), Some(stage)) = (before, store.staged.get_mut(&name)) {
-                stage.touched.insert(id, Undo::Changed(Box::new(before)));
-            }
+    let Store { tracks, staged, entities, .. } = store;
+    let stage = open.module.as_ref().and_then(|m| staged.get_mut(&m.name));
+    match entity {
+        Some(entity) => reached(tracks, entities, stage, open, id, entity, fx),
+        None => reached_without_entity(tracks, stage, open, id, fx),
+    }
+}
+
+/// A track's execution that captured nothing returned: it keeps its entity
+/// (last entity wins), and a new module version still counts as an update.
+fn reached_without_entity(
+    tracks: &mut BTreeMap<TrackId, TrackRecord>,
+    stage: Option<&mut Stage>,
+    open: OpenCall,
+    id: TrackId,
+    fx: &mut Effects,
+) {
+    let (Some(record), Some(module)) = (tracks.get_mut(&id), open.module) else { return };
+    if record.module.as_ref() != Some(&module) {
+        let change = if open.reset { Change::Reset } else { Change::FnOnly };
+        let version = record.version + 1;
+        fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None });
+    }
+    let before = Before::of(record);
+    let old_module = record.module.replace(module);
+    // The first change a running module execution makes to a track keeps
+    // what a rollback needs to undo it.
+    if let Some(stage) = stage {
+        stage
+            .touched
+            .entry(id)
+            .or_insert_with(|| Undo::Changed(Box::new(Before { module: old_module, ..before })));
+    }
+}
+
+/// A track's execution that captured `entity` returned: create the track,
+/// or update it (`track-update`, and a swap due at the module's commit).
+fn reached(
+    tracks: &mut BTreeMap<TrackId, TrackRecord>,
+    entities: &BTreeMap<EntityId, EntityRecord>,
+    mut stage: Option<&mut Stage>,
+    open: OpenCall,
+    id: TrackId,
+    entity: EntityId,
+    fx: &mut Effects,
+) {
+    let Some(record) = tracks.get_mut(&id) else {
+        if let Some(stage) = stage {
+            stage.touched.entry(id).or_insert(Undo::Created);
         }
+        let record = TrackRecord {
+            id,
+            key: open.key,
+            path: open.path,
+            parent: open.parent,
+            site: open.site,
+            version: 1,
+            entity: Some(entity),
+            previous_entities: Vec::new(),
+            module: open.module,
+            change: None,
+            reset: open.reset,
+        };
+        tracks.insert(id, record);
         return;
     };
-    let module_name = open.module.as_ref().map(|m| m.name.clone()).filter(|_| first_change);
-    let undo;
-    match store.tracks.get_mut(&id) {
-        None => {
-            undo = Some(Undo::Created);
-            store.tracks.insert(
-                id,
-                TrackRecord {
-                    id,
-                    key: open.key,
-                    path: open.path,
-                    parent: open.parent,
-                    site: open.site,
-                    version: 1,
-                    entity: Some(entity),
-                    previous_entities: Vec::new(),
-                    module: open.module,
-                    change: None,
-                    reset: open.reset,
-                },
-            );
-        }
-        Some(record) => {
-            let new_module_version = match (&record.module, &open.module) {
-                (Some(old), Some(new)) => old != new,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            let prev_entity = record.entity;
-            let changed_entity = prev_entity != Some(entity);
-            let mut before = first_change.then(|| Before::of(record));
-            let old_module = std::mem::replace(&mut record.module, open.module);
-            let old_site = if record.site == open.site {
-                None
-            } else {
-                Some(std::mem::replace(&mut record.site, open.site))
-            };
-            record.entity = Some(entity);
-            record.parent = open.parent;
-            if let Some(before) = &mut before {
-                before.module = old_module;
-                before.site = old_site;
-            }
-            undo = before.map(|b| Undo::Changed(Box::new(b)));
-            if new_module_version || changed_entity {
-                let same_shape = prev_entity
-                    .and_then(|p| store.entities.get(&p))
-                    .zip(store.entities.get(&entity))
-                    .is_some_and(|(a, b)| a.same_shape(b));
-                let change = if open.reset {
-                    Change::Reset
-                } else if same_shape {
-                    Change::FnOnly
-                } else {
-                    Change::Structural
-                };
-                let prev_entity = prev_entity.filter(|p| *p != entity);
-                // A new module version swaps into the living entity, at the
-                // module's commit (now, for a call that outlived its module).
-                // Outside a module a repeated call built its own entities.
-                if let (Some(prev), Some(module)) = (prev_entity, &record.module) {
-                    let apply = Apply { prev, new: entity, change };
-                    match store.staged.get_mut(&module.name) {
-                        Some(stage) => stage.applies.push(apply),
-                        None => fx.applies.push(apply),
-                    }
-                }
-                fx.events.push(Event::TrackUpdate {
-                    id,
-                    version: record.version + 1,
-                    change,
-                    prev_entity,
-                });
-            }
+    let new_module_version = match (&record.module, &open.module) {
+        (Some(old), Some(new)) => old != new,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    let prev_entity = record.entity;
+    let first_change = stage.as_ref().is_some_and(|s| !s.touched.contains_key(&id));
+    let mut before = first_change.then(|| Before::of(record));
+    let old_module = std::mem::replace(&mut record.module, open.module);
+    let old_site = if record.site == open.site {
+        None
+    } else {
+        Some(std::mem::replace(&mut record.site, open.site))
+    };
+    record.entity = Some(entity);
+    record.parent = open.parent;
+    if let (Some(stage), Some(mut before)) = (stage.as_deref_mut(), before.take()) {
+        before.module = old_module;
+        before.site = old_site;
+        stage.touched.insert(id, Undo::Changed(Box::new(before)));
+    }
+    if !new_module_version && prev_entity == Some(entity) {
+        return;
+    }
+    let same_shape = prev_entity
+        .and_then(|p| entities.get(&p))
+        .zip(entities.get(&entity))
+        .is_some_and(|(a, b)| a.same_shape(b));
+    let change = if open.reset {
+        Change::Reset
+    } else if same_shape {
+        Change::FnOnly
+    } else {
+        Change::Structural
+    };
+    let prev_entity = prev_entity.filter(|p| *p != entity);
+    // A new module version swaps into the living entity, at the module's
+    // commit (now, for a call that outlived its module). Outside a module a
+    // repeated call built its own entities.
+    if let (Some(prev), Some(_)) = (prev_entity, &record.module) {
+        let apply = Apply { prev, new: entity, change };
+        match stage {
+            Some(stage) => stage.applies.push(apply),
+            None => fx.applies.push(apply),
         }
     }
-    if let (Some(undo), Some(name)) = (undo, module_name)
-        && let Some(stage) = store.staged.get_mut(&name)
-    {
-        stage.touched.insert(id, undo);
-    }
+    fx.events.push(Event::TrackUpdate { id, version: record.version + 1, change, prev_entity });
 }
 
 fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
