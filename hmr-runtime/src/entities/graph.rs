@@ -95,10 +95,9 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
 }
 
-#[derive(Clone)]
 pub(crate) struct Part {
     op: &'static str,
-    shape: Arc<Shape>,
+    shape: Shape,
     /// The shape number of the chain up to this part.
     number: u64,
     name: String,
@@ -275,7 +274,7 @@ impl Builder {
                 building.diverged.store(true, Ordering::Relaxed);
                 NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
             };
-            parts.push(Part { op, shape: Arc::new(shape), number, name: name.clone(), node });
+            parts.push(Part { op, shape, number, name: name.clone(), node });
             number
         };
         hooks().insert(entity, Hook::Graph(building));
