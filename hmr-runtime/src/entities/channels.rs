@@ -9,7 +9,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::{broadcast as bc, watch as wt};
 
-use super::graph::{Builder, Node, Shape};
+use super::graph::{Builder, Follower, Node, Shape, staged};
 use super::source::short_type_name;
 use crate::events::EntityKind;
 
@@ -102,34 +102,61 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
     }
 }
 
-/// A channel built by a track; a re-execution's handed-back channel
-/// follows the living node.
-struct BroadcastNode<T> {
-    inner: Arc<BroadcastInner<T>>,
-    living: Option<Arc<BroadcastNode<T>>>,
+/// A channel that its track's disposal closes.
+trait Close: Send + Sync + 'static {
+    /// Close it for senders and end its streams (once).
+    fn close(&self);
 }
 
-impl<T: Send + 'static> Node for BroadcastNode<T> {
+impl<T: Send + 'static> Close for BroadcastInner<T> {
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let _ = self.tx.send(None);
+        }
+    }
+}
+
+/// The channel a track built. A re-execution that gets it back holds a
+/// [`Follower`] of it, with nothing staged: there is nothing to take over.
+struct ChannelNode<C>(Arc<C>);
+
+impl<C: Close> Node for ChannelNode<C> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, new: &dyn Node) -> bool {
-        // Handed back at construction; nothing to take over.
-        new.as_any()
-            .downcast_ref::<BroadcastNode<T>>()
-            .is_some_and(|n| Arc::ptr_eq(&n.inner, &self.inner))
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        self.living.clone().map(|l| l as Arc<dyn Node>)
+    fn adopt(&self, follower: &dyn Node) -> bool {
+        staged::<Self, ()>(follower).is_some()
     }
     fn dispose(&self) {
-        if self.living.is_none() && !self.inner.closed.swap(true, Ordering::AcqRel) {
-            let _ = self.inner.tx.send(None);
-        }
+        self.0.close();
     }
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Records a channel: the living one handed back, or `new()` built.
+fn channel<C: Close>(
+    builder: Builder,
+    op: &'static str,
+    name: String,
+    shape: Shape,
+    new: impl FnOnce() -> C,
+) -> Arc<C> {
+    if let Some(living) = builder.living::<ChannelNode<C>>(op, &shape) {
+        let inner = living.0.clone();
+        builder.finish(
+            EntityKind::Constructor,
+            op,
+            name,
+            shape,
+            Arc::new(Follower::new(living, ())),
+        );
+        return inner;
+    }
+    let inner = Arc::new(new());
+    builder.finish(EntityKind::Constructor, op, name, shape, Arc::new(ChannelNode(inner.clone())));
+    inner
 }
 
 /// A broadcast channel holding up to `capacity` values per receiver.
@@ -150,15 +177,10 @@ where
     let builder = Builder::new();
     let shape = Shape::new("broadcast", vec![TypeId::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
-    let living = builder.living::<BroadcastNode<T>>("broadcast", &shape);
-    let inner = if let Some(living) = &living {
-        living.inner.clone()
-    } else {
+    let inner = channel(builder, "broadcast", name, shape, || {
         assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
-        Arc::new(BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) })
-    };
-    let node = Arc::new(BroadcastNode { inner: inner.clone(), living });
-    builder.finish(EntityKind::Constructor, "broadcast", name, shape, node);
+        BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) }
+    });
     Broadcast { inner }
 }
 
@@ -240,32 +262,12 @@ impl<T: Clone + Send + Sync + 'static> Watch<T> {
     }
 }
 
-/// A channel built by a track; a re-execution's handed-back channel
-/// follows the living node.
-struct WatchNode<T> {
-    inner: Arc<WatchInner<T>>,
-    living: Option<Arc<WatchNode<T>>>,
-}
-
-impl<T: Send + Sync + 'static> Node for WatchNode<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, new: &dyn Node) -> bool {
-        new.as_any()
-            .downcast_ref::<WatchNode<T>>()
-            .is_some_and(|n| Arc::ptr_eq(&n.inner, &self.inner))
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        self.living.clone().map(|l| l as Arc<dyn Node>)
-    }
-    fn dispose(&self) {
-        if self.living.is_none() && !self.inner.closed.swap(true, Ordering::AcqRel) {
-            self.inner.tx.send_modify(|_| {});
+impl<T: Send + Sync + 'static> Close for WatchInner<T> {
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            // Wakes the streams, which see it closed.
+            self.tx.send_modify(|_| {});
         }
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -284,12 +286,9 @@ where
     let builder = Builder::new();
     let name = format!("watch({initial:?})");
     let shape = Shape::new("watch", vec![TypeId::of::<T>()]).with_arg(initial.clone());
-    let living = builder.living::<WatchNode<T>>("watch", &shape);
-    let inner = match &living {
-        Some(living) => living.inner.clone(),
-        None => Arc::new(WatchInner { tx: wt::channel(initial).0, closed: AtomicBool::new(false) }),
-    };
-    let node = Arc::new(WatchNode { inner: inner.clone(), living });
-    builder.finish(EntityKind::Constructor, "watch", name, shape, node);
+    let inner = channel(builder, "watch", name, shape, || WatchInner {
+        tx: wt::channel(initial).0,
+        closed: AtomicBool::new(false),
+    });
     Watch { inner }
 }

@@ -95,6 +95,46 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
 }
 
+/// A re-execution's stand-in for a living node `N`: what it built (`S`: a
+/// new inner stream, pipeline, handler or future), staged until its module
+/// commits. `N`'s [`Node::adopt`] and [`Node::relink`] take it; a rollback
+/// disposes the follower, which drops it.
+pub(crate) struct Follower<N, S> {
+    target: Arc<N>,
+    staged: Mutex<Option<S>>,
+}
+
+impl<N, S> Follower<N, S> {
+    pub(crate) fn new(target: Arc<N>, staged: S) -> Follower<N, S> {
+        Follower { target, staged: Mutex::new(Some(staged)) }
+    }
+}
+
+/// What the follower `node` staged for an `N`: `None` if `node` is no such
+/// follower, `Some(None)` if it was taken already.
+pub(crate) fn staged<N: 'static, S: 'static>(node: &dyn Node) -> Option<Option<S>> {
+    let follower = node.as_any().downcast_ref::<Follower<N, S>>()?;
+    Some(lock(&follower.staged).take())
+}
+
+impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, _new: &dyn Node) -> bool {
+        false
+    }
+    fn follows(&self) -> Option<Arc<dyn Node>> {
+        Some(self.target.clone())
+    }
+    fn dispose(&self) {
+        drop(lock(&self.staged).take());
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 pub(crate) struct Part {
     op: &'static str,
     shape: Shape,

@@ -14,7 +14,7 @@ use futures_util::task::AtomicWaker;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
-use super::graph::{Builder, Node, Shape, lock};
+use super::graph::{Builder, Follower, Node, Shape, lock, staged};
 use crate::events::{EntityId, EntityKind, SubscriptionId};
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -255,11 +255,9 @@ impl<T: 'static> SubNode<T> {
     }
 }
 
-/// A re-execution's `subscribe`: the new pipeline and handler, staged until
-/// the module commits.
-struct SubFollower<T> {
-    target: Arc<SubNode<T>>,
-    staged: Mutex<Next<T>>,
+/// What a re-execution's `subscribe` stages for the living task.
+struct SubStaged<T> {
+    next: Next<T>,
     /// The pipeline was built from no stream part of this scope (a plain
     /// stream): an update takes it too, or the edit would never run.
     plain: bool,
@@ -273,46 +271,24 @@ impl<T: 'static> Node for SubNode<T> {
         // Same shape: the living pipeline took the new closures; the new
         // pipeline is dropped unpolled, the handler swapped. A plain
         // pipeline has nothing to swap into: it is taken over.
-        let Some(f) = follower.as_any().downcast_ref::<SubFollower<T>>() else { return false };
-        let staged =
-            std::mem::replace(&mut *lock(&f.staged), Next { pipeline: None, handler: None });
-        if f.plain {
-            self.ctl.swap(staged.pipeline, staged.handler);
-        } else {
-            self.ctl.swap(None, staged.handler);
-            drop(staged.pipeline);
+        let Some(staged) = staged::<Self, SubStaged<T>>(follower) else { return false };
+        if let Some(SubStaged { next, plain }) = staged {
+            if plain {
+                self.ctl.swap(next.pipeline, next.handler);
+            } else {
+                self.ctl.swap(None, next.handler);
+                drop(next.pipeline);
+            }
         }
         true
     }
     fn relink(&self, follower: &dyn Node) {
-        if let Some(f) = follower.as_any().downcast_ref::<SubFollower<T>>() {
-            let staged =
-                std::mem::replace(&mut *lock(&f.staged), Next { pipeline: None, handler: None });
-            self.ctl.swap(staged.pipeline, staged.handler);
+        if let Some(Some(SubStaged { next, .. })) = staged::<Self, SubStaged<T>>(follower) {
+            self.ctl.swap(next.pipeline, next.handler);
         }
     }
     fn dispose(&self) {
         self.ctl.stop();
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<T: 'static> Node for SubFollower<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, _new: &dyn Node) -> bool {
-        false
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        Some(self.target.clone())
-    }
-    fn dispose(&self) {
-        let staged =
-            std::mem::replace(&mut *lock(&self.staged), Next { pipeline: None, handler: None });
-        drop(staged);
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -373,11 +349,11 @@ where
     let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
     if let Some(target) = living.filter(|node| !node.ctl.is_stopped()) {
         let handle = target.handle();
-        let follower = SubFollower {
-            target,
-            staged: Mutex::new(Next { pipeline: Some(pipeline), handler: Some(handler) }),
+        let staged = SubStaged {
+            next: Next { pipeline: Some(pipeline), handler: Some(handler) },
             plain: builder.no_stream_parts(),
         };
+        let follower = Follower::new(target, staged);
         builder.finish(EntityKind::Constructor, "subscribe", name, shape, Arc::new(follower));
         return handle;
     }
@@ -429,19 +405,14 @@ struct SpawnNode {
     stopped: AtomicBool,
 }
 
-/// A re-execution's future, staged until its module commits.
-struct SpawnFollower {
-    target: Arc<SpawnNode>,
-    staged: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
-}
+type Spawned = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Node for SpawnNode {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
     fn adopt(&self, follower: &dyn Node) -> bool {
-        let Some(f) = follower.as_any().downcast_ref::<SpawnFollower>() else { return false };
-        let staged = lock(&f.staged).take();
+        let Some(staged) = staged::<Self, Spawned>(follower) else { return false };
         if let Some(future) = staged {
             let mut task = lock(&self.task);
             if let Some(old) = task.take() {
@@ -464,24 +435,6 @@ impl Node for SpawnNode {
     }
 }
 
-impl Node for SpawnFollower {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, _new: &dyn Node) -> bool {
-        false
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        Some(self.target.clone())
-    }
-    fn dispose(&self) {
-        drop(lock(&self.staged).take());
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// Spawns `future` on the tokio runtime; the fallback entity for work that
 /// is not a stream (DESIGN §7). A re-execution of the track aborts the old
 /// task and spawns the new future (at its module's commit); disposal of the
@@ -497,7 +450,7 @@ where
     let shape = Shape::new("spawn", Vec::new());
     let name = builder.chain("spawn(future)");
     if let Some(target) = builder.living::<SpawnNode>("spawn", &shape) {
-        let follower = SpawnFollower { target, staged: Mutex::new(Some(Box::pin(future))) };
+        let follower = Follower::new(target, Box::pin(future) as Spawned);
         builder.finish(EntityKind::Constructor, "spawn", name, shape, Arc::new(follower));
         return;
     }
