@@ -112,6 +112,7 @@ impl<N, S> Follower<N, S> {
 
 /// What the follower `node` staged for an `N`: `None` if `node` is no such
 /// follower, `Some(None)` if it was taken already.
+#[allow(clippy::option_option, reason = "not a follower, or a follower already taken")]
 pub(crate) fn staged<N: 'static, S: 'static>(node: &dyn Node) -> Option<Option<S>> {
     let follower = node.as_any().downcast_ref::<Follower<N, S>>()?;
     Some(lock(&follower.staged).take())
