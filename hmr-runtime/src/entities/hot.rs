@@ -4,15 +4,15 @@ use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 
-use super::graph::{Builder, Node, Shape, lock};
+use super::graph::{Builder, Node, Shape};
 use super::source::short_type_name;
+use super::sync::{self, AtomicU64, Mutex, Ordering, lock};
 use crate::events::EntityKind;
 
 /// Where a re-execution puts the new closure of a living operator.
@@ -24,7 +24,7 @@ struct Slot<F: ?Sized> {
 
 /// An operator's closure: the one it calls, and the slot that replaces it.
 pub(crate) struct Hot<F: ?Sized> {
-    slot: Arc<Slot<F>>,
+    slot: sync::Arc<Slot<F>>,
     seen: u64,
     current: Option<Box<F>>,
 }
@@ -53,7 +53,7 @@ impl<F: ?Sized> Hot<F> {
     }
 }
 
-struct HotNode<F: ?Sized>(Arc<Slot<F>>);
+struct HotNode<F: ?Sized>(sync::Arc<Slot<F>>);
 
 impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -81,7 +81,7 @@ fn hot<F: ?Sized + Send + 'static>(
     shape: Shape,
     f: Box<F>,
 ) -> Hot<F> {
-    let slot = Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(Some(f)) });
+    let slot = sync::Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(Some(f)) });
     let builder = Builder::new();
     let name = builder.chain(label);
     builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(HotNode(slot.clone())));

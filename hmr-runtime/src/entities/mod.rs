@@ -6,3 +6,4 @@ pub(crate) mod graph;
 pub(crate) mod hot;
 pub(crate) mod source;
 pub(crate) mod subscribe;
+mod sync;

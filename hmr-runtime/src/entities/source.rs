@@ -4,14 +4,13 @@
 use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
-use futures_util::task::AtomicWaker;
 
 use super::graph::{Builder, Node, Shape, lock};
+use super::sync::{self, AtomicU64, AtomicWaker, Ordering};
 use crate::events::EntityKind;
 
 type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -23,7 +22,7 @@ pub(crate) struct Switch<T> {
     version: AtomicU64,
     /// The receiver's waker, registered when its inner stream is pending.
     waker: AtomicWaker,
-    state: Mutex<State<T>>,
+    state: sync::Mutex<State<T>>,
 }
 
 struct State<T> {
@@ -42,7 +41,7 @@ impl<T> Switch<T> {
         Switch {
             version: AtomicU64::new(1),
             waker: AtomicWaker::new(),
-            state: Mutex::new(State {
+            state: sync::Mutex::new(State {
                 pending: inner,
                 received: false,
                 waiting: Vec::new(),
@@ -56,7 +55,7 @@ impl<T> Switch<T> {
     /// receiver took that one yet.
     pub(crate) fn switch(&self, inner: Inner<T>) {
         let (replaced, waiting) = {
-            let mut state = lock(&self.state);
+            let mut state = sync::lock(&self.state);
             if state.disposed {
                 return;
             }
@@ -71,7 +70,7 @@ impl<T> Switch<T> {
 
     fn dispose(&self) {
         let (pending, waiting) = {
-            let mut state = lock(&self.state);
+            let mut state = sync::lock(&self.state);
             state.disposed = true;
             self.version.fetch_add(1, Ordering::AcqRel);
             (state.pending.take(), std::mem::take(&mut state.waiting))
@@ -97,7 +96,7 @@ impl<T> Switch<T> {
 /// is disposed (an orphan).
 #[must_use = "streams do nothing unless polled"]
 pub struct Source<T> {
-    switch: Arc<Switch<T>>,
+    switch: sync::Arc<Switch<T>>,
     /// Whether this handle receives (holds, or is to take, the inner stream).
     receiver: bool,
     inner: Option<Inner<T>>,
@@ -116,12 +115,12 @@ impl<T> fmt::Debug for Source<T> {
 impl<T> Unpin for Source<T> {}
 
 impl<T> Source<T> {
-    fn receiving(switch: Arc<Switch<T>>) -> Source<T> {
-        lock(&switch.state).received = true;
+    fn receiving(switch: sync::Arc<Switch<T>>) -> Source<T> {
+        sync::lock(&switch.state).received = true;
         Source { switch, receiver: true, inner: None, seen: 0 }
     }
 
-    pub(crate) fn waiting(switch: Arc<Switch<T>>) -> Source<T> {
+    pub(crate) fn waiting(switch: sync::Arc<Switch<T>>) -> Source<T> {
         Source { switch, receiver: false, inner: None, seen: 0 }
     }
 
@@ -130,7 +129,7 @@ impl<T> Source<T> {
     fn refresh(&mut self, version: u64) -> bool {
         self.seen = version;
         let (new, disposed) = {
-            let mut state = lock(&self.switch.state);
+            let mut state = sync::lock(&self.switch.state);
             (state.pending.take(), state.disposed)
         };
         if disposed {
@@ -147,7 +146,7 @@ impl<T> Source<T> {
     /// A waiting handle becomes the receiver if nobody holds the stream.
     #[cold]
     fn try_receive(&mut self, cx: &Context<'_>) -> bool {
-        let mut state = lock(&self.switch.state);
+        let mut state = sync::lock(&self.switch.state);
         if state.received {
             if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
                 state.waiting.push(cx.waker().clone());
@@ -204,7 +203,7 @@ impl<T> Drop for Source<T> {
         }
         // Hand the inner stream back, for a waiting handle to take over.
         let (dropped, waiting) = {
-            let mut state = lock(&self.switch.state);
+            let mut state = sync::lock(&self.switch.state);
             state.received = false;
             let dropped = if state.pending.is_none() && !state.disposed {
                 state.pending = self.inner.take();
@@ -269,7 +268,7 @@ fn switchable<T: 'static>(
         builder.finish(kind, op, name, shape, Arc::new(follower));
         return Source::waiting(switch);
     }
-    let switch = Arc::new(Switch::new(Some(inner)));
+    let switch = sync::Arc::new(Switch::new(Some(inner)));
     let node = SwitchNode { switch: switch.clone(), keep_on_update: op == "stream" };
     builder.finish(kind, op, name, shape, Arc::new(node));
     Source::receiving(switch)
@@ -277,7 +276,7 @@ fn switchable<T: 'static>(
 
 /// The living switch of a `source(…)` or a returned stream.
 struct SwitchNode<T> {
-    switch: Arc<Switch<T>>,
+    switch: sync::Arc<Switch<T>>,
     /// A returned stream keeps its living pipeline on an update in place
     /// (the pipeline's parts took the new closures); a source switches to
     /// the new inner stream on every re-execution.

@@ -1,0 +1,45 @@
+//! The synchronization primitives of the two swap protocols: a source's
+//! [`Switch`](super::source::Switch) and a hot operator's closure slot.
+//!
+//! Normally std's and futures' own. Under `RUSTFLAGS="--cfg loom"` they are
+//! loom's models, so the model tests (`loom_tests` beside `source.rs` and
+//! `hot.rs`) check every interleaving of the protocols' real code:
+//! `RUSTFLAGS="--cfg loom" cargo test -p hmr-runtime --lib --release loom`.
+
+pub(crate) use std::sync::atomic::Ordering;
+
+#[cfg(not(loom))]
+pub(crate) use super::graph::lock;
+#[cfg(not(loom))]
+pub(crate) use futures_util::task::AtomicWaker;
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Arc, Mutex, atomic::AtomicU64};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Arc, Mutex, atomic::AtomicU64};
+
+/// `graph::lock` for loom's mutex: a panic elsewhere does not poison the protocol.
+#[cfg(loom)]
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// loom's `AtomicWaker` with the futures signature (`register` by reference).
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct AtomicWaker(loom::future::AtomicWaker);
+
+#[cfg(loom)]
+impl AtomicWaker {
+    pub(crate) fn new() -> AtomicWaker {
+        AtomicWaker(loom::future::AtomicWaker::new())
+    }
+
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        self.0.register_by_ref(waker);
+    }
+
+    pub(crate) fn wake(&self) {
+        self.0.wake();
+    }
+}
