@@ -406,3 +406,6 @@ pub trait HmrStreamExt: Stream {
 }
 
 impl<S: Stream + ?Sized> HmrStreamExt for S {}
+
+#[cfg(all(test, loom))]
+mod loom_tests;

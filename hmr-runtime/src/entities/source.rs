@@ -418,3 +418,6 @@ impl<S> ReturnedOther for Returned<S> {
         self.take()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests;

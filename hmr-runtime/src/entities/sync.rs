@@ -43,3 +43,14 @@ impl AtomicWaker {
         self.0.wake();
     }
 }
+
+/// Checks `f` in every interleaving with at most `bound` preemptions (all of
+/// them with `None`); `LOOM_MAX_PREEMPTIONS` overrides the bound.
+#[cfg(all(test, loom))]
+pub(crate) fn model(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = bound;
+    }
+    builder.check(f);
+}
