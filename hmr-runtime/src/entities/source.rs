@@ -51,8 +51,8 @@ impl<T> Switch<T> {
     }
 
     /// Hand `inner` to the receiver; the one it had is dropped at its next
-    /// poll, which this wakes. Returns the inner stream it replaces if no
-    /// receiver took that one yet.
+    /// poll, which this wakes. An inner stream no receiver took yet is
+    /// dropped here.
     pub(crate) fn switch(&self, inner: Inner<T>) {
         let (replaced, waiting) = {
             let mut state = sync::lock(&self.state);
@@ -163,20 +163,53 @@ impl<T> Source<T> {
 impl<T> Stream for Source<T> {
     type Item = T;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
-        if !this.receiver && !this.try_receive(cx) {
+        // The fast path: this handle receives, no switch since the last
+        // poll, and the inner stream has an item.
+        if this.receiver
+            && this.switch.version.load(Ordering::Acquire) == this.seen
+            && let Some(inner) = this.inner.as_mut()
+        {
+            return match inner.as_mut().poll_next(cx) {
+                Poll::Ready(item) => Poll::Ready(item),
+                Poll::Pending => this.park(cx),
+            };
+        }
+        this.poll_slow(cx)
+    }
+}
+
+impl<T> Source<T> {
+    /// The inner stream is pending: be woken by a switch too. A switch
+    /// between the poll and the registration must not be missed.
+    #[inline(never)]
+    fn park(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.switch.waker.register(cx.waker());
+        if self.switch.version.load(Ordering::Acquire) == self.seen {
+            Poll::Pending
+        } else {
+            self.poll_slow(cx)
+        }
+    }
+
+    /// Everything but the fast path: becoming the receiver, taking a
+    /// switched-in inner stream, parking.
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if !self.receiver && !self.try_receive(cx) {
             return Poll::Pending;
         }
         loop {
-            let version = this.switch.version.load(Ordering::Acquire);
-            if version != this.seen && !this.refresh(version) {
+            let version = self.switch.version.load(Ordering::Acquire);
+            if version != self.seen && !self.refresh(version) {
                 return Poll::Ready(None);
             }
-            let Some(inner) = this.inner.as_mut() else {
+            let Some(inner) = self.inner.as_mut() else {
                 // Switched away before its first item: wait for the next switch.
-                this.switch.waker.register(cx.waker());
-                if this.switch.version.load(Ordering::Acquire) != this.seen {
+                self.switch.waker.register(cx.waker());
+                if self.switch.version.load(Ordering::Acquire) != self.seen {
                     continue;
                 }
                 return Poll::Pending;
@@ -184,9 +217,8 @@ impl<T> Stream for Source<T> {
             match inner.as_mut().poll_next(cx) {
                 Poll::Ready(item) => return Poll::Ready(item),
                 Poll::Pending => {
-                    this.switch.waker.register(cx.waker());
-                    // A switch between the poll and the registration must not be missed.
-                    if this.switch.version.load(Ordering::Acquire) != this.seen {
+                    self.switch.waker.register(cx.waker());
+                    if self.switch.version.load(Ordering::Acquire) != self.seen {
                         continue;
                     }
                     return Poll::Pending;
