@@ -175,7 +175,7 @@ where
     T: Clone + Send + Sync + 'static,
 {
     let builder = Builder::new();
-    let shape = Shape::new("broadcast", vec![TypeId::of::<T>()]).with_arg(capacity);
+    let shape = Shape::new("broadcast", &[TypeId::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
     let inner = channel(builder, "broadcast", name, shape, || {
         assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
@@ -285,7 +285,7 @@ where
 {
     let builder = Builder::new();
     let name = format!("watch({initial:?})");
-    let shape = Shape::new("watch", vec![TypeId::of::<T>()]).with_arg(initial.clone());
+    let shape = Shape::new("watch", &[TypeId::of::<T>()]).with_arg(initial.clone());
     let inner = channel(builder, "watch", name, shape, || WatchInner {
         tx: wt::channel(initial).0,
         closed: AtomicBool::new(false),

@@ -49,14 +49,20 @@ impl<T: PartialEq + Send + 'static> Arg for T {
 /// argument (a seed, a capacity, an initial value). Closures are not part of it.
 pub(crate) struct Shape {
     op: &'static str,
-    types: Vec<TypeId>,
+    /// Up to three types (item, state, output); no allocation.
+    types: [Option<TypeId>; 3],
     /// Behind a lock so that a seed need only be `Send`.
     arg: Option<Mutex<Box<dyn Arg>>>,
 }
 
 impl Shape {
-    pub(crate) fn new(op: &'static str, types: Vec<TypeId>) -> Shape {
-        Shape { op, types, arg: None }
+    pub(crate) fn new(op: &'static str, types: &[TypeId]) -> Shape {
+        debug_assert!(types.len() <= 3, "a shape carries at most three types");
+        let mut kept = [None; 3];
+        for (slot, ty) in kept.iter_mut().zip(types) {
+            *slot = Some(*ty);
+        }
+        Shape { op, types: kept, arg: None }
     }
 
     pub(crate) fn with_arg(mut self, arg: impl PartialEq + Send + 'static) -> Shape {

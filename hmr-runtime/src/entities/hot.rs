@@ -88,8 +88,8 @@ fn hot<F: ?Sized + Send + 'static>(
     Hot { slot, seen: 0, current: None }
 }
 
-fn types<A: 'static, B: 'static>() -> Vec<TypeId> {
-    vec![TypeId::of::<A>(), TypeId::of::<B>()]
+fn types<A: 'static, B: 'static>() -> [TypeId; 2] {
+    [TypeId::of::<A>(), TypeId::of::<B>()]
 }
 
 macro_rules! debug_op {
@@ -322,7 +322,7 @@ pub trait HmrStreamExt: Stream {
         B: 'static,
         F: FnMut(Self::Item) -> B + Send + 'static,
     {
-        let shape = Shape::new("hot_map", types::<Self::Item, B>());
+        let shape = Shape::new("hot_map", &types::<Self::Item, B>());
         HotMap { stream: self, f: hot("hot_map", "hot_map(fn)", shape, Box::new(f)) }
     }
 
@@ -333,7 +333,7 @@ pub trait HmrStreamExt: Stream {
         Self::Item: 'static,
         F: FnMut(&Self::Item) -> bool + Send + 'static,
     {
-        let shape = Shape::new("hot_filter", types::<Self::Item, ()>());
+        let shape = Shape::new("hot_filter", &types::<Self::Item, ()>());
         HotFilter { stream: self, f: hot("hot_filter", "hot_filter(fn)", shape, Box::new(f)) }
     }
 
@@ -345,7 +345,7 @@ pub trait HmrStreamExt: Stream {
         B: 'static,
         F: FnMut(Self::Item) -> Option<B> + Send + 'static,
     {
-        let shape = Shape::new("hot_filter_map", types::<Self::Item, B>());
+        let shape = Shape::new("hot_filter_map", &types::<Self::Item, B>());
         HotFilterMap {
             stream: self,
             f: hot("hot_filter_map", "hot_filter_map(fn)", shape, Box::new(f)),
@@ -359,7 +359,7 @@ pub trait HmrStreamExt: Stream {
         Self::Item: 'static,
         F: FnMut(&Self::Item) + Send + 'static,
     {
-        let shape = Shape::new("hot_inspect", types::<Self::Item, ()>());
+        let shape = Shape::new("hot_inspect", &types::<Self::Item, ()>());
         HotInspect { stream: self, f: hot("hot_inspect", "hot_inspect(fn)", shape, Box::new(f)) }
     }
 
@@ -382,7 +382,7 @@ pub trait HmrStreamExt: Stream {
         let label = format!("hot_scan({init:?},fn)");
         let shape = Shape::new(
             "hot_scan",
-            vec![TypeId::of::<Self::Item>(), TypeId::of::<St>(), TypeId::of::<B>()],
+            &[TypeId::of::<Self::Item>(), TypeId::of::<St>(), TypeId::of::<B>()],
         )
         .with_arg(init.clone());
         HotScan { stream: self, state: Some(init), f: hot("hot_scan", &label, shape, Box::new(f)) }
@@ -398,7 +398,7 @@ pub trait HmrStreamExt: Stream {
         Fut::Output: 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
     {
-        let shape = Shape::new("hot_then", types::<Self::Item, Fut::Output>());
+        let shape = Shape::new("hot_then", &types::<Self::Item, Fut::Output>());
         let boxed: Box<dyn FnMut(Self::Item) -> BoxFuture<'static, Fut::Output> + Send> =
             Box::new(move |item| Box::pin(f(item)));
         HotThen { stream: self, pending: None, f: hot("hot_then", "hot_then(fn)", shape, boxed) }

@@ -4,12 +4,12 @@
 use std::any::{Any, TypeId, type_name};
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::graph::{Builder, Node, Shape, lock};
+use super::graph::{Builder, Follower, Node, Shape, staged};
 use super::sync::{self, AtomicU64, AtomicWaker, Ordering};
 use crate::events::EntityKind;
 
@@ -292,11 +292,11 @@ fn switchable<T: 'static>(
     name: String,
     inner: Inner<T>,
 ) -> Source<T> {
-    let shape = Shape::new(op, vec![TypeId::of::<T>()]);
+    let shape = Shape::new(op, &[TypeId::of::<T>()]);
     let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
     if let Some(target) = builder.living::<SwitchNode<T>>(op, &shape) {
         let switch = target.switch.clone();
-        let follower = SwitchFollower { target, staged: Mutex::new(Some(inner)) };
+        let follower = Follower::new(target, inner);
         builder.finish(kind, op, name, shape, Arc::new(follower));
         return Source::waiting(switch);
     }
@@ -315,20 +315,12 @@ struct SwitchNode<T> {
     keep_on_update: bool,
 }
 
-/// A re-execution's source or returned stream: the new inner stream,
-/// staged until its module commits.
-struct SwitchFollower<T> {
-    target: Arc<SwitchNode<T>>,
-    staged: Mutex<Option<Inner<T>>>,
-}
-
 impl<T: 'static> Node for SwitchNode<T> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
     fn adopt(&self, follower: &dyn Node) -> bool {
-        let Some(f) = follower.as_any().downcast_ref::<SwitchFollower<T>>() else { return false };
-        let staged = lock(&f.staged).take();
+        let Some(staged) = staged::<Self, Inner<T>>(follower) else { return false };
         if let Some(inner) = staged {
             if self.keep_on_update {
                 drop(inner);
@@ -339,33 +331,12 @@ impl<T: 'static> Node for SwitchNode<T> {
         true
     }
     fn relink(&self, follower: &dyn Node) {
-        if let Some(f) = follower.as_any().downcast_ref::<SwitchFollower<T>>() {
-            let staged = lock(&f.staged).take();
-            if let Some(inner) = staged {
-                self.switch.switch(inner);
-            }
+        if let Some(Some(inner)) = staged::<Self, Inner<T>>(follower) {
+            self.switch.switch(inner);
         }
     }
     fn dispose(&self) {
         self.switch.dispose();
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<T: 'static> Node for SwitchFollower<T> {
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
-    }
-    fn adopt(&self, _new: &dyn Node) -> bool {
-        false
-    }
-    fn follows(&self) -> Option<Arc<dyn Node>> {
-        Some(self.target.clone())
-    }
-    fn dispose(&self) {
-        drop(lock(&self.staged).take());
     }
     fn as_any(&self) -> &dyn Any {
         self

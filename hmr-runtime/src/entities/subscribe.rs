@@ -340,7 +340,7 @@ where
     let pipeline: Pipeline<S::Item> = Box::pin(stream);
     let handler: Handler<S::Item> = Box::new(handler);
     let builder = Builder::new();
-    let shape = Shape::new("subscribe", vec![TypeId::of::<S::Item>()]);
+    let shape = Shape::new("subscribe", &[TypeId::of::<S::Item>()]);
     let name = match builder.previous_name() {
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
@@ -447,7 +447,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let builder = Builder::new();
-    let shape = Shape::new("spawn", Vec::new());
+    let shape = Shape::new("spawn", &[]);
     let name = builder.chain("spawn(future)");
     if let Some(target) = builder.living::<SpawnNode>("spawn", &shape) {
         let follower = Follower::new(target, Box::pin(future) as Spawned);
