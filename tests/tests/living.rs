@@ -742,3 +742,47 @@ async fn top_level_calls_build_independent_entities() {
     let store = snapshot();
     assert_eq!(store.tracks_with_key("living::top_level").count(), 1);
 }
+
+#[hmr_track(key = "living::plain_returned")]
+fn plain_returned(
+    input: impl Stream<Item = u32> + Send + 'static,
+    factor: u32,
+) -> impl Stream<Item = u32> {
+    input.map(move |x| x * factor)
+}
+
+#[tokio::test]
+async fn a_returned_plain_stream_follows_the_newest_version() {
+    // No stream part of this crate in the pipeline: nothing to swap into,
+    // so the first holder switches to the new pipeline.
+    let (tx1, rx1) = channel();
+    let mut held = module("plain-returned-living", || plain_returned(rx1, 2)).unwrap();
+    tx1.send(1).unwrap();
+    assert_eq!(next(&mut held).await, Some(2));
+    let (tx2, rx2) = channel();
+    let (_again, events) =
+        capture_events(|| module("plain-returned-living", || plain_returned(rx2, 3)).unwrap());
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    tx2.send(1).unwrap();
+    assert_eq!(next(&mut held).await, Some(3));
+}
+
+#[tokio::test]
+async fn a_waiting_handle_ends_when_its_track_is_disposed() {
+    let (_tx1, rx1) = channel();
+    let (_tx2, rx2) = channel();
+    let mut first = module("waiting-disposed-living", || s1_feed(rx1)).unwrap();
+    let mut second = module("waiting-disposed-living", || s1_feed(rx2)).unwrap();
+    assert!(is_pending(&mut second).await, "the first handle receives");
+    module("waiting-disposed-living", || ()).unwrap();
+    assert_eq!(next(&mut first).await, None);
+    assert_eq!(next(&mut second).await, None, "the waiting handle ends too");
+}
+
+#[tokio::test]
+async fn subscribing_to_a_closed_broadcast_ends_at_once() {
+    let bus = module("closed-bus-living", c1_bus).unwrap();
+    module("closed-bus-living", || ()).unwrap();
+    assert!(bus.is_closed());
+    assert_eq!(next(&mut bus.subscribe()).await, None);
+}

@@ -215,3 +215,93 @@ async fn a_thousand_reload_cycles_with_orphans_do_not_grow() {
     assert_eq!(held.len(), 1);
     assert!(held[0].is_active());
 }
+
+#[hmr_track(key = "living_races::rebuild")]
+fn rebuild_v1(input: BoxStream<'static, u32>) -> impl futures::Stream<Item = u32> {
+    hmr_runtime::source(input).hot_map(|x| x)
+}
+
+/// The same track rebuilt without its source: the old source is disposed
+/// while the consumer may be polling the old chain.
+#[hmr_track(key = "living_races::rebuild")]
+fn rebuild_v2(input: BoxStream<'static, u32>) -> impl futures::Stream<Item = u32> {
+    input.hot_map(|x| x + 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_racing_the_consumer_never_ends_its_stream() {
+    let busy = || {
+        stream::repeat(1u32)
+            .then(|x| async move {
+                tokio::task::yield_now().await;
+                x
+            })
+            .boxed()
+    };
+    for round in 0..200 {
+        let name = format!("races-rebuild-{round}");
+        let held = module(&name, || rebuild_v1(busy())).unwrap();
+        let consumer = tokio::spawn(async move {
+            let mut held = held;
+            // Read until the new code's items arrive; an end is a failure.
+            loop {
+                match held.next().await {
+                    Some(2) => return true,
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+        });
+        tokio::task::yield_now().await;
+        let reload = name.clone();
+        let again = tokio::task::spawn_blocking(move || module(&reload, || rebuild_v2(busy())))
+            .await
+            .unwrap()
+            .unwrap();
+        let reached_new_code = tokio::time::timeout(Duration::from_secs(5), consumer)
+            .await
+            .expect("the consumer reached the new code")
+            .unwrap();
+        assert!(reached_new_code, "round {round}: the consumer's stream ended");
+        drop(again);
+    }
+}
+
+type Tagged = Arc<Mutex<Vec<(u32, u32)>>>;
+
+#[hmr_track(key = "living_races::new_input")]
+fn tagging(
+    input: impl futures::Stream<Item = u32> + Send + 'static,
+    version: u32,
+    seen: Tagged,
+) -> Subscription {
+    let pipeline = hmr_runtime::source(input).hot_map(move |x| (version, x));
+    subscribe(pipeline, move |tagged| seen.lock().unwrap().push(tagged))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn items_of_the_new_input_never_meet_old_code() {
+    let seen: Tagged = Arc::default();
+    let (_tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let first = stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let _subscription = module("races-new-input", || tagging(first, 0, seen.clone())).unwrap();
+    let mut senders = Vec::new();
+    for version in 1..=500u32 {
+        // The new version's input already holds an item when it commits.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        tx.send(version).unwrap();
+        let input = stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let tagged = seen.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            module("races-new-input", || tagging(input, version, tagged)).unwrap()
+        })
+        .await
+        .unwrap();
+        senders.push((tx, handle));
+        let arrived = || seen.lock().unwrap().iter().any(|(_, x)| *x == version);
+        settle(arrived).await;
+    }
+    let mixed: Vec<(u32, u32)> =
+        seen.lock().unwrap().iter().copied().filter(|(code, input)| code != input).collect();
+    assert!(mixed.is_empty(), "items of a new input handled by older code: {mixed:?}");
+}

@@ -83,6 +83,12 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
     #[must_use = "streams do nothing unless polled"]
     pub fn subscribe(&self) -> BoxStream<'static, T> {
         let rx = self.inner.tx.subscribe();
+        // Closed before this receiver existed: it would never see the close.
+        // (Closing sets the flag before it sends, so a receiver made before
+        // the send sees the close message.)
+        if self.inner.closed.load(Ordering::Acquire) {
+            return stream::empty().boxed();
+        }
         stream::unfold(rx, |mut rx| async move {
             loop {
                 match rx.recv().await {

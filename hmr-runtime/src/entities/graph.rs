@@ -351,9 +351,12 @@ pub(crate) fn apply(apply: Apply) {
     let new: Vec<Part> = std::mem::take(&mut *lock(&fresh.parts));
     fresh.disposed.store(true, Ordering::Release);
     // Each new part either hands what it carries to a living node, which
-    // stays, or replaces the living part at its position.
-    let mut kept: Vec<Option<Arc<dyn Node>>> = Vec::with_capacity(new.len());
-    for (index, part) in new.iter().enumerate() {
+    // stays, or replaces the living part at its position. Downstream parts
+    // first: by the time a source switches to its new inner stream, the
+    // closures and the handler after it are new, so an item of the new
+    // input never meets old code.
+    let mut kept: Vec<Option<Arc<dyn Node>>> = vec![None; new.len()];
+    for (index, part) in new.iter().enumerate().rev() {
         let node = if let Some(target) = part.node.follows() {
             match apply.change {
                 Change::FnOnly => {
@@ -371,7 +374,7 @@ pub(crate) fn apply(apply: Apply) {
                 })
                 .map(|old| old.node.clone())
         };
-        kept.push(node);
+        kept[index] = node;
     }
     let unchanged = old.len() == new.len()
         && kept.iter().zip(&old).all(|(k, o)| k.as_ref().is_some_and(|k| same_node(k, &o.node)));

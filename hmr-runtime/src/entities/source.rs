@@ -81,6 +81,16 @@ impl<T> Switch<T> {
     }
 }
 
+/// What a waiting handle found.
+enum Take {
+    /// Another handle receives.
+    Wait,
+    /// This one receives now.
+    Receive,
+    /// The track was disposed: the stream is over.
+    Ended,
+}
+
 /// A stable, switchable stream (DESIGN §7).
 ///
 /// Built by [`source`], and by `#[hmr_track]` around a returned stream. A
@@ -145,18 +155,21 @@ impl<T> Source<T> {
 
     /// A waiting handle becomes the receiver if nobody holds the stream.
     #[cold]
-    fn try_receive(&mut self, cx: &Context<'_>) -> bool {
+    fn try_receive(&mut self, cx: &Context<'_>) -> Take {
         let mut state = sync::lock(&self.switch.state);
+        if state.disposed {
+            return Take::Ended;
+        }
         if state.received {
             if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
                 state.waiting.push(cx.waker().clone());
             }
-            return false;
+            return Take::Wait;
         }
         state.received = true;
         self.receiver = true;
         self.seen = 0;
-        true
+        Take::Receive
     }
 }
 
@@ -173,7 +186,10 @@ impl<T> Stream for Source<T> {
             && let Some(inner) = this.inner.as_mut()
         {
             return match inner.as_mut().poll_next(cx) {
-                Poll::Ready(item) => Poll::Ready(item),
+                Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
+                // An inner stream that ends after a switch was made (a
+                // rebuild disposed its source) is replaced, not the end.
+                Poll::Ready(None) => this.ended(cx),
                 Poll::Pending => this.park(cx),
             };
         }
@@ -194,12 +210,27 @@ impl<T> Source<T> {
         }
     }
 
+    /// The inner stream ended: the stream ends, unless a switch came in.
+    /// The ended inner stream is not polled again.
+    #[inline(never)]
+    fn ended(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.switch.version.load(Ordering::Acquire) != self.seen {
+            return self.poll_slow(cx);
+        }
+        self.inner = None;
+        Poll::Ready(None)
+    }
+
     /// Everything but the fast path: becoming the receiver, taking a
     /// switched-in inner stream, parking.
     #[inline(never)]
     fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if !self.receiver && !self.try_receive(cx) {
-            return Poll::Pending;
+        if !self.receiver {
+            match self.try_receive(cx) {
+                Take::Wait => return Poll::Pending,
+                Take::Ended => return Poll::Ready(None),
+                Take::Receive => {}
+            }
         }
         loop {
             let version = self.switch.version.load(Ordering::Acquire);
@@ -215,7 +246,15 @@ impl<T> Source<T> {
                 return Poll::Pending;
             };
             match inner.as_mut().poll_next(cx) {
-                Poll::Ready(item) => return Poll::Ready(item),
+                Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+                Poll::Ready(None) => {
+                    if self.switch.version.load(Ordering::Acquire) != self.seen {
+                        continue;
+                    }
+                    // Ended; a later poll still takes a switched-in stream.
+                    self.inner = None;
+                    return Poll::Ready(None);
+                }
                 Poll::Pending => {
                     self.switch.waker.register(cx.waker());
                     if self.switch.version.load(Ordering::Acquire) != self.seen {
@@ -296,12 +335,17 @@ fn switchable<T: 'static>(
     let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
     if let Some(target) = builder.living::<SwitchNode<T>>(op, &shape) {
         let switch = target.switch.clone();
-        let follower = Follower::new(target, inner);
+        // A source switches to its new inner stream on every re-execution.
+        // A returned stream keeps its living pipeline on an update in place
+        // (the pipeline's parts took the new closures), unless the scope
+        // built no stream part: a plain pipeline has nothing to swap into.
+        let switch_on_update = op == "source" || builder.no_stream_parts();
+        let follower = Follower::new(target, Staged { inner, switch_on_update });
         builder.finish(kind, op, name, shape, Arc::new(follower));
         return Source::waiting(switch);
     }
     let switch = sync::Arc::new(Switch::new(Some(inner)));
-    let node = SwitchNode { switch: switch.clone(), keep_on_update: op == "stream" };
+    let node = SwitchNode { switch: switch.clone() };
     builder.finish(kind, op, name, shape, Arc::new(node));
     Source::receiving(switch)
 }
@@ -309,10 +353,12 @@ fn switchable<T: 'static>(
 /// The living switch of a `source(…)` or a returned stream.
 struct SwitchNode<T> {
     switch: sync::Arc<Switch<T>>,
-    /// A returned stream keeps its living pipeline on an update in place
-    /// (the pipeline's parts took the new closures); a source switches to
-    /// the new inner stream on every re-execution.
-    keep_on_update: bool,
+}
+
+/// What a re-execution's source or returned stream stages.
+struct Staged<T> {
+    inner: Inner<T>,
+    switch_on_update: bool,
 }
 
 impl<T: 'static> Node for SwitchNode<T> {
@@ -320,18 +366,18 @@ impl<T: 'static> Node for SwitchNode<T> {
         self
     }
     fn adopt(&self, follower: &dyn Node) -> bool {
-        let Some(staged) = staged::<Self, Inner<T>>(follower) else { return false };
-        if let Some(inner) = staged {
-            if self.keep_on_update {
-                drop(inner);
-            } else {
+        let Some(staged) = staged::<Self, Staged<T>>(follower) else { return false };
+        if let Some(Staged { inner, switch_on_update }) = staged {
+            if switch_on_update {
                 self.switch.switch(inner);
+            } else {
+                drop(inner);
             }
         }
         true
     }
     fn relink(&self, follower: &dyn Node) {
-        if let Some(Some(inner)) = staged::<Self, Inner<T>>(follower) {
+        if let Some(Some(Staged { inner, .. })) = staged::<Self, Staged<T>>(follower) {
             self.switch.switch(inner);
         }
     }
