@@ -786,3 +786,52 @@ async fn subscribing_to_a_closed_broadcast_ends_at_once() {
     assert!(bus.is_closed());
     assert_eq!(next(&mut bus.subscribe()).await, None);
 }
+
+#[hmr_track(key = "living::panicking_closure")]
+fn panicking_closure(
+    input: impl Stream<Item = u32> + Send + 'static,
+    fixed: bool,
+    log: Log,
+) -> Subscription {
+    let pipeline = source(input).hot_map(move |x| {
+        assert!(fixed || x != 2, "a bug in the closure");
+        x
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_hot_closure_is_fixed_by_a_reload() {
+    let log = Log::default();
+    let (tx1, rx1) = channel();
+    let s1 =
+        module("panicking-closure-living", || panicking_closure(rx1, false, log.clone())).unwrap();
+    tx1.send(1).unwrap();
+    tx1.send(2).unwrap(); // panics in the closure: lost, the task goes on
+    tx1.send(3).unwrap();
+    assert_eq!(log.wait_for(2).await, ["1", "3"]);
+    let (tx2, rx2) = channel();
+    let s2 =
+        module("panicking-closure-living", || panicking_closure(rx2, true, log.clone())).unwrap();
+    assert_eq!(s1.id(), s2.id());
+    tx2.send(2).unwrap();
+    assert_eq!(log.wait_for(3).await, ["1", "3", "2"], "the fix runs in the living task");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_committed_after_unsubscribe_keeps_no_pipeline() {
+    let log = Log::default();
+    let (_tx1, rx1) = channel();
+    let s1 = module("unsubscribed-living", || plain_pipeline(rx1, 1, log.clone())).unwrap();
+    let (tx2, rx2) = channel();
+    let s2 = module("unsubscribed-living", || {
+        // The re-execution stages its pipeline for the living task…
+        let again = plain_pipeline(rx2, 2, log.clone());
+        // …which is stopped before the module commits.
+        s1.unsubscribe();
+        again
+    })
+    .unwrap();
+    assert!(!s2.is_active());
+    assert!(tx2.is_closed(), "a stopped subscription keeps no pipeline");
+}

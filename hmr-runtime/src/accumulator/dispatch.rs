@@ -101,7 +101,17 @@ impl Aftermath {
     pub(crate) fn apply(&mut self) {
         let mut applies = std::mem::take(&mut self.applies);
         for apply in applies.drain(..) {
-            crate::entities::graph::apply(apply);
+            // A user `Drop` that panics (an old closure, a replaced
+            // pipeline) is reported; the other swaps still happen.
+            if let Err(payload) =
+                catch_unwind(AssertUnwindSafe(|| crate::entities::graph::apply(apply)))
+            {
+                let message = format!(
+                    "swapping in the new version panicked: {}",
+                    crate::reload::module::panic_message(&*payload)
+                );
+                emit(Event::ReloadError { module: String::new(), message });
+            }
         }
         give_back(applies);
     }

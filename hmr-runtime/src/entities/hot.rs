@@ -49,8 +49,10 @@ impl<F: ?Sized> Hot<F> {
     #[inline(never)]
     fn refresh(&mut self, version: u64) {
         self.seen = version;
-        if let Some(next) = lock(&self.slot.next).take() {
-            // The old closure (and what it captured) is dropped here.
+        let next = lock(&self.slot.next).take();
+        if let Some(next) = next {
+            // The old closure (and what it captured) is dropped here, with
+            // the slot unlocked.
             self.current = Some(next);
         }
     }

@@ -57,6 +57,12 @@ impl<T: 'static> Ctl<T> {
     fn swap(&self, pipeline: Option<Pipeline<T>>, handler: Option<Handler<T>>) {
         let replaced = {
             let mut next = lock(&self.next);
+            if self.stopped.load(Ordering::Acquire) {
+                // Unsubscribed meanwhile: nothing may keep the new pipeline.
+                drop(next);
+                drop((pipeline, handler));
+                return;
+            }
             let replaced = (
                 pipeline.and_then(|p| next.pipeline.replace(p)),
                 handler.and_then(|h| next.handler.replace(h)),
@@ -71,16 +77,18 @@ impl<T: 'static> Ctl<T> {
 
 impl<T: 'static> Stop for Ctl<T> {
     fn stop(&self) {
-        if self.stopped.swap(true, Ordering::AcqRel) {
-            return;
-        }
+        let pending = {
+            let mut next = lock(&self.next);
+            if self.stopped.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            std::mem::replace(&mut *next, Next { pipeline: None, handler: None })
+        };
+        drop(pending);
         if let Some(abort) = lock(&self.abort).take() {
             abort.abort();
         }
         self.waker.wake();
-        let pending =
-            std::mem::replace(&mut *lock(&self.next), Next { pipeline: None, handler: None });
-        drop(pending);
         if let Some(entity) = *lock(&self.entity) {
             crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::Unsubscribe {
                 subscription: self.id,
@@ -141,7 +149,16 @@ impl<T: 'static> Future for Task<T> {
             }
             // An ended pipeline waits for a rebuild to give it a new one.
             let Some(pipeline) = this.pipeline.as_mut() else { return Poll::Pending };
-            match pipeline.as_mut().poll_next(cx) {
+            // A hot closure that panics loses its item, not the task: the
+            // fixed closure a reload swaps in must find the task alive.
+            let polled = catch_unwind(AssertUnwindSafe(|| pipeline.as_mut().poll_next(cx)));
+            let Ok(polled) = polled else {
+                pipeline_panicked(this.ctl.id);
+                // Let other tasks run before the pipeline is polled again.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            };
+            match polled {
                 Poll::Ready(Some(item)) => {
                     if let Some(handler) = this.handler.as_mut()
                         && let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(item)))
@@ -159,6 +176,19 @@ impl<T: 'static> Future for Task<T> {
             }
         }
     }
+}
+
+#[cold]
+fn pipeline_panicked(id: SubscriptionId) {
+    let message = format!(
+        "the pipeline of subscription {} panicked (a hot closure?); the item was lost and the \
+         subscription goes on: reload a fix",
+        id.0
+    );
+    crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::ReloadError {
+        module: String::new(),
+        message,
+    });
 }
 
 #[cold]
