@@ -835,3 +835,35 @@ async fn a_swap_committed_after_unsubscribe_keeps_no_pipeline() {
     assert!(!s2.is_active());
     assert!(tx2.is_closed(), "a stopped subscription keeps no pipeline");
 }
+
+#[hmr_track(key = "living::bare_or_chain")]
+fn bare_source(input: impl Stream<Item = u32> + Send + 'static) -> impl Stream<Item = u32> {
+    source(input)
+}
+
+#[hmr_track(key = "living::bare_or_chain")]
+fn chained_source(input: impl Stream<Item = u32> + Send + 'static) -> impl Stream<Item = u32> {
+    source(input).hot_map(|x| x + 100)
+}
+
+#[tokio::test]
+async fn a_returned_source_becomes_a_chain_and_back() {
+    let (tx1, rx1) = channel();
+    let mut held = module("bare-or-chain-living", || bare_source(rx1)).unwrap();
+    tx1.send(1).unwrap();
+    assert_eq!(next(&mut held).await, Some(1));
+    // An operator added: the first holder reads through it.
+    let (tx2, rx2) = channel();
+    let (_v2, events) =
+        capture_events(|| module("bare-or-chain-living", || chained_source(rx2)).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    tx2.send(2).unwrap();
+    assert_eq!(next(&mut held).await, Some(102));
+    // And removed again: the stream goes on, without it.
+    let (tx3, rx3) = channel();
+    let (_v3, events) =
+        capture_events(|| module("bare-or-chain-living", || bare_source(rx3)).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    tx3.send(3).unwrap();
+    assert_eq!(next(&mut held).await, Some(3));
+}

@@ -295,9 +295,39 @@ impl Builder {
         shape: Shape,
         node: Arc<dyn Node>,
     ) -> EntityId {
+        self.record(Some(kind), op, name, shape, node)
+    }
+
+    /// Whether the scope runs inside a module (a later version swaps).
+    pub(crate) fn in_module(&self) -> bool {
+        self.scope.as_ref().is_some_and(|s| s.in_module)
+    }
+
+    /// Records a part without capturing an entity (no event; the track's
+    /// entity stays the one captured before).
+    pub(crate) fn finish_silently(
+        self,
+        op: &'static str,
+        name: String,
+        shape: Shape,
+        node: Arc<dyn Node>,
+    ) {
+        self.record(None, op, name, shape, node);
+    }
+
+    fn record(
+        self,
+        kind: Option<EntityKind>,
+        op: &'static str,
+        name: String,
+        shape: Shape,
+        node: Arc<dyn Node>,
+    ) -> EntityId {
         let entity = next_entity();
         let Some(building) = self.building else {
-            capture_in(None, kind, entity, name, 0);
+            if let Some(kind) = kind {
+                capture_in(None, kind, entity, name, 0);
+            }
             return entity;
         };
         let reset = self.scope.as_ref().is_some_and(|s| s.reset);
@@ -324,8 +354,10 @@ impl Builder {
             parts.push(Part { op, shape, number, name: name.clone(), node });
             number
         };
-        hooks().insert(entity, Hook::Graph(building));
-        capture_in(self.scope, kind, entity, name, number);
+        if let Some(kind) = kind {
+            hooks().insert(entity, Hook::Graph(building));
+            capture_in(self.scope, kind, entity, name, number);
+        }
         entity
     }
 }

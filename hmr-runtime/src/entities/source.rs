@@ -310,7 +310,7 @@ where
     S: Stream + Send + 'static,
     S::Item: 'static,
 {
-    switchable(Builder::new(), "source", "source".to_owned(), Box::pin(stream))
+    switchable(Builder::new(), "source", "source".to_owned(), Box::pin(stream), true)
 }
 
 /// Wraps a stream a tracked function returns into a stable [`Source`]: the
@@ -322,7 +322,7 @@ where
 {
     let builder = Builder::new();
     let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
-    switchable(builder, "stream", name, Box::pin(stream))
+    switchable(builder, "stream", name, Box::pin(stream), true)
 }
 
 fn switchable<T: 'static>(
@@ -330,6 +330,7 @@ fn switchable<T: 'static>(
     op: &'static str,
     name: String,
     inner: Inner<T>,
+    capture: bool,
 ) -> Source<T> {
     let shape = Shape::new(op, &[TypeId::of::<T>()]);
     let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
@@ -340,13 +341,21 @@ fn switchable<T: 'static>(
         // (the pipeline's parts took the new closures), unless the scope
         // built no stream part: a plain pipeline has nothing to swap into.
         let switch_on_update = op == "source" || builder.no_stream_parts();
-        let follower = Follower::new(target, Staged { inner, switch_on_update });
-        builder.finish(kind, op, name, shape, Arc::new(follower));
+        let follower = Arc::new(Follower::new(target, Staged { inner, switch_on_update }));
+        if capture {
+            builder.finish(kind, op, name, shape, follower);
+        } else {
+            builder.finish_silently(op, name, shape, follower);
+        }
         return Source::waiting(switch);
     }
     let switch = sync::Arc::new(Switch::new(Some(inner)));
-    let node = SwitchNode { switch: switch.clone() };
-    builder.finish(kind, op, name, shape, Arc::new(node));
+    let node = Arc::new(SwitchNode { switch: switch.clone() });
+    if capture {
+        builder.finish(kind, op, name, shape, node);
+    } else {
+        builder.finish_silently(op, name, shape, node);
+    }
     Source::receiving(switch)
 }
 
@@ -431,11 +440,24 @@ pub trait ReturnedSource {
     fn __hmr_returned(&self) -> Self::Out;
 }
 
-impl<T> ReturnedSource for &&Returned<Source<T>> {
+impl<T: 'static> ReturnedSource for &&Returned<Source<T>> {
     type Out = Source<T>;
     fn __hmr_returned(&self) -> Source<T> {
-        self.take()
+        returned_source(self.take())
     }
+}
+
+/// A `Source` a tracked fn returns is stable already, but the track still
+/// needs a connection of its own: a later version may return a chain built
+/// on it (or the reverse), and the first holder must follow. Inside a
+/// module it is wrapped in one, recorded without an event.
+fn returned_source<T: 'static>(source: Source<T>) -> Source<T> {
+    let builder = Builder::new();
+    if !builder.in_module() {
+        return source;
+    }
+    let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
+    switchable(builder, "stream", name, Box::pin(source), false)
 }
 
 #[doc(hidden)]
