@@ -867,3 +867,20 @@ async fn a_returned_source_becomes_a_chain_and_back() {
     tx3.send(3).unwrap();
     assert_eq!(next(&mut held).await, Some(3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dispose_joins_the_teardown_of_a_living_entity() {
+    let log = Log::default();
+    let (_tx, rx) = channel();
+    let subscription = module("on-dispose-living", || s3_a(rx, log.clone())).unwrap();
+    let store = snapshot();
+    let track =
+        store.tracks_with_key("living::s3").find(|t| t.path.starts_with("on-dispose-living/"));
+    let entity = track.unwrap().entity.unwrap();
+    let called = Arc::new(Mutex::new(false));
+    let flag = called.clone();
+    hmr_runtime::on_dispose(entity, move || *flag.lock().unwrap() = true);
+    module("on-dispose-living", || ()).unwrap();
+    assert!(*called.lock().unwrap(), "the callback ran");
+    assert!(!subscription.is_active(), "the subscription's own teardown ran too");
+}

@@ -240,7 +240,13 @@ pub(crate) fn publish(event: &Event, horizon: u64) {
 }
 
 pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
-    hooks().insert(entity, Hook::Dispose(f));
+    let mut hooks = hooks();
+    // An entity of this crate keeps its graph; the callback joins it.
+    if let Some(Hook::Graph(built)) = hooks.get(&entity) {
+        built.on_dispose(f);
+        return;
+    }
+    hooks.insert(entity, Hook::Dispose(f));
 }
 
 /// See [`crate::capture_events`].

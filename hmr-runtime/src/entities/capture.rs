@@ -148,8 +148,10 @@ pub(crate) fn capture_in(
 /// it was rolled back (it panicked), or the execution that built it was
 /// overtaken by a newer version before it returned. Entity types use this to
 /// stop tasks and close channels. Replaces an earlier callback for the same
-/// entity; an entity the store stops holding without disposing it (a track's
-/// ninth-oldest previous entity) has its callback dropped, not run.
+/// entity, except on an entity of this crate's types (a source, a
+/// subscription…), whose own teardown stays and runs first; an entity the
+/// store stops holding without disposing it (a track's ninth-oldest previous
+/// entity) has its callback dropped, not run.
 ///
 /// `f` runs on the thread that caused the disposal, outside the store's and
 /// the module's locks; a panic in it is caught and reported as a

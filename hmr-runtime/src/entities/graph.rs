@@ -165,6 +165,8 @@ pub(crate) struct Built {
     parts: Mutex<Vec<Part>>,
     /// The living version of the track, looked up by the first part built.
     living: Mutex<Lookup>,
+    /// `on_dispose` callbacks registered for its entity.
+    callbacks: Mutex<Vec<crate::accumulator::dispatch::Disposer>>,
     /// A part did not match the living part at its position.
     diverged: AtomicBool,
     disposed: AtomicBool,
@@ -178,6 +180,11 @@ impl std::fmt::Debug for Built {
 }
 
 impl Built {
+    /// Runs `f` when it is disposed (after its parts).
+    pub(crate) fn on_dispose(&self, f: crate::accumulator::dispatch::Disposer) {
+        lock(&self.callbacks).push(f);
+    }
+
     pub(crate) fn dispose(&self) {
         if self.disposed.swap(true, Ordering::AcqRel) {
             return;
@@ -185,6 +192,10 @@ impl Built {
         let parts = std::mem::take(&mut *lock(&self.parts));
         for part in parts.iter().rev() {
             part.node.dispose();
+        }
+        let callbacks = std::mem::take(&mut *lock(&self.callbacks));
+        for callback in callbacks {
+            callback();
         }
     }
 
