@@ -884,3 +884,35 @@ async fn on_dispose_joins_the_teardown_of_a_living_entity() {
     assert!(*called.lock().unwrap(), "the callback ran");
     assert!(!subscription.is_active(), "the subscription's own teardown ran too");
 }
+
+/// Panics when dropped, if armed.
+struct PanicsOnDrop(bool);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        assert!(!self.0 || std::thread::panicking(), "a Drop that panics");
+    }
+}
+
+#[hmr_track(key = "living::drop_panics")]
+fn drop_panics(armed: bool) -> impl Stream<Item = u32> {
+    let guard = PanicsOnDrop(armed);
+    source(futures::stream::pending::<u32>()).hot_map(move |x| {
+        let _ = &guard;
+        x
+    })
+}
+
+#[test]
+fn a_swap_whose_drop_panics_is_reported_and_the_module_commits() {
+    let _held = module("drop-panics-living", || drop_panics(false)).unwrap();
+    // Version 2's closure waits in the living slot (nobody polls)…
+    module("drop-panics-living", || drop_panics(true)).unwrap();
+    // …and version 3's swap drops it: the panic is caught and reported.
+    let (result, events) = capture_events(|| module("drop-panics-living", || drop_panics(false)));
+    assert!(result.is_ok());
+    assert!(
+        events.iter().any(|e| matches!(e, Event::ReloadError { message, .. } if message.contains("a Drop that panics"))),
+        "{events:#?}"
+    );
+}
