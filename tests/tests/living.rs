@@ -907,7 +907,7 @@ fn drop_panics(armed: bool) -> impl Stream<Item = u32> {
 fn a_swap_whose_drop_panics_is_reported_and_the_module_commits() {
     let _held = module("drop-panics-living", || drop_panics(false)).unwrap();
     // Version 2's closure waits in the living slot (nobody polls)…
-    module("drop-panics-living", || drop_panics(true)).unwrap();
+    let _v2 = module("drop-panics-living", || drop_panics(true)).unwrap();
     // …and version 3's swap drops it: the panic is caught and reported.
     let (result, events) = capture_events(|| module("drop-panics-living", || drop_panics(false)));
     assert!(result.is_ok());
