@@ -54,3 +54,39 @@ pub(crate) fn model(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) 
     }
     builder.check(f);
 }
+
+/// For the loom models: things (closures, inner streams) by tag 1 to 3, how
+/// many were built and dropped. Std atomics: loom runs its threads one at a
+/// time, so the counts are exact and add no interleavings.
+#[cfg(all(test, loom))]
+#[derive(Default)]
+pub(crate) struct Probe {
+    built: [std::sync::atomic::AtomicUsize; 4],
+    dropped: [std::sync::atomic::AtomicUsize; 4],
+}
+
+#[cfg(all(test, loom))]
+impl Probe {
+    pub(crate) fn new() -> std::sync::Arc<Probe> {
+        std::sync::Arc::default()
+    }
+
+    pub(crate) fn count_built(&self, tag: u32) {
+        self.built[tag as usize].fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn count_dropped(&self, tag: u32) {
+        self.dropped[tag as usize].fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn alive(&self, tag: u32) -> bool {
+        let built = self.built[tag as usize].load(Ordering::SeqCst);
+        let dropped = self.dropped[tag as usize].load(Ordering::SeqCst);
+        assert!(dropped <= built, "{tag} dropped twice");
+        built > dropped
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        (1..4).filter(|&tag| self.alive(tag)).count()
+    }
+}

@@ -8,45 +8,23 @@
 //! time, so the counters are exact and add no interleavings.
 
 use std::sync::Arc as StdArc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use loom::thread;
 
 use super::*;
+use crate::entities::sync::Probe;
 
 type Fun = dyn FnMut(u32) -> u32 + Send;
 
-/// Closures by tag (1, 2, 3): how many were built and dropped.
-#[derive(Default)]
-struct Probe {
-    built: [AtomicUsize; 4],
-    dropped: [AtomicUsize; 4],
-}
-
 impl Probe {
-    fn new() -> StdArc<Probe> {
-        StdArc::default()
-    }
-
     /// A closure that returns its tag.
     fn closure(self: &StdArc<Probe>, tag: u32) -> Box<Fun> {
-        self.built[tag as usize].fetch_add(1, SeqCst);
+        self.count_built(tag);
         let token = Token { tag, probe: self.clone() };
         Box::new(move |_| {
             assert!(token.probe.alive(token.tag), "a dropped closure was called");
             token.tag
         })
-    }
-
-    fn alive(&self, tag: u32) -> bool {
-        let (built, dropped) =
-            (self.built[tag as usize].load(SeqCst), self.dropped[tag as usize].load(SeqCst));
-        assert!(dropped <= built, "closure {tag} dropped twice");
-        built > dropped
-    }
-
-    fn live(&self) -> usize {
-        (1..4).filter(|&tag| self.alive(tag)).count()
     }
 }
 
@@ -58,7 +36,7 @@ struct Token {
 
 impl Drop for Token {
     fn drop(&mut self) {
-        self.probe.dropped[self.tag as usize].fetch_add(1, SeqCst);
+        self.probe.count_dropped(self.tag);
     }
 }
 

@@ -22,34 +22,13 @@ use loom::future::block_on;
 use loom::thread;
 
 use super::*;
-
-/// Inner streams by tag (1, 2, 3): how many were built and dropped.
-#[derive(Default)]
-struct Probe {
-    built: [AtomicUsize; 4],
-    dropped: [AtomicUsize; 4],
-}
+use crate::entities::sync::Probe;
 
 impl Probe {
-    fn new() -> StdArc<Probe> {
-        StdArc::default()
-    }
-
     /// An inner stream that yields `tag` forever, or is pending forever.
     fn inner(self: &StdArc<Probe>, tag: u32, yields: bool) -> Inner<u32> {
-        self.built[tag as usize].fetch_add(1, SeqCst);
+        self.count_built(tag);
         Box::pin(Tagged { tag, yields, probe: self.clone() })
-    }
-
-    fn alive(&self, tag: u32) -> bool {
-        let (built, dropped) =
-            (self.built[tag as usize].load(SeqCst), self.dropped[tag as usize].load(SeqCst));
-        assert!(dropped <= built, "inner {tag} dropped twice");
-        built > dropped
-    }
-
-    fn live(&self) -> usize {
-        (1..4).filter(|&tag| self.alive(tag)).count()
     }
 }
 
@@ -69,7 +48,7 @@ impl Stream for Tagged {
 
 impl Drop for Tagged {
     fn drop(&mut self) {
-        self.probe.dropped[self.tag as usize].fetch_add(1, SeqCst);
+        self.probe.count_dropped(self.tag);
     }
 }
 
