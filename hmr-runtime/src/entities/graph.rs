@@ -198,10 +198,6 @@ impl Built {
             callback();
         }
     }
-
-    fn nodes(&self) -> Vec<Arc<dyn Node>> {
-        lock(&self.parts).iter().map(|p| p.node.clone()).collect()
-    }
 }
 
 static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
@@ -453,13 +449,4 @@ pub(crate) fn apply(apply: Apply) {
 
 fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
-}
-
-/// The nodes of the living graph of `entity` (tests and diagnostics).
-#[allow(dead_code, reason = "used by unit tests")]
-pub(crate) fn nodes_of(entity: EntityId) -> Vec<Arc<dyn Node>> {
-    match hooks().get(&entity) {
-        Some(Hook::Graph(b)) => b.nodes(),
-        _ => Vec::new(),
-    }
 }
