@@ -9,6 +9,7 @@ use hmr_runtime::{
     Change, Event, HmrStreamExt, Subscription, capture_events, hmr_track, module, snapshot, source,
     subscribe,
 };
+use hmr_tests::kinds;
 use tokio::sync::mpsc;
 
 /// What a handler saw.
@@ -109,10 +110,6 @@ async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
 /// milliseconds of runtime progress.
 async fn is_pending<S: Stream + Unpin>(stream: &mut S) -> bool {
     tokio::time::timeout(Duration::from_millis(20), stream.next()).await.is_err()
-}
-
-fn kinds(events: &[Event]) -> Vec<&'static str> {
-    events.iter().map(Event::type_name).collect()
 }
 
 fn subscribes(events: &[Event]) -> usize {
