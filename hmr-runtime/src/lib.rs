@@ -119,12 +119,14 @@ pub use entities::subscribe::{Subscription, spawn, subscribe};
 pub use events::sink::TracingSink;
 pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
 pub use events::{
-    CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Outcome,
+    CallId, CallReason, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Outcome,
     ParseTrackIdError, Site, SubscriptionId, TrackId,
 };
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
 pub use reload::module::{ReloadError, module, reload, root};
+#[cfg(feature = "subsecond")]
+pub use reload::patch::{PatchReload, PatchStatus, patch_status};
 pub use store::queries::{current_track, derive_structural_path, render_tree, snapshot};
 pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};
 

@@ -2,8 +2,8 @@
 //! module isolation (V1, V4, M1–M3 as far as the foundation goes).
 
 use hmr_runtime::{
-    Change, DisposeReason, EntityKind, Event, ReloadError, TrackId, capture_entity, capture_events,
-    hmr_track, module, on_dispose, reload, root, snapshot,
+    CallReason, Change, DisposeReason, EntityKind, Event, ReloadError, TrackId, capture_entity,
+    capture_events, hmr_track, module, on_dispose, reload, root, snapshot,
 };
 
 #[hmr_track(key = "modules::feed")]
@@ -191,7 +191,11 @@ fn m2_panicking_reload_commits_nothing() {
 
     // The next version, 3, applies cleanly.
     let ((), events) = capture_events(|| module("m2", a).unwrap());
-    assert!(events.contains(&Event::HmrModuleCall { module: "m2".into(), version: 3 }));
+    assert!(events.contains(&Event::HmrModuleCall {
+        module: "m2".into(),
+        version: 3,
+        reason: CallReason::Call
+    }));
     let m = snapshot().module("m2").unwrap().clone();
     assert_eq!((m.version, m.last_error), (3, None));
     assert!(track_in("m2", "modules::b").is_none());

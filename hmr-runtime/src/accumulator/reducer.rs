@@ -76,7 +76,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
                 }
             }
         }
-        Event::HmrModuleCall { module, version } => module_call(store, &module, version),
+        Event::HmrModuleCall { module, version, .. } => module_call(store, &module, version),
         Event::HmrModuleCallReturn { module, committed, error } => {
             let stage = store.staged.remove(&module);
             if committed {

@@ -58,6 +58,21 @@ pub enum DisposeReason {
     EntityDropped,
 }
 
+/// Why a reload unit ran (the `reason` of `hmr-module-call`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CallReason {
+    /// `module(name, f)` or `root(name, f)` was called.
+    #[default]
+    Call,
+    /// [`reload()`](crate::reload) re-ran the registered roots.
+    Reload,
+    /// A code patch arrived (feature `subsecond`) and the roots were re-run
+    /// through the patched code.
+    Patch,
+}
+
 /// The kind of an entity-capture event (DESIGN §3).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -135,6 +150,9 @@ pub enum Event {
         module: String,
         /// The version this execution would become.
         version: u64,
+        /// Why it runs. Absent in logs written before it existed: `call`.
+        #[serde(default)]
+        reason: CallReason,
     },
     /// A reload unit ends.
     HmrModuleCallReturn {
@@ -288,7 +306,9 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
-    use super::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
+    use super::{
+        CallReason, Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site,
+    };
     use crate::events::{CallId, EntityId, SubscriptionId, TrackId};
 
     fn every_event() -> Vec<Event> {
@@ -314,7 +334,7 @@ mod tests {
             },
             Event::TrackUpdate { id, version: 2, change: Change::FnOnly, prev_entity: None },
             Event::TrackDispose { id, reason: DisposeReason::Orphan },
-            Event::HmrModuleCall { module: "m".into(), version: 1 },
+            Event::HmrModuleCall { module: "m".into(), version: 1, reason: CallReason::Patch },
             Event::HmrModuleCallReturn {
                 module: "m".into(),
                 committed: false,
@@ -349,6 +369,15 @@ mod tests {
         assert!(json.contains(r#""outcome":"cancelled""#), "{json}");
         let json = serde_json::to_string(&every_event()[2]).unwrap();
         assert!(json.contains(r#""change":"fn-only""#), "{json}");
+        let json = serde_json::to_string(&every_event()[4]).unwrap();
+        assert!(json.contains(r#""reason":"patch""#), "{json}");
+        // A log written before `reason` existed still reads, as a plain call.
+        let old = r#"{"type":"hmr-module-call","module":"m","version":1}"#;
+        let event: Event = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            event,
+            Event::HmrModuleCall { module: "m".into(), version: 1, reason: CallReason::Call }
+        );
         let bad = r#"{"type":"track-dispose","id":"not hex","reason":"orphan"}"#;
         assert!(serde_json::from_str::<Event>(bad).is_err());
     }

@@ -4,5 +4,7 @@ pub(crate) mod event;
 pub(crate) mod ids;
 pub(crate) mod sink;
 
-pub use event::{Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site};
+pub use event::{
+    CallReason, Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site,
+};
 pub use ids::{CallId, EntityId, ParseTrackIdError, SubscriptionId, TrackId};

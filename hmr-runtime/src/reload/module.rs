@@ -6,9 +6,11 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use tokio::runtime::Handle;
+
 use crate::accumulator::dispatch::{emit, emit_deferring_disposal, horizon, listening, store};
 use crate::accumulator::stack::STACK;
-use crate::events::{Event, ModuleVersion};
+use crate::events::{CallReason, Event, ModuleVersion};
 use crate::store::ModuleRecord;
 
 /// Why a reload unit did not commit.
@@ -128,6 +130,11 @@ impl Drop for Running {
 /// [`ReloadError::Panicked`] if `f` panicked, [`ReloadError::Reentrant`] if
 /// `name` is already running on this thread (also from one of its disposers).
 pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
+    run(name, CallReason::Call, f)
+}
+
+/// [`module`], telling listeners why it runs.
+fn run<R>(name: &str, reason: CallReason, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
     let Some(_running) = Running::enter(name) else {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     };
@@ -137,7 +144,7 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
         let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
         // The module's call and return go to the same listeners, like a scope's.
         let pair = if listening() { horizon() } else { 0 };
-        let call = Event::HmrModuleCall { module: name.to_owned(), version };
+        let call = Event::HmrModuleCall { module: name.to_owned(), version, reason };
         emit_deferring_disposal(call, pair).finish(name);
         let module = ModuleVersion { name: name.to_owned(), version };
         let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
@@ -172,23 +179,50 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 type RootFn = Arc<dyn Fn() + Send + Sync>;
-static ROOTS: Mutex<Vec<(String, RootFn)>> = Mutex::new(Vec::new());
+
+/// A registered root: its function, and the tokio runtime it was registered
+/// in, entered again when a reload runs on a thread outside any runtime (the
+/// patch engine's), so a new version may start subscriptions.
+#[derive(Clone)]
+struct Root {
+    name: String,
+    f: RootFn,
+    runtime: Option<Handle>,
+}
+
+static ROOTS: Mutex<Vec<Root>> = Mutex::new(Vec::new());
 
 /// Registers `f` as the root of module `name` and runs it (version 1, or the
 /// next version if `name` ran before). [`reload`] runs every root again.
 ///
 /// A later `root` with the same name replaces the registered function (a new
-/// version of the code) and runs it.
+/// version of the code) and runs it. A root registered inside a tokio runtime
+/// is re-run inside it by reloads from threads that have none.
+///
+/// With feature `subsecond`, `f` is called through `subsecond::HotFn`, so a
+/// re-run after a code patch executes the newest code, and the first `root`
+/// starts the patch engine: every patch posts a reload (see the crate docs,
+/// "Live editing"). Make roots **fn items** (`root("app", app)`) or closures
+/// that capture nothing or more than one pointer-sized value: `HotFn` takes a
+/// pointer-sized callable for a function pointer, so a closure capturing
+/// exactly one `Arc` (say) is never patched (a `tracing` warning says so).
 ///
 /// # Errors
 /// As [`module`].
-pub fn root(name: &str, f: impl Fn() + Send + Sync + 'static) -> Result<(), ReloadError> {
+pub fn root<F>(name: &str, f: F) -> Result<(), ReloadError>
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    #[cfg(feature = "subsecond")]
+    let f = super::patch::hot(name, f);
     let f: RootFn = Arc::new(f);
+    let runtime = Handle::try_current().ok();
     {
         let mut roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
-        match roots.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = f.clone(),
-            None => roots.push((name.to_owned(), f.clone())),
+        let root = Root { name: name.to_owned(), f: f.clone(), runtime };
+        match roots.iter_mut().find(|r| r.name == name) {
+            Some(slot) => *slot = root,
+            None => roots.push(root),
         }
     }
     module(name, || f())
@@ -202,6 +236,11 @@ pub fn root(name: &str, f: impl Fn() + Send + Sync + 'static) -> Result<(), Relo
 /// The first root's error, if any failed. Called from inside a module (a root
 /// reloading itself), [`ReloadError::Reentrant`] for that module.
 pub fn reload() -> Result<(), ReloadError> {
+    reload_because(CallReason::Reload)
+}
+
+/// [`reload`], telling listeners why.
+pub(crate) fn reload_because(reason: CallReason) -> Result<(), ReloadError> {
     let running = RUNNING.try_with(|r| r.borrow().last().cloned()).ok().flatten();
     if let Some(module) = running {
         return Err(ReloadError::Reentrant { module });
@@ -209,8 +248,12 @@ pub fn reload() -> Result<(), ReloadError> {
     let _serial = RELOADING.lock().unwrap_or_else(PoisonError::into_inner);
     let roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let mut first_error = None;
-    for (name, f) in roots {
-        if let Err(e) = module(&name, || f()) {
+    for root in roots {
+        let _entered = match (&root.runtime, Handle::try_current()) {
+            (Some(runtime), Err(_)) => Some(runtime.enter()),
+            _ => None,
+        };
+        if let Err(e) = run(&root.name, reason, || (root.f)()) {
             first_error.get_or_insert(e);
         }
     }
