@@ -1,0 +1,67 @@
+//! The code being edited: ticks → `source` → `hot_map` → `hot_scan` (a count
+//! and a running total) → `subscribe`, which prints every item as a JSON line.
+//!
+//! The `edit-N` features are the edits: they are compiled only into patches
+//! (the crate in ../patch), never into the running program.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::Stream;
+use hmr_runtime::{HmrStreamExt, Subscription, hmr_track, source, subscribe};
+
+/// The root: `root("feed", feed::pipeline)`.
+pub fn pipeline() {
+    if cfg!(feature = "edit-2") {
+        panic!("edit-2: the new code panics before it builds anything");
+    }
+    totals().detach();
+}
+
+#[hmr_track]
+fn totals() -> Subscription {
+    let running = prices().hot_scan((0u64, 0u64), |(count, total), price| {
+        *count += 1;
+        *total += price;
+        Some((*count, *total, price))
+    });
+    subscribe(running, |(count, total, price)| {
+        println!(
+            r#"{{"item":{{"count":{count},"total":{total},"price":{price},"at":{}}}}}"#,
+            micros()
+        );
+    })
+}
+
+#[hmr_track]
+fn prices() -> impl Stream<Item = u64> + Send + 'static {
+    source(ticks()).hot_map(price)
+}
+
+/// The edited function: the price of a tick.
+#[cfg(not(any(feature = "edit-1", feature = "edit-3")))]
+fn price(tick: u64) -> u64 {
+    tick
+}
+
+#[cfg(feature = "edit-1")]
+fn price(tick: u64) -> u64 {
+    1_000_000 + tick
+}
+
+#[cfg(feature = "edit-3")]
+fn price(tick: u64) -> u64 {
+    3_000_000 + tick
+}
+
+/// 1, 2, 3, … every 2 ms.
+fn ticks() -> impl Stream<Item = u64> + Send + 'static {
+    futures::stream::unfold(0u64, |tick| async move {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        Some((tick + 1, tick + 1))
+    })
+}
+
+/// Microseconds since the epoch: a clock the app and its patches share.
+pub(crate) fn micros() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+}

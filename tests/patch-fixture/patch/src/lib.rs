@@ -1,0 +1,31 @@
+//! `feed_app` after an edit, built as a library: the objects of this crate,
+//! linked into a shared library, are one patch (see tests/tests/patching.rs).
+//! Exactly one `edit-N` feature selects the edit.
+
+#[cfg(any(
+    all(feature = "edit-1", feature = "edit-2"),
+    all(feature = "edit-1", feature = "edit-3"),
+    all(feature = "edit-2", feature = "edit-3"),
+))]
+compile_error!("a patch carries one edit: enable one `edit-N` feature");
+
+#[path = "../../app/src/feed.rs"]
+mod feed;
+
+/// What `feed_app`'s `main` does with its root. Never called in a patch: it
+/// instantiates `subsecond::HotFn`'s call of `feed::pipeline` in this crate,
+/// the function the jump table maps the running one onto (as `dx` maps every
+/// changed function of the new build onto the old one).
+///
+/// # Errors
+/// As `hmr_runtime::root`.
+pub fn start() -> Result<(), hmr_runtime::ReloadError> {
+    hmr_runtime::root("feed", feed::pipeline)
+}
+
+/// subsecond reads a patch's load address off its `main`. `dx` links patches
+/// from the binary's objects, which carry one; a library exports its own.
+#[unsafe(no_mangle)]
+pub extern "C" fn main() -> std::ffi::c_int {
+    0
+}
