@@ -1,0 +1,102 @@
+//! A ticking stream pipeline to edit while it runs.
+//!
+//! ```sh
+//! cargo install dioxus-cli@0.7.10 --locked
+//! cd examples/live-edit && dx serve --hot-patch
+//! ```
+//!
+//! Then edit `price` or the handler below and save: dx builds a patch, the
+//! running program loads it, and hmr re-runs the root through the new code.
+//! The subscription's task keeps running, the `hot_scan` count and total are
+//! kept, and the next tick goes through the new code. Each patch prints what
+//! it did (`updated` = closures swapped in place, `rebuilt` = a changed
+//! chain). Adding an operator (`.hot_filter(|t| t % 2 == 0)` before
+//! `hot_map`) rebuilds the chain and restarts the total; a panic in the new
+//! code is reported and the old code keeps running.
+//!
+//! Without dx (`cargo run` here) it just ticks: nothing sends patches.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::Stream;
+use hmr_runtime::{
+    Event, HmrStreamExt, Sink, Subscription, TrackId, add_sink, hmr_track, root, source, subscribe,
+};
+
+/// The root: an fn item, so subsecond can patch it (`root("app", app)`).
+fn app() {
+    totals().detach();
+}
+
+#[hmr_track]
+fn totals() -> Subscription {
+    let running = prices().hot_scan((0u64, 0u64), |(count, total), price| {
+        *count += 1;
+        *total += price;
+        Some((*count, *total, price))
+    });
+    subscribe(running, |(count, total, price)| {
+        println!("tick {count:>4}: price {price:>6}, total {total:>9}");
+    })
+}
+
+#[hmr_track]
+fn prices() -> impl Stream<Item = u64> + Send + 'static {
+    source(ticks()).hot_map(price)
+}
+
+/// Edit me: `tick * 10`, `tick * 100 + 7`, …
+fn price(tick: u64) -> u64 {
+    tick * 10
+}
+
+/// 1, 2, 3, … every second.
+fn ticks() -> impl Stream<Item = u64> + Send + 'static {
+    futures::stream::unfold(0u64, |tick| async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Some((tick + 1, tick + 1))
+    })
+}
+
+/// Prints what each reload did to the tracks.
+#[derive(Default)]
+struct Changes {
+    paths: Mutex<HashMap<TrackId, String>>,
+}
+
+impl Sink for Changes {
+    fn record(&self, event: &Event) {
+        let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = |id: &TrackId| paths.get(id).cloned().unwrap_or_else(|| id.to_string());
+        match event {
+            Event::TrackCall { id, path, .. } => {
+                paths.insert(*id, path.clone());
+            }
+            Event::HmrModuleCall { module, version, reason, .. } => {
+                println!("-- {module} v{version} ({reason:?})");
+            }
+            Event::TrackUpdate { id, change, .. } => println!("   {}: {change:?}", path(id)),
+            Event::TrackDispose { id, reason } => {
+                println!("   {}: disposed ({reason:?})", path(id));
+            }
+            Event::ReloadError { module, message } => {
+                println!(
+                    "   {module}: the new code panicked, the old code keeps running: {message}"
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    // Connects to `dx serve`'s dev server when there is one (it says where in
+    // the environment) and applies the patches it sends.
+    dioxus_devtools::connect_subsecond();
+    let _changes = add_sink(Changes::default());
+    root("app", app).expect("the first version runs");
+    std::future::pending::<()>().await;
+}
