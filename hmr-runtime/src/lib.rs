@@ -92,10 +92,31 @@
 //! - The entity types (see above); [`capture_entity`] and [`on_dispose`] are
 //!   the low-level API for entity types of other crates.
 //!
+//! # Live editing
+//!
+//! With feature `subsecond`, real code edits drive the reloads: run the
+//! program under `dx serve --hot-patch` (dioxus-cli 0.7), call
+//! `dioxus_devtools::connect_subsecond()` at the start of `main`, and register
+//! the code to re-run as roots — fn items: `root("app", app)`. Roots are called
+//! through `subsecond::HotFn`, so a re-run executes the newest code. After each
+//! patch, subsecond calls hmr's handler on the thread that applied it; the
+//! handler only posts, and hmr's own thread (`hmr-reload`) re-runs the roots
+//! (patches arriving meanwhile coalesce into one more reload). Its
+//! `hmr-module-call` events say `reason: patch`; the `track-update` and
+//! `track-dispose` events that follow say what was swapped in place
+//! (`fn-only`), rebuilt or disposed; `patch_status()` counts patches and
+//! reloads and summarises the last one, and with `tracing` a line on target
+//! `hmr` does too. A version that panics commits nothing: the old code keeps
+//! running until the next patch. The README's "Live editing with dx" says what
+//! survives an edit, what needs a restart, and what to check when an edit does
+//! not apply.
+//!
 //! # Features
 //! - `enabled` (default): record tracked calls. Without it `#[hmr_track]`
 //!   functions compile to themselves.
 //! - `tracing` (default): the `TracingSink` bridge.
+//! - `subsecond`: live editing with `dx serve --hot-patch` (above):
+//!   `patch_status()`, `PatchStatus`, `PatchReload`.
 
 // With the `enabled` feature off, nothing reaches the recording half
 // (`__private` hands out the `disabled` items instead).
