@@ -81,29 +81,23 @@ fn build(edit: &str) -> Build {
             continue;
         }
         let kinds = message["target"]["kind"].as_array().unwrap();
+        // The rlib in deps/, named like the .rmeta beside it (the copy of a
+        // workspace member's rlib in the profile's directory is the last
+        // build's, whichever edit that was).
         let rlib = || {
             message["filenames"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|f| PathBuf::from(f.as_str().unwrap()))
-                .find(|f| f.extension().is_some_and(|e| e == "rlib"))
-        };
-        let rmeta = || {
-            message["filenames"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| PathBuf::from(f.as_str().unwrap()))
                 .find(|f| f.extension().is_some_and(|e| e == "rmeta"))
+                .map(|f| f.with_extension("rlib"))
         };
         match message["target"]["name"].as_str().unwrap() {
             "feed_app" if kinds.contains(&json!("bin")) => {
                 app = Some(PathBuf::from(message["executable"].as_str().unwrap()));
             }
-            // The rlib in deps/, named like the .rmeta beside it: the copy
-            // in the profile's directory is the last build's, whatever it was.
-            "feed_app" => patch = rmeta().map(|path| path.with_extension("rlib")),
+            "feed_app" => patch = rlib(),
             "hmr_runtime" => runtime = rlib(),
             _ => {}
         }
