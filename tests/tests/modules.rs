@@ -229,7 +229,15 @@ fn root_and_reload_rerun_the_registered_function() {
         a();
     })
     .unwrap();
-    reload().unwrap();
+    let ((), events) = capture_events(|| reload().unwrap());
+    let reasons: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HmrModuleCall { module, reason, .. } if module == "root-test" => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [CallReason::Reload], "reload() says why the module runs");
     assert!(ROOT_RUNS.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     assert!(snapshot().module("root-test").unwrap().version >= 2);
     assert!(track_in("root-test", "modules::a").unwrap().version >= 2);
