@@ -58,6 +58,37 @@ impl Write for Shared {
     }
 }
 
+/// Keeps every `write` call apart.
+#[derive(Clone, Default)]
+struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl std::io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn json_lines_writes_each_line_at_once() {
+    // On stdout, a line written in pieces interleaves with other threads'
+    // `println!`s: each event must be one write.
+    let out = Writes::default();
+    let sink = add_sink(JsonLines::new(out.clone()));
+    module("sink-json-writes", step).unwrap();
+    drop(sink);
+    let writes = out.0.lock().unwrap().clone();
+    assert!(writes.len() >= 4, "{} writes", writes.len());
+    for write in writes {
+        let line = String::from_utf8(write).unwrap();
+        assert!(line.ends_with('\n'), "a write is a whole line: {line:?}");
+        serde_json::from_str::<Event>(line.trim_end()).unwrap();
+    }
+}
+
 #[test]
 fn json_lines_round_trip() {
     let out = Shared::default();

@@ -120,6 +120,10 @@ impl Sink for MemoryLog {
 }
 
 /// Writes each event as one line of JSON (`{"type":"track-call",…}`).
+///
+/// Each line reaches the writer in one `write_all`, so on `std::io::stdout()`
+/// it never interleaves with other output of the program (`println!` from
+/// other threads).
 #[derive(Debug)]
 pub struct JsonLines<W> {
     out: Mutex<W>,
@@ -139,12 +143,12 @@ impl<W: Write + Send + 'static> JsonLines<W> {
 
 impl<W: Write + Send + 'static> Sink for JsonLines<W> {
     fn record(&self, event: &Event) {
+        let Ok(mut line) = serde_json::to_vec(event) else { return };
+        line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         // A sink cannot report an I/O error to the code that emitted the event;
         // a broken pipe must not take the instrumented program down.
-        if serde_json::to_writer(&mut *out, event).is_ok() {
-            let _ = out.write_all(b"\n");
-        }
+        let _ = out.write_all(&line);
     }
 }
 
