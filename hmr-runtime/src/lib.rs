@@ -97,7 +97,7 @@
 //! With feature `subsecond`, real code edits drive the reloads: run the
 //! program under `dx serve --hot-patch` (dioxus-cli 0.7), call
 //! `dioxus_devtools::connect_subsecond()` at the start of `main`, and register
-//! the code to re-run as roots — fn items: `root("app", app)`. Roots are called
+//! the code to re-run as roots (`root("app", app)`). Roots are called
 //! through `subsecond::HotFn`, so a re-run executes the newest code. After each
 //! patch, subsecond calls hmr's handler on the thread that applied it; the
 //! handler only posts, and hmr's own thread (`hmr-reload`) re-runs the roots
@@ -107,7 +107,7 @@
 //! (`fn-only`), rebuilt or disposed; `patch_status()` counts patches and
 //! reloads and summarises the last one, and with `tracing` a line on target
 //! `hmr` does too. A version that panics commits nothing: the old code keeps
-//! running until the next patch. The README's "Live editing with dx" says what
+//! running until a reload runs fixed code. The README's "Live editing with dx" says what
 //! survives an edit, what needs a restart, and what to check when an edit does
 //! not apply.
 //!

@@ -53,19 +53,42 @@ fn target_dir() -> PathBuf {
 
 struct Build {
     app: PathBuf,
+    /// Whether cargo found the program up to date.
+    app_fresh: bool,
     patch: PathBuf,
     runtime: PathBuf,
 }
 
+/// The two forms of the fixture's root.
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    /// `root("feed", pipeline)`.
+    FnItem,
+    /// A closure capturing one `Arc`: one pointer in size, the callable that
+    /// subsecond alone takes for a function pointer.
+    Closure,
+}
+
+impl Form {
+    fn features(self, edit: &str) -> String {
+        match self {
+            Form::FnItem => format!("hmr-e2e-patch/{edit}"),
+            Form::Closure => {
+                format!("hmr-e2e-patch/{edit},hmr-e2e-patch/closure-root,hmr-e2e-app/closure-root")
+            }
+        }
+    }
+}
+
 /// Builds the program and the patch crate with `edit`, and says where they are.
-fn build(edit: &str) -> Build {
+fn build(form: Form, edit: &str) -> Build {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(fixture())
         .args(["build", "--locked", "--message-format=json-render-diagnostics"])
         .args(["-p", "hmr-e2e-app", "-p", "hmr-e2e-patch"])
         .arg("--features")
-        .arg(format!("hmr-e2e-patch/{edit}"))
+        .arg(form.features(edit))
         .arg("--target-dir")
         .arg(target_dir())
         .env_remove("RUSTFLAGS")
@@ -74,7 +97,7 @@ fn build(edit: &str) -> Build {
         .output()
         .expect("cargo runs");
     assert!(output.status.success(), "building the fixture with {edit} failed (see above)");
-    let (mut app, mut patch, mut runtime) = (None, None, None);
+    let (mut app, mut app_fresh, mut patch, mut runtime) = (None, false, None, None);
     for line in String::from_utf8(output.stdout).unwrap().lines() {
         let message: Value = serde_json::from_str(line).unwrap();
         if message["reason"] != "compiler-artifact" {
@@ -96,13 +119,14 @@ fn build(edit: &str) -> Build {
         match message["target"]["name"].as_str().unwrap() {
             "feed_app" if kinds.contains(&json!("bin")) => {
                 app = Some(PathBuf::from(message["executable"].as_str().unwrap()));
+                app_fresh = message["fresh"] == true;
             }
             "feed_app" => patch = rlib(),
             "hmr_runtime" => runtime = rlib(),
             _ => {}
         }
     }
-    Build { app: app.unwrap(), patch: patch.unwrap(), runtime: runtime.unwrap() }
+    Build { app: app.unwrap(), app_fresh, patch: patch.unwrap(), runtime: runtime.unwrap() }
 }
 
 /// Links the patch crate's objects into `out`, leaving every symbol of other
@@ -208,9 +232,14 @@ impl App {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).ok().filter(|_| !left.is_zero());
-            let Some(line) = line else {
-                panic!("timed out waiting for {what}; the program's stderr:\n{}", self.stop());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) if !left.is_zero() => line,
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                    "the program's output ended (or was not JSON lines) while waiting for \
+                     {what}; its stderr:\n{}",
+                    self.stop()
+                ),
+                _ => panic!("timed out waiting for {what}; the program's stderr:\n{}", self.stop()),
             };
             self.seen.push(line);
             if let Some(found) = want(self.seen.last().unwrap()) {
@@ -318,29 +347,50 @@ fn median(mut values: Vec<u128>) -> u128 {
 
 #[test]
 fn real_patches_swap_the_code_of_a_living_subscription() {
+    // One form after the other: both builds write the same `feed_app`.
+    for form in [Form::FnItem, Form::Closure] {
+        patch_a_living_subscription(form);
+    }
+}
+
+/// Builds the program and its three patches; returns the program and the jump
+/// table of each edit.
+fn build_patches(form: Form) -> (PathBuf, BTreeMap<&'static str, Value>) {
     let dir = target_dir();
     let builds: Vec<(&str, Build, PathBuf)> = ["edit-1", "edit-2", "edit-3"]
         .into_iter()
         .map(|edit| {
-            let build = build(edit);
-            let lib = dir.join(format!("patch-{edit}.so"));
+            let build = build(form, edit);
+            let lib = dir.join(format!("patch-{form:?}-{edit}.so"));
             link(&build.patch, &lib);
             (edit, build, lib)
         })
         .collect();
     let first = &builds[0].1;
-    for (_, build, _) in &builds {
-        assert_eq!(build.app, first.app, "the program was built once");
+    for (edit, build, _) in &builds[1..] {
+        assert!(build.app_fresh, "{edit} rebuilt the program: it must differ only in the patch");
         assert_eq!(build.runtime, first.runtime, "every patch links against the same hmr-runtime");
     }
-    let tables: BTreeMap<&str, Value> =
-        builds.iter().map(|(edit, _, lib)| (*edit, jump_table(&first.app, lib))).collect();
+    let tables = builds.iter().map(|(edit, _, lib)| (*edit, jump_table(&first.app, lib))).collect();
+    (first.app.clone(), tables)
+}
 
-    let mut app = App::start(&first.app);
+fn patch_a_living_subscription(form: Form) {
+    let (program, tables) = build_patches(form);
+    let mut app = App::start(&program);
     let ready = app.until("the program to start", |line| line.get("ready").cloned());
     let tasks = ready["tasks"].as_u64().unwrap();
-    let mut last = app.until("a first item", item);
-    assert_eq!((last.count, version(last)), (1, V1));
+    let pointer_sized = ready["root_size"] == size_of::<fn()>();
+    assert_eq!(pointer_sized, matches!(form, Form::Closure), "{form:?}: {ready}");
+    // The first items may come before `ready`.
+    let mut last = match app.seen.iter().find_map(item) {
+        Some(first) => first,
+        None => app.until("a first item", item),
+    };
+    for early in app.seen.iter().filter_map(item).skip(1).collect::<Vec<_>>() {
+        follows(&mut last, early);
+    }
+    assert_eq!((last.count, version(last)), (1, V1), "the first item");
     for item in next_items(&mut app, &mut last, 5) {
         assert_eq!(version(item), V1);
     }
@@ -383,7 +433,8 @@ fn real_patches_swap_the_code_of_a_living_subscription() {
             );
         }
         reloads.push(patched.reload_micros);
-        to_new_code.push(switched.unwrap().at - patched.applied_at);
+        // Wall clocks may step: a negative interval counts as 0.
+        to_new_code.push(switched.unwrap().at.saturating_sub(patched.applied_at));
     };
 
     apply(&mut app, &mut last, "edit-1", EDIT_1);
@@ -417,7 +468,7 @@ fn real_patches_swap_the_code_of_a_living_subscription() {
     assert_eq!(total_subscribes, 1, "one task for the whole run");
     assert!(stderr.contains("edit-2: the new code panics"), "the panic was printed: {stderr}");
     eprintln!(
-        "{} patches: reload (apply_patch to reload done) median {} µs {:?}; \
+        "{form:?} root, {} patches: reload (apply_patch to reload done) median {} µs {:?}; \
          apply_patch to the first item through the new code median {} µs {:?} (ticks every 2 ms)",
         reloads.len(),
         median(reloads.clone()),

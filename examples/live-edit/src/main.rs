@@ -11,8 +11,10 @@
 //! kept, and the next tick goes through the new code. Each patch prints what
 //! it did (`updated` = closures swapped in place, `rebuilt` = a changed
 //! chain). Adding an operator (`.hot_filter(|t| t % 2 == 0)` before
-//! `hot_map`) rebuilds the chain and restarts the total; a panic in the new
-//! code is reported and the old code keeps running.
+//! `hot_map`) rebuilds the chain of `prices` while the subscription and its
+//! total go on; a panic in the new code is reported and the old code keeps
+//! running. The `source` takes each version's `ticks()` stream, so the ticks
+//! count from 1 again after every patch.
 //!
 //! Without dx (`cargo run` here) it just ticks: nothing sends patches.
 
@@ -25,7 +27,7 @@ use hmr_runtime::{
     Event, HmrStreamExt, Sink, Subscription, TrackId, add_sink, hmr_track, root, source, subscribe,
 };
 
-/// The root: an fn item, so subsecond can patch it (`root("app", app)`).
+/// The root (`root("app", app)`): what every patch re-runs.
 fn app() {
     totals().detach();
 }

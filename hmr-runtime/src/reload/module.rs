@@ -202,10 +202,8 @@ static ROOTS: Mutex<Vec<Root>> = Mutex::new(Vec::new());
 /// With feature `subsecond`, `f` is called through `subsecond::HotFn`, so a
 /// re-run after a code patch executes the newest code, and the first `root`
 /// starts the patch engine: every patch posts a reload (see the crate docs,
-/// "Live editing"). Make roots **fn items** (`root("app", app)`) or closures
-/// that capture nothing or more than one pointer-sized value: `HotFn` takes a
-/// pointer-sized callable for a function pointer, so a closure capturing
-/// exactly one `Arc` (say) is never patched (a `tracing` warning says so).
+/// "Live editing"). Fn items (`root("app", app)`) and closures are patched;
+/// a function pointer (`app as fn()`) is called as it is: pass the fn item.
 ///
 /// # Errors
 /// As [`module`].
@@ -214,15 +212,21 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     #[cfg(feature = "subsecond")]
-    let f = super::patch::hot(name, f);
+    let f: RootFn = Arc::new(super::patch::hot(name, f));
+    #[cfg(not(feature = "subsecond"))]
     let f: RootFn = Arc::new(f);
     let runtime = Handle::try_current().ok();
     {
         let mut roots = ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
-        let root = Root { name: name.to_owned(), f: f.clone(), runtime };
         match roots.iter_mut().find(|r| r.name == name) {
-            Some(slot) => *slot = root,
-            None => roots.push(root),
+            Some(slot) => {
+                slot.f = f.clone();
+                // Registered again outside a runtime: keep the one it had.
+                if runtime.is_some() {
+                    slot.runtime = runtime;
+                }
+            }
+            None => roots.push(Root { name: name.to_owned(), f: f.clone(), runtime }),
         }
     }
     module(name, || f())

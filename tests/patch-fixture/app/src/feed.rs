@@ -4,13 +4,31 @@
 //! The `edit-N` features are the edits: they are compiled only into patches
 //! (the crate in ../patch), never into the running program.
 
+#[cfg(feature = "closure-root")]
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::Stream;
 use hmr_runtime::{HmrStreamExt, Subscription, hmr_track, source, subscribe};
 
-/// The root: `root("feed", feed::pipeline)`.
-pub fn pipeline() {
+/// The root handed to `hmr_runtime::root("feed", …)`: the fn item.
+#[cfg(not(feature = "closure-root"))]
+pub fn root() -> impl Fn() + Send + Sync + 'static {
+    pipeline
+}
+
+/// The root handed to `hmr_runtime::root("feed", …)`: a closure capturing one
+/// `Arc`, so one pointer in size.
+#[cfg(feature = "closure-root")]
+pub fn root() -> impl Fn() + Send + Sync + 'static {
+    let name = Arc::new(String::from("feed"));
+    move || {
+        assert_eq!(name.as_str(), "feed");
+        pipeline();
+    }
+}
+
+fn pipeline() {
     if cfg!(feature = "edit-2") {
         panic!("edit-2: the new code panics before it builds anything");
     }

@@ -20,8 +20,13 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let _events = hmr_runtime::add_sink(hmr_runtime::JsonLines::new(std::io::stdout()));
-    runtime.block_on(async { hmr_runtime::root("feed", feed::pipeline) }).expect("version 1 runs");
-    println!(r#"{{"ready":{{"tasks":{}}}}}"#, runtime.metrics().num_alive_tasks());
+    let root = feed::root();
+    let root_size = size_of_val(&root);
+    runtime.block_on(async { hmr_runtime::root("feed", root) }).expect("version 1 runs");
+    println!(
+        r#"{{"ready":{{"tasks":{},"root_size":{root_size}}}}}"#,
+        runtime.metrics().num_alive_tasks()
+    );
 
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin is readable");

@@ -13,14 +13,14 @@ compile_error!("a patch carries one edit: enable one `edit-N` feature");
 mod feed;
 
 /// What `feed_app`'s `main` does with its root. Never called in a patch: it
-/// instantiates `subsecond::HotFn`'s call of `feed::pipeline` in this crate,
-/// the function the jump table maps the running one onto (as `dx` maps every
+/// instantiates `subsecond::HotFn`'s call of the root in this crate, the
+/// function the jump table maps the running one onto (as `dx` maps every
 /// changed function of the new build onto the old one).
 ///
 /// # Errors
 /// As `hmr_runtime::root`.
 pub fn start() -> Result<(), hmr_runtime::ReloadError> {
-    hmr_runtime::root("feed", feed::pipeline)
+    hmr_runtime::root("feed", feed::root())
 }
 
 /// subsecond reads a patch's load address off its `main`. `dx` links patches
