@@ -63,6 +63,7 @@ fn main() {
             "patched": {
                 "applied_at": at.to_string(),
                 "reload_micros": reloaded.as_micros().to_string(),
+                "reload_took_micros": last.took.as_micros().to_string(),
                 "patches": status.patches - before.patches,
                 "reloads": status.reloads - before.reloads,
                 "updated": last.updated,
