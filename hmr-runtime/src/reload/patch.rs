@@ -377,31 +377,6 @@ mod tests {
         );
     }
 
-    static BROKEN: AtomicBool = AtomicBool::new(false);
-
-    fn breakable_root() {
-        assert!(!BROKEN.load(Ordering::SeqCst), "the new code has a bug");
-    }
-
-    #[test]
-    fn a_panicking_patch_is_reported_and_the_next_patch_reloads() {
-        let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-        root("engine-breakable", breakable_root).unwrap();
-        let before = wait_until("an idle engine", |s| !s.busy);
-
-        BROKEN.store(true, Ordering::SeqCst);
-        post();
-        let broken = wait_until("the broken reload", |s| !s.busy && s.reloads > before.reloads);
-        let last = broken.last.expect("a reload ran");
-        assert_eq!(last.errors.len(), 1, "{last}");
-        assert!(last.to_string().contains("the new code has a bug"), "{last}");
-
-        BROKEN.store(false, Ordering::SeqCst);
-        post();
-        let fixed = wait_until("the fixed reload", |s| !s.busy && s.reloads > broken.reloads);
-        assert_eq!(fixed.last.expect("a reload ran").errors, []);
-    }
-
     static PADDED_RUNS: AtomicU64 = AtomicU64::new(0);
 
     #[test]
@@ -433,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rolled_back_version_counts_no_updates() {
+    fn a_panicking_patch_is_reported_counts_nothing_and_the_next_patch_reloads() {
         let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
         root("engine-half-broken", half_broken_root).unwrap();
         let before = wait_until("an idle engine", |s| !s.busy);
@@ -444,11 +419,15 @@ mod tests {
         HALF_BROKEN.store(false, Ordering::SeqCst);
         let last = broken.last.expect("a reload ran");
         assert_eq!(last.errors.len(), 1, "{last}");
+        assert!(last.to_string().contains("broken after reaching a track"), "{last}");
+        // The version reached a track before it panicked: rolled back, it
+        // updated nothing.
         assert_eq!((last.updated, last.rebuilt, last.disposed), (0, 0, 0), "{last}");
 
         post();
         let fixed = wait_until("the fixed reload", |s| !s.busy && s.reloads > broken.reloads);
         let last = fixed.last.expect("a reload ran");
+        assert_eq!(last.errors, []);
         assert!(last.updated >= 1, "the committed version's update counts: {last}");
     }
 
