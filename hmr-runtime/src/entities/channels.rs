@@ -1,6 +1,6 @@
 //! Subjects: `broadcast` and `watch` channels that a re-execution hands back.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::{broadcast as bc, watch as wt};
 
-use super::graph::{Builder, Follower, Node, Shape, staged};
+use super::graph::{Builder, Follower, Node, Shape, Ty, staged};
 use super::source::short_type_name;
 use crate::events::EntityKind;
 
@@ -181,7 +181,7 @@ where
     T: Clone + Send + Sync + 'static,
 {
     let builder = Builder::new();
-    let shape = Shape::new("broadcast", &[TypeId::of::<T>()]).with_arg(capacity);
+    let shape = Shape::new("broadcast", &[Ty::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
     let inner = channel(builder, "broadcast", name, shape, || {
         assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
@@ -291,7 +291,7 @@ where
 {
     let builder = Builder::new();
     let name = format!("watch({initial:?})");
-    let shape = Shape::new("watch", &[TypeId::of::<T>()]).with_arg(initial.clone());
+    let shape = Shape::new("watch", &[Ty::of::<T>()]).with_arg(initial.clone());
     let inner = channel(builder, "watch", name, shape, || WatchInner {
         tx: wt::channel(initial).0,
         closed: AtomicBool::new(false),

@@ -50,13 +50,34 @@ impl<T: PartialEq + Send + 'static> Arg for T {
 pub(crate) struct Shape {
     op: &'static str,
     /// Up to three types (item, state, output); no allocation.
-    types: [Option<TypeId>; 3],
+    types: [Option<Ty>; 3],
     /// Behind a lock so that a seed need only be `Send`.
     arg: Option<Mutex<Box<dyn Arg>>>,
 }
 
+/// A type in a shape: its identity and its layout.
+///
+/// A code patch that changes a type's fields keeps its `TypeId` (the same path
+/// in the same crate), so identity alone would let the new code read values
+/// the old code laid out. Size and alignment are compared too: an edit that
+/// changes either (a field added or removed, mostly) rebuilds the entity
+/// instead. An edit that keeps both (fields reordered, `u32` → `f32`) is not
+/// seen; it needs a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ty {
+    id: TypeId,
+    size: usize,
+    align: usize,
+}
+
+impl Ty {
+    pub(crate) fn of<T: 'static>() -> Ty {
+        Ty { id: TypeId::of::<T>(), size: size_of::<T>(), align: align_of::<T>() }
+    }
+}
+
 impl Shape {
-    pub(crate) fn new(op: &'static str, types: &[TypeId]) -> Shape {
+    pub(crate) fn new(op: &'static str, types: &[Ty]) -> Shape {
         debug_assert!(types.len() <= 3, "a shape carries at most three types");
         let mut kept = [None; 3];
         for (slot, ty) in kept.iter_mut().zip(types) {
@@ -449,4 +470,22 @@ pub(crate) fn apply(apply: Apply) {
 
 fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Shape, Ty};
+
+    #[test]
+    fn a_type_whose_layout_changed_is_another_shape() {
+        // What a patch that adds a field to an item type looks like: the same
+        // type by identity, another size.
+        let before = Ty::of::<(u64, u32)>();
+        let grown = Ty { size: before.size + 8, ..before };
+        let realigned = Ty { align: before.align * 2, ..before };
+        let shape = |ty| Shape::new("hot_map", &[ty, Ty::of::<u64>()]);
+        assert!(shape(before).same(&shape(before)));
+        assert!(!shape(before).same(&shape(grown)), "a field added: rebuild");
+        assert!(!shape(before).same(&shape(realigned)), "another alignment: rebuild");
+    }
 }

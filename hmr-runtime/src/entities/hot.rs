@@ -1,6 +1,6 @@
 //! Hot operators: stream operators whose closure lives in a swappable slot.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 
-use super::graph::{Builder, Node, Shape};
+use super::graph::{Builder, Node, Shape, Ty};
 use super::source::short_type_name;
 use super::sync::{self, AtomicU64, Mutex, Ordering, lock};
 use crate::events::EntityKind;
@@ -97,8 +97,8 @@ fn hot<F: ?Sized + Send + 'static>(
     Hot { slot, seen: 0, current: None }
 }
 
-fn types<A: 'static, B: 'static>() -> [TypeId; 2] {
-    [TypeId::of::<A>(), TypeId::of::<B>()]
+fn types<A: 'static, B: 'static>() -> [Ty; 2] {
+    [Ty::of::<A>(), Ty::of::<B>()]
 }
 
 macro_rules! debug_op {
@@ -389,11 +389,9 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(&mut St, Self::Item) -> Option<B> + Send + 'static,
     {
         let label = format!("hot_scan({init:?},fn)");
-        let shape = Shape::new(
-            "hot_scan",
-            &[TypeId::of::<Self::Item>(), TypeId::of::<St>(), TypeId::of::<B>()],
-        )
-        .with_arg(init.clone());
+        let shape =
+            Shape::new("hot_scan", &[Ty::of::<Self::Item>(), Ty::of::<St>(), Ty::of::<B>()])
+                .with_arg(init.clone());
         HotScan { stream: self, state: Some(init), f: hot("hot_scan", &label, shape, Box::new(f)) }
     }
 

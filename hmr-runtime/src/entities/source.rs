@@ -1,7 +1,7 @@
 //! `Source<T>`: a stable, switchable stream. `source(stream)` builds one;
 //! a tracked function's returned stream is wrapped in one.
 
-use std::any::{Any, TypeId, type_name};
+use std::any::{Any, type_name};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::graph::{Builder, Follower, Node, Shape, staged};
+use super::graph::{Builder, Follower, Node, Shape, Ty, staged};
 use super::sync::{self, AtomicU64, AtomicWaker, Ordering};
 use crate::events::EntityKind;
 
@@ -332,7 +332,7 @@ fn switchable<T: 'static>(
     inner: Inner<T>,
     capture: bool,
 ) -> Source<T> {
-    let shape = Shape::new(op, &[TypeId::of::<T>()]);
+    let shape = Shape::new(op, &[Ty::of::<T>()]);
     let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
     if let Some(target) = builder.living::<SwitchNode<T>>(op, &shape) {
         let switch = target.switch.clone();

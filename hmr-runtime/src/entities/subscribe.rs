@@ -1,6 +1,6 @@
 //! `subscribe`: one living tokio task per track path; `spawn`: the fallback.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,7 +14,7 @@ use futures_util::task::AtomicWaker;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
-use super::graph::{Builder, Follower, Node, Shape, lock, staged};
+use super::graph::{Builder, Follower, Node, Shape, Ty, lock, staged};
 use crate::events::{EntityId, EntityKind, SubscriptionId};
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -370,7 +370,7 @@ where
     let pipeline: Pipeline<S::Item> = Box::pin(stream);
     let handler: Handler<S::Item> = Box::new(handler);
     let builder = Builder::new();
-    let shape = Shape::new("subscribe", &[TypeId::of::<S::Item>()]);
+    let shape = Shape::new("subscribe", &[Ty::of::<S::Item>()]);
     let name = match builder.previous_name() {
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
