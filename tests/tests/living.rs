@@ -913,3 +913,37 @@ fn a_swap_whose_drop_panics_is_reported_and_the_module_commits() {
         "{events:#?}"
     );
 }
+
+static GROWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static GROWN_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[hmr_track(key = "living::grown_tap")]
+fn grown_tap() {
+    let tap = subscribe(futures::stream::iter(0..3u64), |_| {
+        GROWN_SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    tap.detach();
+}
+
+/// Its second version has a subscription on a new path.
+fn growing_root() {
+    if GROWN.load(std::sync::atomic::Ordering::SeqCst) {
+        grown_tap();
+    }
+}
+
+#[test]
+fn a_reload_from_a_thread_without_a_runtime_starts_new_subscriptions_on_the_roots_runtime() {
+    // A reload engine's thread (subsecond's, a file watcher's) has no tokio
+    // runtime; the root was registered inside one.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+    runtime.block_on(async { hmr_runtime::root("living-grows", growing_root) }).unwrap();
+    GROWN.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reloaded = std::thread::spawn(hmr_runtime::reload).join().unwrap();
+    assert_eq!(reloaded, Ok(()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while GROWN_SEEN.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(std::time::Instant::now() < deadline, "the new subscription never ran");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
