@@ -39,6 +39,8 @@ const WAIT: Duration = Duration::from_secs(60);
 const V1: u64 = 0;
 const EDIT_1: u64 = 1_000_000;
 const EDIT_3: u64 = 3_000_000;
+/// edit-4 also adds a `hot_filter` (even ticks only): `prices` is rebuilt.
+const EDIT_4: u64 = 4_000_000;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("patch-fixture")
@@ -344,6 +346,26 @@ fn next_items(app: &mut App, last: &mut Item, n: usize) -> Vec<Item> {
     items
 }
 
+/// A patch whose root panics: reported, nothing committed, the old code
+/// (edit-1) keeps running.
+fn apply_broken(app: &mut App, last: &mut Item, table: &Value, tasks: u64) {
+    let broken = patch(app, table);
+    let report = &broken.report;
+    assert_eq!((&report["patches"], &report["reloads"]), (&json!(1), &json!(1)), "{report}");
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert!(errors[0].as_str().unwrap().contains("edit-2: the new code panics"), "{report}");
+    assert_eq!(count_events(&broken.lines, "reload-error"), 1);
+    assert_eq!(report["tasks"], tasks, "{report}");
+    for item in broken.lines.iter().filter_map(item) {
+        follows(last, item);
+        assert_eq!(version(item), EDIT_1, "the old code keeps running: {item:?}");
+    }
+    for item in next_items(app, last, 5) {
+        assert_eq!(version(item), EDIT_1, "the old code keeps running: {item:?}");
+    }
+}
+
 fn median(mut values: Vec<u128>) -> u128 {
     values.sort_unstable();
     values[values.len() / 2]
@@ -361,7 +383,7 @@ fn real_patches_swap_the_code_of_a_living_subscription() {
 /// table of each edit.
 fn build_patches(form: Form) -> (PathBuf, BTreeMap<&'static str, Value>) {
     let dir = target_dir();
-    let builds: Vec<(&str, Build, PathBuf)> = ["edit-1", "edit-2", "edit-3"]
+    let builds: Vec<(&str, Build, PathBuf)> = ["edit-1", "edit-2", "edit-3", "edit-4"]
         .into_iter()
         .map(|edit| {
             let build = build(form, edit);
@@ -402,20 +424,22 @@ fn patch_a_living_subscription(form: Form) {
     let mut reloads = Vec::new();
     let mut reloads_alone = Vec::new();
     let mut to_new_code = Vec::new();
-    let mut apply = |app: &mut App, last: &mut Item, edit: &str, price: u64| {
+    // `rebuilt`: how many tracks the patch rebuilds (the rest are updated).
+    let mut apply = |app: &mut App, last: &mut Item, edit: &str, price: u64, rebuilt: u64| {
         let patched = patch(app, &tables[edit]);
         let report = &patched.report;
         assert_eq!(report["patches"], 1, "the handler fired once: {report}");
         assert_eq!(report["reloads"], 1, "one reload ran: {report}");
         assert_eq!(report["errors"], json!([]), "{report}");
-        assert_eq!((&report["updated"], &report["rebuilt"]), (&json!(2), &json!(0)), "{report}");
+        let changes = (&report["updated"], &report["rebuilt"]);
+        assert_eq!(changes, (&json!(2 - rebuilt), &json!(rebuilt)), "{report}");
         assert_eq!(report["disposed"], 0, "{report}");
         assert_eq!(report["tasks"], tasks, "no second task: {report}");
         let calls: Vec<&Value> =
             patched.lines.iter().filter(|l| l["type"] == "hmr-module-call").collect();
         assert_eq!(calls.len(), 1, "one reload: {calls:?}");
         assert_eq!((&calls[0]["module"], &calls[0]["reason"]), (&json!("feed"), &json!("patch")));
-        assert_eq!(count_events(&patched.lines, "track-update"), 2);
+        assert_eq!(count_events(&patched.lines, "track-update"), 2, "both tracks reached");
         assert_eq!(count_events(&patched.lines, "subscribe"), 0, "the living task is kept");
         // Items flow on, through the old code until the swap and through the
         // new code from then on.
@@ -426,6 +450,11 @@ fn patch_a_living_subscription(form: Form) {
             follows(last, next);
             if version(next) == price {
                 switched.get_or_insert(next);
+                let tick = next.price - price;
+                assert!(
+                    price != EDIT_4 || tick.is_multiple_of(2),
+                    "edit-4 lets even ticks through: {next:?}"
+                );
             } else {
                 assert!(switched.is_none(), "old code after the new code: {next:?}");
             }
@@ -443,30 +472,21 @@ fn patch_a_living_subscription(form: Form) {
         to_new_code.push(switched.unwrap().at.saturating_sub(patched.applied_at));
     };
 
-    apply(&mut app, &mut last, "edit-1", EDIT_1);
+    apply(&mut app, &mut last, "edit-1", EDIT_1, 0);
 
-    // A patch whose root panics: reported, nothing committed, the old code
-    // (edit-1) keeps running.
-    let broken = patch(&mut app, &tables["edit-2"]);
-    let report = &broken.report;
-    assert_eq!((&report["patches"], &report["reloads"]), (&json!(1), &json!(1)), "{report}");
-    let errors = report["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 1, "{report}");
-    assert!(errors[0].as_str().unwrap().contains("edit-2: the new code panics"), "{report}");
-    assert_eq!(count_events(&broken.lines, "reload-error"), 1);
-    assert_eq!(report["tasks"], tasks, "{report}");
-    for item in broken.lines.iter().filter_map(item) {
-        follows(&mut last, item);
-        assert_eq!(version(item), EDIT_1, "the old code keeps running: {item:?}");
-    }
-    for item in next_items(&mut app, &mut last, 5) {
-        assert_eq!(version(item), EDIT_1, "the old code keeps running: {item:?}");
-    }
+    apply_broken(&mut app, &mut last, &tables["edit-2"], tasks);
 
-    // The next patch applies, and patches keep applying.
-    for edit in ["edit-3", "edit-1", "edit-3", "edit-1", "edit-3"] {
-        let price = if edit == "edit-1" { EDIT_1 } else { EDIT_3 };
-        apply(&mut app, &mut last, edit, price);
+    // The next patch applies, and patches keep applying: closures swapped
+    // (`prices` and `totals` updated), an operator added (`prices` rebuilt,
+    // `totals` and its total kept), and removed again.
+    for (edit, price, rebuilt) in [
+        ("edit-3", EDIT_3, 0),
+        ("edit-1", EDIT_1, 0),
+        ("edit-4", EDIT_4, 1),
+        ("edit-3", EDIT_3, 1),
+        ("edit-1", EDIT_1, 0),
+    ] {
+        apply(&mut app, &mut last, edit, price, rebuilt);
     }
 
     let total_subscribes = count_events(&app.seen, "subscribe");

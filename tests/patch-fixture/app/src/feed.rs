@@ -52,11 +52,16 @@ fn totals() -> Subscription {
 
 #[hmr_track]
 fn prices() -> impl Stream<Item = u64> + Send + 'static {
-    source(ticks()).hot_map(price)
+    #[cfg(not(feature = "edit-4"))]
+    let prices = source(ticks()).hot_map(price);
+    // edit-4 adds an operator: another chain, so `prices` is rebuilt.
+    #[cfg(feature = "edit-4")]
+    let prices = source(ticks()).hot_filter(|tick| tick % 2 == 0).hot_map(price);
+    prices
 }
 
 /// The edited function: the price of a tick.
-#[cfg(not(any(feature = "edit-1", feature = "edit-3")))]
+#[cfg(not(any(feature = "edit-1", feature = "edit-3", feature = "edit-4")))]
 fn price(tick: u64) -> u64 {
     tick
 }
@@ -69,6 +74,11 @@ fn price(tick: u64) -> u64 {
 #[cfg(feature = "edit-3")]
 fn price(tick: u64) -> u64 {
     3_000_000 + tick
+}
+
+#[cfg(feature = "edit-4")]
+fn price(tick: u64) -> u64 {
+    4_000_000 + tick
 }
 
 /// 1, 2, 3, … every 2 ms.

@@ -3,9 +3,9 @@
 //! Exactly one `edit-N` feature selects the edit.
 
 #[cfg(any(
-    all(feature = "edit-1", feature = "edit-2"),
-    all(feature = "edit-1", feature = "edit-3"),
-    all(feature = "edit-2", feature = "edit-3"),
+    all(feature = "edit-1", any(feature = "edit-2", feature = "edit-3", feature = "edit-4")),
+    all(feature = "edit-2", any(feature = "edit-3", feature = "edit-4")),
+    all(feature = "edit-3", feature = "edit-4"),
 ))]
 compile_error!("a patch carries one edit: enable one `edit-N` feature");
 
