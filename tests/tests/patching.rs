@@ -409,14 +409,15 @@ fn patch_a_living_subscription(form: Form) {
     let pointer_sized = ready["root_size"] == size_of::<fn()>();
     assert_eq!(pointer_sized, matches!(form, Form::Closure), "{form:?}: {ready}");
     // The first items may come before `ready`.
-    let mut last = match app.seen.iter().find_map(item) {
+    let first = match app.seen.iter().find_map(item) {
         Some(first) => first,
         None => app.until("a first item", item),
     };
+    assert_eq!((first.count, version(first)), (1, V1), "the first item");
+    let mut last = first;
     for early in app.seen.iter().filter_map(item).skip(1).collect::<Vec<_>>() {
         follows(&mut last, early);
     }
-    assert_eq!((last.count, version(last)), (1, V1), "the first item");
     for item in next_items(&mut app, &mut last, 5) {
         assert_eq!(version(item), V1);
     }
