@@ -130,11 +130,13 @@ mod reload;
 mod store;
 
 pub use entities::capture::{capture_entity, on_dispose};
-pub use entities::channels::{Broadcast, SendError, Watch, broadcast, watch};
+pub use entities::channels::{
+    Broadcast, Receiver, SendError, Sender, TrySendError, Watch, broadcast, channel, watch,
+};
 pub use entities::hot::{
     HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
 };
-pub use entities::source::{Source, source};
+pub use entities::source::{Source, input, source};
 pub use entities::subscribe::{Subscription, spawn, subscribe};
 #[cfg(feature = "tracing")]
 pub use events::sink::TracingSink;

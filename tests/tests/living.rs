@@ -903,9 +903,13 @@ fn drop_panics(armed: bool) -> impl Stream<Item = u32> {
 #[test]
 fn a_swap_whose_drop_panics_is_reported_and_the_module_commits() {
     let _held = module("drop-panics-living", || drop_panics(false)).unwrap();
-    // Version 2's closure waits in the living slot (nobody polls)…
+    // Version 2's closure waits in the living slot (nobody polls). Version 3
+    // stages its own: a reader whose item began before version 3's commit
+    // may still need version 2's, so it stays…
     let _v2 = module("drop-panics-living", || drop_panics(true)).unwrap();
-    // …and version 3's swap drops it: the panic is caught and reported.
+    let _v3 = module("drop-panics-living", || drop_panics(false)).unwrap();
+    // …until version 4's commit, after which no reader can need it: it is
+    // dropped, and the panic is caught and reported.
     let (result, events) = capture_events(|| module("drop-panics-living", || drop_panics(false)));
     assert!(result.is_ok());
     assert!(

@@ -172,9 +172,11 @@ fn m2_panicking_reload_commits_nothing() {
     });
     let Err(ReloadError::Panicked { module: name, message }) = result else { panic!("{result:?}") };
     assert_eq!((name.as_str(), message.as_str()), ("m2", "half-way"));
-    assert!(
-        events.contains(&Event::ReloadError { module: "m2".into(), message: "half-way".into() })
-    );
+    assert!(events.contains(&Event::ReloadError {
+        module: "m2".into(),
+        message: "half-way".into(),
+        path: None
+    }));
     assert!(
         !events.iter().any(|e| matches!(e, Event::TrackDispose { .. })),
         "no orphans on failure"
@@ -274,7 +276,7 @@ fn a_panicking_disposer_is_reported_and_the_others_still_run() {
     assert!(RAN.lock().unwrap().contains(&"quiet"));
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::ReloadError { module, message } if module == "dispose-panics" && message.contains("a broken disposer")
+        Event::ReloadError { module, message, .. } if module == "dispose-panics" && message.contains("a broken disposer")
     )));
 }
 

@@ -83,7 +83,7 @@ impl Sink for Changes {
             Event::TrackDispose { id, reason } => {
                 println!("   {}: disposed ({reason:?})", path(id));
             }
-            Event::ReloadError { module, message } => {
+            Event::ReloadError { module, message, .. } => {
                 println!(
                     "   {module}: the new code panicked, the old code keeps running: {message}"
                 );

@@ -96,21 +96,35 @@ pub(crate) struct Aftermath {
 }
 
 impl Aftermath {
-    /// Swap the committed updates into the living entities. A module runs
-    /// this under its lock, so the next version sees the swapped graph.
+    /// Swap the committed updates into the living entities, as one commit:
+    /// every living task takes them at its next item boundary, all at once
+    /// (DESIGN §10). A module runs this under its lock, so the next version
+    /// sees the swapped graph. Parts the updates replaced are disposed once
+    /// the commit is published.
     pub(crate) fn apply(&mut self) {
         let mut applies = std::mem::take(&mut self.applies);
+        if applies.is_empty() {
+            give_back(applies);
+            return;
+        }
+        let mut commit = crate::entities::commit::Commit::begin();
+        let mut replaced = Vec::new();
         for apply in applies.drain(..) {
             // A user `Drop` that panics (an old closure, a replaced
             // pipeline) is reported; the other swaps still happen.
-            if let Err(payload) =
-                catch_unwind(AssertUnwindSafe(|| crate::entities::graph::apply(apply)))
-            {
-                let message = format!(
-                    "swapping in the new version panicked: {}",
-                    crate::reload::module::panic_message(&*payload)
-                );
-                emit(Event::ReloadError { module: String::new(), message });
+            match catch_unwind(AssertUnwindSafe(|| {
+                crate::entities::graph::apply(apply, &mut commit)
+            })) {
+                Ok(parts) => replaced.extend(parts),
+                Err(payload) => swap_panicked(&*payload),
+            }
+        }
+        for payload in commit.publish() {
+            swap_panicked(&*payload);
+        }
+        for part in replaced {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| part.dispose())) {
+                swap_panicked(&*payload);
             }
         }
         give_back(applies);
@@ -121,6 +135,15 @@ impl Aftermath {
         self.apply();
         dispose_all(module, self.disposers);
     }
+}
+
+#[cold]
+fn swap_panicked(payload: &(dyn std::any::Any + Send)) {
+    let message = format!(
+        "swapping in the new version panicked: {}",
+        crate::reload::module::panic_message(payload)
+    );
+    emit(Event::ReloadError { module: String::new(), message, path: None });
 }
 
 thread_local! {
@@ -165,7 +188,7 @@ pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
                 "disposing an entity panicked: {}",
                 crate::reload::module::panic_message(&*payload)
             );
-            emit(Event::ReloadError { module: module.to_owned(), message });
+            emit(Event::ReloadError { module: module.to_owned(), message, path: None });
         }
     }
 }

@@ -93,7 +93,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
                 rollback_module(store, &module, stage, error, fx);
             }
         }
-        Event::Subscribe { subscription, entity } => {
+        Event::Subscribe { subscription, entity, .. } => {
             store.subscriptions.insert(subscription, entity);
         }
         Event::Unsubscribe { subscription, entity: _ } => {

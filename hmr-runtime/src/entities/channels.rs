@@ -1,4 +1,5 @@
-//! Subjects: `broadcast` and `watch` channels that a re-execution hands back.
+//! Channels a re-execution hands back: `broadcast` and `watch` (subjects),
+//! `channel` (mpsc); their receivers are entities too (DESIGN §10).
 
 use std::any::Any;
 use std::fmt;
@@ -9,8 +10,9 @@ use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::{broadcast as bc, watch as wt};
 
+use super::commit::{Boundary, Commit};
 use super::graph::{Builder, Follower, Node, Shape, Ty, staged};
-use super::source::short_type_name;
+use super::source::{Inner, Source, SwitchNode, keep_living, short_type_name};
 use crate::events::EntityKind;
 
 /// Why a send failed: the channel's track was disposed, or (broadcast) no
@@ -80,25 +82,38 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
     /// A stream of the values sent from now on. A receiver that falls more
     /// than the capacity behind skips the oldest values. It ends when the
     /// channel's track is disposed.
+    ///
+    /// Inside a tracked function run by a module, the receiver is an entity
+    /// (DESIGN §10): a re-execution's k-th `subscribe()` of this channel in
+    /// the same scope hands back the *living* receiver, which takes over
+    /// where the old one stopped: a chain rebuilt or switched over it loses
+    /// and doubles nothing.
     #[must_use = "streams do nothing unless polled"]
     pub fn subscribe(&self) -> BoxStream<'static, T> {
-        let rx = self.inner.tx.subscribe();
-        // Closed before this receiver existed: it would never see the close.
-        // (Closing sets the flag before it sends, so a receiver made before
-        // the send sees the close message.)
-        if self.inner.closed.load(Ordering::Acquire) {
-            return stream::empty().boxed();
-        }
-        stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(Some(value)) => return Some((value, rx)),
-                    Ok(None) | Err(bc::error::RecvError::Closed) => return None,
-                    Err(bc::error::RecvError::Lagged(_)) => {}
-                }
+        let make = || -> Inner<T> {
+            let rx = self.inner.tx.subscribe();
+            // Closed before this receiver existed: it would never see the close.
+            // (Closing sets the flag before it sends, so a receiver made before
+            // the send sees the close message.)
+            if self.inner.closed.load(Ordering::Acquire) {
+                Boundary::note_input_disposed();
+                return stream::empty().boxed();
             }
-        })
-        .boxed()
+            stream::unfold(rx, |mut rx| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(Some(value)) => return Some((value, rx)),
+                        Ok(None) | Err(bc::error::RecvError::Closed) => {
+                            Boundary::note_input_disposed();
+                            return None;
+                        }
+                        Err(bc::error::RecvError::Lagged(_)) => {}
+                    }
+                }
+            })
+            .boxed()
+        };
+        receiver(self.inner.clone(), "broadcast.subscribe()", make)
     }
 
     /// Whether the channel was closed (its track disposed).
@@ -130,7 +145,7 @@ impl<C: Close> Node for ChannelNode<C> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, follower: &dyn Node) -> bool {
+    fn adopt(&self, follower: &dyn Node, _commit: &mut Commit) -> bool {
         staged::<Self, ()>(follower).is_some()
     }
     fn dispose(&self) {
@@ -142,7 +157,7 @@ impl<C: Close> Node for ChannelNode<C> {
 }
 
 /// Records a channel: the living one handed back, or `new()` built.
-fn channel<C: Close>(
+fn subject<C: Close>(
     builder: Builder,
     op: &'static str,
     name: String,
@@ -183,7 +198,7 @@ where
     let builder = Builder::new();
     let shape = Shape::new("broadcast", &[Ty::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
-    let inner = channel(builder, "broadcast", name, shape, || {
+    let inner = subject(builder, "broadcast", name, shape, || {
         assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
         BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) }
     });
@@ -246,19 +261,27 @@ impl<T: Clone + Send + Sync + 'static> Watch<T> {
     /// quick succession may be seen once, as the latest). It ends when the
     /// channel's track is disposed.
     #[must_use = "streams do nothing unless polled"]
+    ///
+    /// Inside a tracked function run by a module, the receiver is an entity,
+    /// as [`Broadcast::subscribe`]'s: a re-execution gets the living one back,
+    /// which does not repeat the value it last yielded.
     pub fn subscribe(&self) -> BoxStream<'static, T> {
-        let mut rx = self.inner.tx.subscribe();
-        rx.mark_changed();
-        let inner = self.inner.clone();
-        stream::unfold((rx, inner), |(mut rx, inner)| async move {
-            rx.changed().await.ok()?;
-            if inner.closed.load(Ordering::Acquire) {
-                return None;
-            }
-            let value = rx.borrow_and_update().clone();
-            Some((value, (rx, inner)))
-        })
-        .boxed()
+        let make = || -> Inner<T> {
+            let mut rx = self.inner.tx.subscribe();
+            rx.mark_changed();
+            let inner = self.inner.clone();
+            stream::unfold((rx, inner), |(mut rx, inner)| async move {
+                let closed = |inner: &WatchInner<T>| inner.closed.load(Ordering::Acquire);
+                if rx.changed().await.is_err() || closed(&inner) {
+                    Boundary::note_input_disposed();
+                    return None;
+                }
+                let value = rx.borrow_and_update().clone();
+                Some((value, (rx, inner)))
+            })
+            .boxed()
+        };
+        receiver(self.inner.clone(), "watch.subscribe()", make)
     }
 
     /// Whether the channel was closed (its track disposed).
@@ -292,9 +315,251 @@ where
     let builder = Builder::new();
     let name = format!("watch({initial:?})");
     let shape = Shape::new("watch", &[Ty::of::<T>()]).with_arg(initial.clone());
-    let inner = channel(builder, "watch", name, shape, || WatchInner {
+    let inner = subject(builder, "watch", name, shape, || WatchInner {
         tx: wt::channel(initial).0,
         closed: AtomicBool::new(false),
     });
     Watch { inner }
+}
+
+/// A channel's identity in a receiver's shape: the channel itself (kept
+/// alive, so its address is never another channel's).
+struct ChannelId(Arc<dyn std::any::Any + Send + Sync>);
+
+impl PartialEq for ChannelId {
+    fn eq(&self, other: &ChannelId) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+    }
+}
+
+/// A receiver of `channel`, an entity inside a module's scope: the k-th
+/// receiver of that channel in the scope is handed back by a re-execution
+/// (a waiting handle on the living receiver), built by `make` otherwise.
+fn receiver<C, T>(
+    channel: Arc<C>,
+    name: &str,
+    make: impl FnOnce() -> Inner<T>,
+) -> BoxStream<'static, T>
+where
+    C: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let builder = Builder::new();
+    if !builder.in_module() {
+        return make();
+    }
+    let shape = Shape::new("receiver", &[Ty::of::<T>()]).with_arg(ChannelId(channel));
+    if let Some(living) = builder.living_of_shape::<SwitchNode<T>>("receiver", &shape) {
+        let handle = Source::waiting(living.switch.clone());
+        builder.finish_silently("receiver", name.to_owned(), shape, keep_living(living));
+        return handle.boxed();
+    }
+    let (handle, switch) = Source::first(make());
+    builder.finish_silently("receiver", name.to_owned(), shape, Arc::new(SwitchNode::new(switch)));
+    handle.boxed()
+}
+
+/// Why [`Sender::try_send`] failed. Holds the value back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The channel is full: wait ([`Sender::send`]) or drop the value.
+    Full(T),
+    /// The channel's track was disposed, or its receiver is gone.
+    Closed(T),
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySendError::Full(_) => "Full(..)",
+            TrySendError::Closed(_) => "Closed(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySendError::Full(_) => "the channel is full",
+            TrySendError::Closed(_) => "the channel is closed",
+        })
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {}
+
+/// The sending half of a [`channel`]. Clone it to send from several places.
+pub struct Sender<T> {
+    tx: tokio::sync::mpsc::Sender<T>,
+    closed: Arc<AtomicBool>,
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender { tx: self.tx.clone(), closed: self.closed.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("item", &short_type_name::<T>())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Sender<T> {
+    /// Whether sends fail: the channel's track was disposed, or its receiver is gone.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.tx.is_closed()
+    }
+}
+
+impl<T: Send> Sender<T> {
+    /// Sends `value`, waiting while the channel is full (backpressure).
+    ///
+    /// # Errors
+    /// If the channel's track was disposed or its receiver is gone.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SendError(value));
+        }
+        self.tx.send(value).await.map_err(|e| SendError(e.0))
+    }
+
+    /// Sends `value` if there is room now.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] if the channel is full, [`TrySendError::Closed`]
+    /// if its track was disposed or its receiver is gone.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(TrySendError::Closed(value));
+        }
+        self.tx.try_send(value).map_err(|e| match e {
+            tokio::sync::mpsc::error::TrySendError::Full(v) => TrySendError::Full(v),
+            tokio::sync::mpsc::error::TrySendError::Closed(v) => TrySendError::Closed(v),
+        })
+    }
+}
+
+/// The receiving half of a [`channel`]: a stream of the values sent, in
+/// order. It ends when every sender is dropped, or when the channel's
+/// track is disposed.
+///
+/// A re-execution hands back a handle on the *living* receiver: it receives
+/// once the handle it replaces is dropped (the pipeline that held it was
+/// rebuilt or switched), from where that one stopped.
+#[must_use = "streams do nothing unless polled"]
+pub struct Receiver<T> {
+    inner: Source<T>,
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").field("item", &short_type_name::<T>()).finish_non_exhaustive()
+    }
+}
+
+impl<T: 'static> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// The living mpsc channel of a track.
+struct MpscNode<T> {
+    tx: tokio::sync::mpsc::Sender<T>,
+    closed: Arc<AtomicBool>,
+    receiver: SwitchNode<T>,
+}
+
+impl<T: Send + 'static> Node for MpscNode<T> {
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+    fn adopt(&self, follower: &dyn Node, _commit: &mut Commit) -> bool {
+        staged::<Self, ()>(follower).is_some()
+    }
+    fn dispose(&self) {
+        self.closed.store(true, Ordering::Release);
+        // The receiver is dropped (at its next poll, or now if nobody holds
+        // it): senders waiting for room fail.
+        self.receiver.dispose();
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// A bounded mpsc channel of `capacity` values, with tokio's semantics
+/// (backpressure, cloneable [`Sender`]s, one [`Receiver`]) that survives
+/// re-execution (DESIGN §10).
+///
+/// Inside a tracked function, a re-execution gets the *same* channel back
+/// if the item type and capacity are the same: senders held outside the
+/// module (a request handler, another task) keep feeding the living
+/// pipeline, each value received once, across fn-only and structural
+/// reloads. A changed capacity or item type builds a new channel (the old
+/// one is closed at commit). Disposing the track closes it: sends fail and
+/// the receiver ends.
+///
+/// ```
+/// use futures::StreamExt;
+/// use hmr_runtime::channel;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, rx) = channel::<u32>(8);
+/// tx.send(1).await.unwrap();
+/// tx.try_send(2).unwrap();
+/// drop(tx);
+/// assert_eq!(rx.collect::<Vec<_>>().await, [1, 2]);
+/// # });
+/// ```
+///
+/// # Panics
+/// If `capacity` is 0 (as tokio's mpsc channel).
+pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "hmr_runtime::channel: the capacity must be at least 1");
+    let builder = Builder::new();
+    let shape = Shape::new("channel", &[Ty::of::<T>()]).with_arg(capacity);
+    let name = format!("channel({capacity})");
+    if let Some(living) = builder.living::<MpscNode<T>>("channel", &shape) {
+        let tx = Sender { tx: living.tx.clone(), closed: living.closed.clone() };
+        let rx = Receiver { inner: Source::waiting(living.receiver.switch.clone()) };
+        builder.finish(
+            EntityKind::Constructor,
+            "channel",
+            name,
+            shape,
+            Arc::new(Follower::new(living, ())),
+        );
+        return (tx, rx);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
+    let closed = Arc::new(AtomicBool::new(false));
+    let stream = {
+        let closed = closed.clone();
+        stream::poll_fn(move |cx| {
+            let polled = rx.poll_recv(cx);
+            if let std::task::Poll::Ready(None) = polled
+                && closed.load(Ordering::Acquire)
+            {
+                Boundary::note_input_disposed();
+            }
+            polled
+        })
+    };
+    let (handle, switch) = Source::first(Box::pin(stream));
+    let node =
+        MpscNode { tx: tx.clone(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
+    builder.finish(EntityKind::Constructor, "channel", name, shape, Arc::new(node));
+    (Sender { tx, closed }, Receiver { inner: handle })
 }

@@ -22,10 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::capture::{Scope, capture_in, current_scope, next_entity};
+use super::commit::Commit;
 use crate::accumulator::dispatch::{Hook, hooks, store};
 use crate::accumulator::reducer::Apply;
 use crate::events::{Change, EntityId, EntityKind};
 
+/// Locks `m`; a panic elsewhere does not poison the graph.
 pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -105,17 +107,18 @@ impl Shape {
 /// Something a part of the graph holds: the shared half of an entity.
 pub(crate) trait Node: Send + Sync + 'static {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-    /// `fn-only`: take over what `new`, of the same shape, was built with.
+    /// `fn-only`: take over what `new`, of the same shape, was built with,
+    /// staged under `commit` (visible from the commit's epoch).
     /// `false`: `new` cannot be adopted and replaces this node.
-    fn adopt(&self, new: &dyn Node) -> bool;
+    fn adopt(&self, new: &dyn Node, commit: &mut Commit) -> bool;
     /// For a follower: the living node it stands for.
     fn follows(&self) -> Option<Arc<dyn Node>> {
         None
     }
     /// On a living node, with its follower from a rebuilding re-execution:
     /// take the rebuilt pipeline (and handler).
-    fn relink(&self, follower: &dyn Node) {
-        self.adopt(follower);
+    fn relink(&self, follower: &dyn Node, commit: &mut Commit) {
+        self.adopt(follower, commit);
     }
     /// The track is gone: stop tasks, close channels, end streams.
     fn dispose(&self);
@@ -149,7 +152,7 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, _new: &dyn Node) -> bool {
+    fn adopt(&self, _new: &dyn Node, _commit: &mut Commit) -> bool {
         false
     }
     fn follows(&self) -> Option<Arc<dyn Node>> {
@@ -165,6 +168,8 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
 
 pub(crate) struct Part {
     op: &'static str,
+    /// The entity id it was recorded under (captured or not).
+    entity: EntityId,
     shape: Shape,
     /// The shape number of the chain up to this part.
     number: u64,
@@ -262,6 +267,30 @@ impl Builder {
         Builder { scope: Some(scope), building: Some(building), living }
     }
 
+    /// The track of the innermost scope, if any.
+    pub(crate) fn track(&self) -> Option<crate::events::TrackId> {
+        self.scope.as_ref().map(|s| s.track)
+    }
+
+    /// Whether the scope is `#[hmr_track(reset)]`.
+    pub(crate) fn is_reset(&self) -> bool {
+        self.scope.as_ref().is_some_and(|s| s.reset)
+    }
+
+    /// The entity of the part built just before in this scope, if any.
+    pub(crate) fn previous_entity(&self) -> Option<EntityId> {
+        self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.entity))
+    }
+
+    /// Marks the chain as not matching the living one from here on: what
+    /// comes next is new (`structural`), though its shape is the same (a
+    /// living part that cannot be kept: a subscription whose runtime is gone).
+    pub(crate) fn diverge(&self) {
+        if let Some(building) = &self.building {
+            building.diverged.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Whether no stream part (a source, a hot operator, a returned stream)
     /// was built in this scope since its last subscription: a stream
     /// consumed now is then not made of parts a re-execution can swap into.
@@ -271,7 +300,7 @@ impl Builder {
                 .iter()
                 .rev()
                 .take_while(|p| p.op != "subscribe")
-                .any(|p| matches!(p.op, "source" | "stream") || p.op.starts_with("hot_"))
+                .any(|p| matches!(p.op, "source" | "input" | "stream") || p.op.starts_with("hot_"))
         })
     }
 
@@ -295,7 +324,7 @@ impl Builder {
     /// consumers stay connected); channels and tasks are rebuilt.
     pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
         let scope = self.scope.as_ref()?;
-        if scope.reset && !matches!(op, "source" | "stream" | "subscribe") {
+        if scope.reset && !matches!(op, "source" | "input" | "stream" | "subscribe" | "receiver") {
             return None;
         }
         let nth = self
@@ -308,6 +337,27 @@ impl Builder {
             if !part.shape.same(shape) {
                 return None;
             }
+            part.node.clone()
+        };
+        node.into_any().downcast::<N>().ok()
+    }
+
+    /// [`living`](Builder::living) for parts told apart by their shape (a
+    /// channel's receivers): the living part of that op and shape with the
+    /// ordinal this one has among the parts of that op and shape.
+    pub(crate) fn living_of_shape<N: Node>(
+        &self,
+        op: &'static str,
+        shape: &Shape,
+    ) -> Option<Arc<N>> {
+        let scope = self.scope.as_ref()?;
+        let _ = scope;
+        let nth = self.building.as_ref().map_or(0, |b| {
+            lock(&b.parts).iter().filter(|p| p.op == op && p.shape.same(shape)).count()
+        });
+        let node = {
+            let living = lock(&self.living.as_ref()?.parts);
+            let part = living.iter().filter(|p| p.op == op && p.shape.same(shape)).nth(nth)?;
             part.node.clone()
         };
         node.into_any().downcast::<N>().ok()
@@ -379,7 +429,7 @@ impl Builder {
                 building.diverged.store(true, Ordering::Relaxed);
                 NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
             };
-            parts.push(Part { op, shape, number, name: name.clone(), node });
+            parts.push(Part { op, entity, shape, number, name: name.clone(), node });
             number
         };
         if let Some(kind) = kind {
@@ -390,8 +440,10 @@ impl Builder {
     }
 }
 
-/// Swap a committed update into the living graph (see the module docs).
-pub(crate) fn apply(apply: Apply) {
+/// Stage a committed update into the living graph under `commit` (see the
+/// module docs). Returns the living parts it replaced, to dispose once the
+/// commit is published.
+pub(crate) fn apply(apply: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
     let graph = |e: &EntityId, map: &std::collections::BTreeMap<EntityId, Hook>| match map.get(e) {
         Some(Hook::Graph(b)) => Some(b.clone()),
         _ => None,
@@ -400,9 +452,9 @@ pub(crate) fn apply(apply: Apply) {
         let map = hooks();
         (graph(&apply.prev, &map), graph(&apply.new, &map))
     };
-    let (Some(living), Some(fresh)) = (living, fresh) else { return };
+    let (Some(living), Some(fresh)) = (living, fresh) else { return Vec::new() };
     if Arc::ptr_eq(&living, &fresh) {
-        return;
+        return Vec::new();
     }
     // Versions before are not needed any more (nor kept alive).
     drop(std::mem::take(&mut *lock(&fresh.living)));
@@ -420,9 +472,9 @@ pub(crate) fn apply(apply: Apply) {
         let node = if let Some(target) = part.node.follows() {
             match apply.change {
                 Change::FnOnly => {
-                    target.adopt(&*part.node);
+                    target.adopt(&*part.node, commit);
                 }
-                Change::Structural | Change::Reset => target.relink(&*part.node),
+                Change::Structural | Change::Reset => target.relink(&*part.node, commit),
             }
             Some(target)
         } else {
@@ -430,7 +482,7 @@ pub(crate) fn apply(apply: Apply) {
                 .filter(|old| {
                     apply.change == Change::FnOnly
                         && old.number == part.number
-                        && old.node.adopt(&*part.node)
+                        && old.node.adopt(&*part.node, commit)
                 })
                 .map(|old| old.node.clone())
         };
@@ -444,7 +496,7 @@ pub(crate) fn apply(apply: Apply) {
         let mut map = hooks();
         map.remove(&apply.prev);
         map.insert(apply.new, Hook::Graph(living));
-        return;
+        return Vec::new();
     }
     let merged: Vec<Part> = new
         .into_iter()
@@ -461,11 +513,11 @@ pub(crate) fn apply(apply: Apply) {
         map.insert(apply.new, Hook::Graph(merged_built));
     }
     living.disposed.store(true, Ordering::Release);
-    for part in old.iter().rev() {
-        if !kept.iter().flatten().any(|k| same_node(k, &part.node)) {
-            part.node.dispose();
-        }
-    }
+    old.iter()
+        .rev()
+        .filter(|part| !kept.iter().flatten().any(|k| same_node(k, &part.node)))
+        .map(|part| part.node.clone())
+        .collect()
 }
 
 fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {

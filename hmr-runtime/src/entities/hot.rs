@@ -10,36 +10,35 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use super::commit::{Commit, Mail, Mailbox};
 use super::graph::{Builder, Node, Shape, Ty};
 use super::source::short_type_name;
-use super::sync::{self, AtomicU64, Mutex, Ordering, lock};
-use crate::events::EntityKind;
+use super::sync;
+use crate::events::{EntityKind, TrackId};
 
-/// Where a re-execution puts the new closure of a living operator.
-struct Slot<F: ?Sized> {
-    /// Bumped when a new closure is put in.
-    version: AtomicU64,
-    next: Mutex<Option<Box<F>>>,
-}
-
-/// An operator's closure: the one it calls, and the slot that replaces it.
+/// An operator's closure: the one it calls, and the mailbox through which
+/// a commit replaces it (at an item boundary, see [`commit`](super::commit)).
 pub(crate) struct Hot<F: ?Sized> {
-    slot: sync::Arc<Slot<F>>,
+    slot: sync::Arc<Mailbox<Box<F>>>,
     seen: u64,
     current: Option<Box<F>>,
+    /// The track that built it: named when the closure panics.
+    track: Option<TrackId>,
 }
 
 impl<F: ?Sized> Hot<F> {
     /// The closure to call for this item: one atomic load and a compare,
-    /// unless a swap happened. `None` once a re-execution's operator gave
-    /// its closure away to the living one.
+    /// unless a commit staged a new one. `None` once a re-execution's
+    /// operator gave its closure away to the living one.
     #[inline]
     fn get(&mut self) -> Option<&mut F> {
         // Without the `enabled` feature nothing swaps: the plain operator.
         if cfg!(feature = "enabled") {
-            let version = self.slot.version.load(Ordering::Acquire);
-            if version != self.seen {
-                self.refresh(version);
+            match self.slot.take(&mut self.seen) {
+                Mail::Nothing => {}
+                mail => self.receive(mail),
             }
         }
         self.current.as_deref_mut()
@@ -47,30 +46,57 @@ impl<F: ?Sized> Hot<F> {
 
     #[cold]
     #[inline(never)]
-    fn refresh(&mut self, version: u64) {
-        self.seen = version;
-        let next = lock(&self.slot.next).take();
-        if let Some(next) = next {
+    fn receive(&mut self, mail: Mail<Box<F>>) {
+        if let Mail::Letters(mut letters) = mail {
             // The old closure (and what it captured) is dropped here, with
-            // the slot unlocked.
-            self.current = Some(next);
+            // the mailbox unlocked.
+            self.current = letters.pop();
+        }
+    }
+
+    /// Calls the closure with `call`; a panic names the operator's track on
+    /// its way up (see [`panicked_in`]).
+    #[inline]
+    fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
+        let track = self.track;
+        let f = self.get()?;
+        match catch_unwind(AssertUnwindSafe(|| call(f))) {
+            Ok(out) => Some(out),
+            Err(payload) => unwind_from(track, payload),
         }
     }
 }
 
-struct HotNode<F: ?Sized>(sync::Arc<Slot<F>>);
+/// Notes which track's closure panicked, and goes on unwinding.
+#[cold]
+#[inline(never)]
+fn unwind_from(track: Option<TrackId>, payload: Box<dyn Any + Send>) -> ! {
+    PANICKED_IN.with(|p| p.set(track));
+    resume_unwind(payload)
+}
+
+std::thread_local! {
+    static PANICKED_IN: std::cell::Cell<Option<TrackId>> = const { std::cell::Cell::new(None) };
+}
+
+/// The track of the hot closure whose panic this thread last saw unwind
+/// (taken: the next call finds `None`).
+pub(crate) fn panicked_in() -> Option<TrackId> {
+    PANICKED_IN.with(std::cell::Cell::take)
+}
+
+struct HotNode<F: ?Sized>(sync::Arc<Mailbox<Box<F>>>);
 
 impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, new: &dyn Node) -> bool {
+    fn adopt(&self, new: &dyn Node, commit: &mut Commit) -> bool {
         let Some(new) = new.as_any().downcast_ref::<HotNode<F>>() else { return false };
         // A closure already taken (the new operator was polled) stays there.
-        let Some(f) = lock(&new.0.next).take() else { return true };
-        let old = lock(&self.0.next).replace(f);
-        self.0.version.fetch_add(1, Ordering::AcqRel);
-        drop(old);
+        if let Some(f) = new.0.take_all().pop() {
+            commit.stage(&self.0, f);
+        }
         true
     }
     fn dispose(&self) {}
@@ -87,14 +113,15 @@ fn hot<F: ?Sized + Send + 'static>(
     f: Box<F>,
 ) -> Hot<F> {
     if !cfg!(feature = "enabled") {
-        let slot = sync::Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(None) });
-        return Hot { slot, seen: 1, current: Some(f) };
+        let slot = sync::Arc::new(Mailbox::new(None));
+        return Hot { slot, seen: 0, current: Some(f), track: None };
     }
-    let slot = sync::Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(Some(f)) });
+    let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
+    let track = builder.track();
     let name = builder.chain(label);
     builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(HotNode(slot.clone())));
-    Hot { slot, seen: 0, current: None }
+    Hot { slot, seen: 0, current: None, track }
 }
 
 fn types<A: 'static, B: 'static>() -> [Ty; 2] {
@@ -133,7 +160,7 @@ impl<S: Stream, B> Stream for HotMap<S, B> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<B>> {
         let this = self.project();
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
-        Poll::Ready(this.f.get().map(|f| f(item)))
+        Poll::Ready(this.f.call(|f| f(item)))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.stream.size_hint()
@@ -160,8 +187,8 @@ impl<S: Stream> Stream for HotFilter<S> {
             let Some(item) = ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(None);
             };
-            let Some(f) = this.f.get() else { return Poll::Ready(None) };
-            if f(&item) {
+            let Some(keep) = this.f.call(|f| f(&item)) else { return Poll::Ready(None) };
+            if keep {
                 return Poll::Ready(Some(item));
             }
         }
@@ -191,8 +218,8 @@ impl<S: Stream, B> Stream for HotFilterMap<S, B> {
             let Some(item) = ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(None);
             };
-            let Some(f) = this.f.get() else { return Poll::Ready(None) };
-            if let Some(out) = f(item) {
+            let Some(out) = this.f.call(|f| f(item)) else { return Poll::Ready(None) };
+            if let Some(out) = out {
                 return Poll::Ready(Some(out));
             }
         }
@@ -219,8 +246,7 @@ impl<S: Stream> Stream for HotInspect<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
-        let Some(f) = this.f.get() else { return Poll::Ready(None) };
-        f(&item);
+        let Some(()) = this.f.call(|f| f(&item)) else { return Poll::Ready(None) };
         Poll::Ready(Some(item))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -247,7 +273,7 @@ impl<S: Stream, St, B> Stream for HotScan<S, St, B> {
         let this = self.project();
         let Some(state) = this.state.as_mut() else { return Poll::Ready(None) };
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
-        let out = this.f.get().and_then(|f| f(state, item));
+        let out = this.f.call(|f| f(state, item)).flatten();
         if out.is_none() {
             *this.state = None;
         }
@@ -283,8 +309,8 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
             let Some(item) = ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(None);
             };
-            let Some(f) = this.f.get() else { return Poll::Ready(None) };
-            *this.pending = Some(f(item));
+            let Some(fut) = this.f.call(|f| f(item)) else { return Poll::Ready(None) };
+            *this.pending = Some(fut);
         }
     }
 }

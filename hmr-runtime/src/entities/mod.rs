@@ -2,6 +2,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod channels;
+pub(crate) mod commit;
 pub(crate) mod graph;
 pub(crate) mod hot;
 pub(crate) mod source;

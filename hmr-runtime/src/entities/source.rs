@@ -1,5 +1,7 @@
-//! `Source<T>`: a stable, switchable stream. `source(stream)` builds one;
-//! a tracked function's returned stream is wrapped in one.
+//! `Source<T>`: a stable, switchable stream. `source(stream)` builds one,
+//! `input(deps, make)` one that stays connected across edits; a tracked
+//! function's returned stream is wrapped in one; receivers of this crate's
+//! channels are handles on one.
 
 use std::any::{Any, type_name};
 use std::fmt;
@@ -9,75 +11,102 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::graph::{Builder, Follower, Node, Shape, Ty, staged};
-use super::sync::{self, AtomicU64, AtomicWaker, Ordering};
+use super::commit::{Boundary, Commit, Mail, Mailbox};
+use super::graph::{Arg, Builder, Follower, Node, Shape, Ty, lock, staged};
+use super::sync;
 use crate::events::EntityKind;
 
-type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
+pub(crate) type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 
-/// The half of a switchable stream that a swap reaches.
+/// The shared half of a switchable stream: what its handles share.
 pub(crate) struct Switch<T> {
-    /// Bumped by every switch and by disposal; the receiver compares it
-    /// with the last value it saw on every poll (its only cost per item).
-    version: AtomicU64,
-    /// The receiver's waker, registered when its inner stream is pending.
-    waker: AtomicWaker,
+    /// Inner streams commits switch to, and the close of a disposal. Only
+    /// the receiving handle reads it.
+    mail: sync::Arc<Mailbox<Inner<T>>>,
     state: sync::Mutex<State<T>>,
 }
 
 struct State<T> {
-    /// The inner stream waiting for the receiver to take it.
-    pending: Option<Inner<T>>,
-    /// A handle holds (or is about to take) the inner stream.
+    /// The inner stream no handle holds: one a dropped receiving handle
+    /// handed back for a waiting handle to take.
+    spare: Option<Inner<T>>,
+    /// A handle holds the inner stream (is the receiver).
     received: bool,
+    /// Handles alive. With none left the inner stream is dropped at once.
+    handles: usize,
     /// Handles waiting to become the receiver.
     waiting: Vec<Waker>,
+    /// The last handle went away and took the inner stream down with it.
+    torn: bool,
     /// The track is gone: the stream ends.
     disposed: bool,
 }
 
-impl<T> Switch<T> {
-    fn new(inner: Option<Inner<T>>) -> Switch<T> {
+impl<T: 'static> Switch<T> {
+    fn new() -> Switch<T> {
         Switch {
-            version: AtomicU64::new(1),
-            waker: AtomicWaker::new(),
+            mail: sync::Arc::new(Mailbox::new(None)),
             state: sync::Mutex::new(State {
-                pending: inner,
+                spare: None,
                 received: false,
+                handles: 0,
                 waiting: Vec::new(),
+                torn: false,
                 disposed: false,
             }),
         }
     }
 
-    /// Hand `inner` to the receiver; the one it had is dropped at its next
-    /// poll, which this wakes. An inner stream no receiver took yet is
-    /// dropped here.
-    pub(crate) fn switch(&self, inner: Inner<T>) {
-        let (replaced, waiting) = {
+    /// Stages `inner` for the receiver: it drops the one it has and reads
+    /// the new one from the first item of the commit's epoch on.
+    pub(crate) fn stage(&self, commit: &mut Commit, inner: Inner<T>) {
+        {
             let mut state = sync::lock(&self.state);
-            if state.disposed {
+            if state.disposed || state.handles == 0 {
+                // Nobody would consume it: it stays down.
+                state.torn = !state.disposed;
+                drop(state);
+                commit.discard(inner);
                 return;
             }
-            let replaced = state.pending.replace(inner);
-            self.version.fetch_add(1, Ordering::AcqRel);
-            (replaced, std::mem::take(&mut state.waiting))
-        };
-        drop(replaced);
-        self.waker.wake();
+            state.torn = false;
+        }
+        commit.stage(&self.mail, inner);
+        // A waiting handle takes it when nobody receives.
+        self.wake_waiting();
+    }
+
+    /// Whether no inner stream is alive (every handle was dropped).
+    fn is_torn(&self) -> bool {
+        sync::lock(&self.state).torn
+    }
+
+    fn wake_waiting(&self) {
+        let waiting = std::mem::take(&mut sync::lock(&self.state).waiting);
         waiting.into_iter().for_each(Waker::wake);
     }
 
-    fn dispose(&self) {
-        let (pending, waiting) = {
+    pub(crate) fn dispose(&self) {
+        let (spare, waiting) = {
             let mut state = sync::lock(&self.state);
             state.disposed = true;
-            self.version.fetch_add(1, Ordering::AcqRel);
-            (state.pending.take(), std::mem::take(&mut state.waiting))
+            (state.spare.take(), std::mem::take(&mut state.waiting))
         };
-        drop(pending);
-        self.waker.wake();
+        self.mail.close();
+        drop(spare);
         waiting.into_iter().for_each(Waker::wake);
+    }
+
+    /// A handle's start.
+    fn handle(switch: sync::Arc<Switch<T>>, inner: Option<Inner<T>>) -> Source<T> {
+        {
+            let mut state = sync::lock(&switch.state);
+            state.handles += 1;
+            if inner.is_some() {
+                state.received = true;
+            }
+        }
+        Source { receiver: inner.is_some(), inner, seen: 0, done: false, switch }
     }
 }
 
@@ -91,26 +120,44 @@ enum Take {
     Ended,
 }
 
-/// A stable, switchable stream (DESIGN §7).
+/// What the receiving handle found in the switch's mailbox.
+enum Checked {
+    /// No switch.
+    Same,
+    /// A switch: the inner stream is the new one (or none).
+    Switched,
+    /// A switch was published after this item began.
+    Later,
+    /// The track was disposed.
+    Closed,
+}
+
+/// A stable, switchable stream (DESIGN §7, §10).
 ///
-/// Built by [`source`], and by `#[hmr_track]` around a returned stream. A
+/// Built by [`source`] and [`input`], by `#[hmr_track]` around a returned
+/// stream, and behind the receivers of this crate's channels. A committed
 /// re-execution of the track that built it *switches* its inner stream: the
-/// old inner is dropped (never ended into the consumer), the next item comes
-/// from the new one, and a consumer parked on the old one is woken. Polling
-/// costs one atomic load and a compare on top of the inner stream; no lock.
+/// old inner is dropped (never ended into the consumer), and the first item
+/// of the commit's epoch comes from the new one (a consumer parked on the old
+/// one is woken). Polling costs one atomic load and a compare on top of the
+/// inner stream; no lock.
 ///
 /// Handles handed out by re-executions of the same track share the living
 /// stream: the handle that holds the inner stream (the first one) receives;
 /// the others stay pending until it is dropped, then the next one polled
-/// takes over. The stream ends when its inner stream ends, or when its track
-/// is disposed (an orphan).
+/// takes over where it left off. When the last handle is dropped the inner
+/// stream is dropped too (the upstream is torn down). The stream ends when
+/// its inner stream ends, or when its track is disposed (an orphan).
 #[must_use = "streams do nothing unless polled"]
 pub struct Source<T> {
     switch: sync::Arc<Switch<T>>,
-    /// Whether this handle receives (holds, or is to take, the inner stream).
+    /// Whether this handle receives (holds the inner stream).
     receiver: bool,
     inner: Option<Inner<T>>,
+    /// The version of the switch's mailbox this handle last read.
     seen: u64,
+    /// The track was disposed: the stream is over for good.
+    done: bool,
 }
 
 impl<T> fmt::Debug for Source<T> {
@@ -124,33 +171,16 @@ impl<T> fmt::Debug for Source<T> {
 
 impl<T> Unpin for Source<T> {}
 
-impl<T> Source<T> {
-    fn receiving(switch: sync::Arc<Switch<T>>) -> Source<T> {
-        sync::lock(&switch.state).received = true;
-        Source { switch, receiver: true, inner: None, seen: 0 }
+impl<T: 'static> Source<T> {
+    /// The first handle of a new switch: it receives from `inner`.
+    pub(crate) fn first(inner: Inner<T>) -> (Source<T>, sync::Arc<Switch<T>>) {
+        let switch = sync::Arc::new(Switch::new());
+        (Switch::handle(switch.clone(), Some(inner)), switch)
     }
 
+    /// A handle that receives once no other handle does.
     pub(crate) fn waiting(switch: sync::Arc<Switch<T>>) -> Source<T> {
-        Source { switch, receiver: false, inner: None, seen: 0 }
-    }
-
-    /// Take what a switch left; `false` if the stream is over.
-    #[cold]
-    fn refresh(&mut self, version: u64) -> bool {
-        self.seen = version;
-        let (new, disposed) = {
-            let mut state = sync::lock(&self.switch.state);
-            (state.pending.take(), state.disposed)
-        };
-        if disposed {
-            self.inner = None;
-            return false;
-        }
-        if let Some(new) = new {
-            // The old inner is dropped here: exactly one stays alive.
-            self.inner = Some(new);
-        }
-        true
+        Switch::handle(switch, None)
     }
 
     /// A waiting handle becomes the receiver if nobody holds the stream.
@@ -168,27 +198,50 @@ impl<T> Source<T> {
         }
         state.received = true;
         self.receiver = true;
+        self.inner = state.spare.take();
+        // Reads every letter visible now: a switch newer than the spare wins.
         self.seen = 0;
         Take::Receive
     }
+
+    /// Reads the mailbox.
+    #[cold]
+    #[inline(never)]
+    fn check(&mut self) -> Checked {
+        match self.switch.mail.take(&mut self.seen) {
+            Mail::Nothing => Checked::Same,
+            Mail::Later => Checked::Later,
+            // The old inner is dropped here: exactly one stays alive.
+            Mail::Letters(mut letters) => {
+                self.inner = letters.pop();
+                Checked::Switched
+            }
+            Mail::Closed => {
+                self.inner = None;
+                self.done = true;
+                Boundary::note_input_disposed();
+                Checked::Closed
+            }
+        }
+    }
 }
 
-impl<T> Stream for Source<T> {
+impl<T: 'static> Stream for Source<T> {
     type Item = T;
 
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // Every part upstream reads the same epoch for this item.
+        let _boundary = Boundary::enter();
         let this = &mut *self;
         // The fast path: this handle receives, no switch since the last
         // poll, and the inner stream has an item.
         if this.receiver
-            && this.switch.version.load(Ordering::Acquire) == this.seen
+            && this.switch.mail.unchanged(this.seen)
             && let Some(inner) = this.inner.as_mut()
         {
             return match inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
-                // An inner stream that ends after a switch was made (a
-                // rebuild disposed its source) is replaced, not the end.
                 Poll::Ready(None) => this.ended(cx),
                 Poll::Pending => this.park(cx),
             };
@@ -197,34 +250,47 @@ impl<T> Stream for Source<T> {
     }
 }
 
-impl<T> Source<T> {
+impl<T: 'static> Source<T> {
     /// The inner stream is pending: be woken by a switch too. A switch
     /// between the poll and the registration must not be missed.
     #[inline(never)]
     fn park(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.switch.waker.register(cx.waker());
-        if self.switch.version.load(Ordering::Acquire) == self.seen {
-            Poll::Pending
-        } else {
-            self.poll_slow(cx)
+        self.switch.mail.register(cx.waker());
+        match self.check() {
+            Checked::Same => Poll::Pending,
+            Checked::Switched => self.poll_slow(cx),
+            Checked::Closed => Poll::Ready(None),
+            Checked::Later => {
+                // Published after this item began: poll again in a new one.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 
     /// The inner stream ended: the stream ends, unless a switch came in.
-    /// The ended inner stream is not polled again.
+    /// The ended inner stream is not polled again; a later switch resumes.
     #[inline(never)]
     fn ended(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if self.switch.version.load(Ordering::Acquire) != self.seen {
-            return self.poll_slow(cx);
-        }
         self.inner = None;
-        Poll::Ready(None)
+        self.switch.mail.register(cx.waker());
+        match self.check() {
+            Checked::Same | Checked::Closed => Poll::Ready(None),
+            Checked::Switched => self.poll_slow(cx),
+            Checked::Later => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 
     /// Everything but the fast path: becoming the receiver, taking a
-    /// switched-in inner stream, parking.
+    /// switched-in inner stream, waiting for one.
     #[inline(never)]
     fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
         if !self.receiver {
             match self.try_receive(cx) {
                 Take::Wait => return Poll::Pending,
@@ -232,59 +298,54 @@ impl<T> Source<T> {
                 Take::Receive => {}
             }
         }
-        loop {
-            let version = self.switch.version.load(Ordering::Acquire);
-            if version != self.seen && !self.refresh(version) {
-                return Poll::Ready(None);
-            }
-            let Some(inner) = self.inner.as_mut() else {
-                // Switched away before its first item: wait for the next switch.
-                self.switch.waker.register(cx.waker());
-                if self.switch.version.load(Ordering::Acquire) != self.seen {
-                    continue;
+        if let Checked::Closed = self.check() {
+            return Poll::Ready(None);
+        }
+        let Some(inner) = self.inner.as_mut() else {
+            // Ended, or switched to nothing yet: wait for a switch.
+            self.switch.mail.register(cx.waker());
+            return match self.check() {
+                Checked::Same => Poll::Pending,
+                Checked::Switched => self.poll_slow(cx),
+                Checked::Closed => Poll::Ready(None),
+                Checked::Later => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
                 }
-                return Poll::Pending;
             };
-            match inner.as_mut().poll_next(cx) {
-                Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
-                Poll::Ready(None) => {
-                    if self.switch.version.load(Ordering::Acquire) != self.seen {
-                        continue;
-                    }
-                    // Ended; a later poll still takes a switched-in stream.
-                    self.inner = None;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => {
-                    self.switch.waker.register(cx.waker());
-                    if self.switch.version.load(Ordering::Acquire) != self.seen {
-                        continue;
-                    }
-                    return Poll::Pending;
-                }
-            }
+        };
+        match inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
+            Poll::Ready(None) => self.ended(cx),
+            Poll::Pending => self.park(cx),
         }
     }
 }
 
 impl<T> Drop for Source<T> {
     fn drop(&mut self) {
-        if !self.receiver {
-            return;
-        }
-        // Hand the inner stream back, for a waiting handle to take over.
-        let (dropped, waiting) = {
+        let (spare, waiting, teardown) = {
             let mut state = sync::lock(&self.switch.state);
-            state.received = false;
-            let dropped = if state.pending.is_none() && !state.disposed {
-                state.pending = self.inner.take();
-                None
+            state.handles -= 1;
+            if self.receiver {
+                state.received = false;
+                if state.handles > 0 && !state.disposed {
+                    // Hand the inner stream back, for a waiting handle.
+                    state.spare = self.inner.take();
+                }
+            }
+            let teardown = state.handles == 0;
+            let spare = if teardown {
+                // Nobody left to consume it: the upstream goes down now.
+                state.torn = true;
+                state.spare.take()
             } else {
-                self.inner.take()
+                None
             };
-            (dropped, std::mem::take(&mut state.waiting))
+            (spare, std::mem::take(&mut state.waiting), teardown)
         };
-        drop(dropped);
+        let unread = if teardown { self.switch.mail.take_all() } else { Vec::new() };
+        drop((self.inner.take(), spare, unread));
         waiting.into_iter().for_each(Waker::wake);
     }
 }
@@ -296,7 +357,8 @@ impl<T> Drop for Source<T> {
 /// its module's commit, switches the living source to the new inner stream:
 /// its consumer receives from the new stream with no end in between, and
 /// the old inner stream is dropped. The handle handed back stays pending
-/// while the first one is alive.
+/// while the first one is alive. To keep an input connected across edits
+/// (not rebuilt by every re-execution), use [`input`].
 ///
 /// ```
 /// use futures::{StreamExt, stream};
@@ -310,7 +372,67 @@ where
     S: Stream + Send + 'static,
     S::Item: 'static,
 {
-    switchable(Builder::new(), "source", "source".to_owned(), Box::pin(stream), true)
+    switchable(Builder::new(), Op::Source, "source".to_owned(), Box::pin(stream), true)
+}
+
+/// An input that stays connected across edits: `make` builds its stream
+/// only when the track's input is first built, when `deps` differs (by
+/// `PartialEq`) from the living input's, on `#[hmr_track(reset)]`, or after
+/// the input was torn down (every handle dropped). Otherwise `make` is not
+/// called and the living stream goes on: an interval keeps its count, a
+/// generator does not replay, a connection is not reopened (DESIGN §10).
+///
+/// When `make` runs again, the living [`Source`] switches to the new stream
+/// at the module's commit, like [`source`]. Use `source(stream)` for a
+/// stream that each version of the code should build anew; use `input` for
+/// one whose identity is its `deps` (a URL, a symbol, a port).
+///
+/// ```
+/// use futures::{StreamExt, stream};
+/// use hmr_runtime::{hmr_track, input, module, Source};
+///
+/// #[hmr_track(key = "docs::feed")]
+/// fn feed(url: &'static str) -> Source<u32> {
+///     input(url, || {
+///         println!("connecting to {url}");
+///         stream::iter([1, 2, 3])
+///     })
+/// }
+///
+/// let first = module("docs-input", || feed("tcp://a")).unwrap();
+/// // The same deps: no reconnect, the living input goes on.
+/// let _same = module("docs-input", || feed("tcp://a")).unwrap();
+/// let items: Vec<u32> = futures::executor::block_on(first.collect());
+/// assert_eq!(items, [1, 2, 3]);
+/// ```
+pub fn input<D, S, F>(deps: D, make: F) -> Source<S::Item>
+where
+    D: PartialEq + Send + 'static,
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+    F: FnOnce() -> S,
+{
+    let builder = Builder::new();
+    let shape = Shape::new(Op::Input.name(), &[Ty::of::<S::Item>()]);
+    if let Some(living) = builder.living::<SwitchNode<S::Item>>(Op::Input.name(), &shape) {
+        let keep = !builder.is_reset()
+            && !living.switch.is_torn()
+            && lock(&living.deps).as_ref().is_some_and(|d| d.same(&deps));
+        let switch = living.switch.clone();
+        let staged = if keep {
+            Staged { inner: None, deps: None, switch_on_update: false }
+        } else {
+            let inner: Inner<S::Item> = Box::pin(make());
+            Staged { inner: Some(inner), deps: Some(Box::new(deps)), switch_on_update: true }
+        };
+        let follower = Arc::new(Follower::new(living, staged));
+        builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, follower);
+        return Source::waiting(switch);
+    }
+    let (handle, switch) = Source::first(Box::pin(make()));
+    let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(Some(Box::new(deps))) });
+    builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, node);
+    handle
 }
 
 /// Wraps a stream a tracked function returns into a stable [`Source`]: the
@@ -322,72 +444,125 @@ where
 {
     let builder = Builder::new();
     let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
-    switchable(builder, "stream", name, Box::pin(stream), true)
+    switchable(builder, Op::Stream, name, Box::pin(stream), true)
+}
+
+/// The kinds of switchable streams.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `source(stream)`: switches on every re-execution.
+    Source,
+    /// `input(deps, make)`: switches when its deps change.
+    Input,
+    /// A returned stream: switches when its scope rebuilt it.
+    Stream,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Source => "source",
+            Op::Input => "input",
+            Op::Stream => "stream",
+        }
+    }
 }
 
 fn switchable<T: 'static>(
     builder: Builder,
-    op: &'static str,
+    op: Op,
     name: String,
     inner: Inner<T>,
     capture: bool,
 ) -> Source<T> {
-    let shape = Shape::new(op, &[Ty::of::<T>()]);
-    let kind = if op == "source" { EntityKind::Factory } else { EntityKind::Pipe };
-    if let Some(target) = builder.living::<SwitchNode<T>>(op, &shape) {
+    let shape = Shape::new(op.name(), &[Ty::of::<T>()]);
+    let kind = if op == Op::Source { EntityKind::Factory } else { EntityKind::Pipe };
+    if let Some(target) = builder.living::<SwitchNode<T>>(op.name(), &shape) {
         let switch = target.switch.clone();
         // A source switches to its new inner stream on every re-execution.
         // A returned stream keeps its living pipeline on an update in place
         // (the pipeline's parts took the new closures), unless the scope
         // built no stream part: a plain pipeline has nothing to swap into.
-        let switch_on_update = op == "source" || builder.no_stream_parts();
-        let follower = Arc::new(Follower::new(target, Staged { inner, switch_on_update }));
+        let switch_on_update = op == Op::Source || builder.no_stream_parts();
+        let staged = Staged { inner: Some(inner), deps: None, switch_on_update };
+        let follower = Arc::new(Follower::new(target, staged));
         if capture {
-            builder.finish(kind, op, name, shape, follower);
+            builder.finish(kind, op.name(), name, shape, follower);
         } else {
-            builder.finish_silently(op, name, shape, follower);
+            builder.finish_silently(op.name(), name, shape, follower);
         }
         return Source::waiting(switch);
     }
-    let switch = sync::Arc::new(Switch::new(Some(inner)));
-    let node = Arc::new(SwitchNode { switch: switch.clone() });
+    let (handle, switch) = Source::first(inner);
+    let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(None) });
     if capture {
-        builder.finish(kind, op, name, shape, node);
+        builder.finish(kind, op.name(), name, shape, node);
     } else {
-        builder.finish_silently(op, name, shape, node);
+        builder.finish_silently(op.name(), name, shape, node);
     }
-    Source::receiving(switch)
+    handle
 }
 
-/// The living switch of a `source(…)` or a returned stream.
-struct SwitchNode<T> {
-    switch: sync::Arc<Switch<T>>,
+/// The living switch of a `source(…)`, an `input(…)` or a returned stream.
+pub(crate) struct SwitchNode<T> {
+    pub(crate) switch: sync::Arc<Switch<T>>,
+    /// An input's deps.
+    deps: std::sync::Mutex<Option<Box<dyn Arg>>>,
 }
 
-/// What a re-execution's source or returned stream stages.
+/// What a re-execution records for a living switch it only hands back (a
+/// channel's receiver): nothing to stage.
+pub(crate) fn keep_living<T: 'static>(living: Arc<SwitchNode<T>>) -> Arc<dyn Node> {
+    Arc::new(Follower::new(
+        living,
+        Staged::<T> { inner: None, deps: None, switch_on_update: false },
+    ))
+}
+
+impl<T: 'static> SwitchNode<T> {
+    pub(crate) fn new(switch: sync::Arc<Switch<T>>) -> SwitchNode<T> {
+        SwitchNode { switch, deps: std::sync::Mutex::new(None) }
+    }
+}
+
+/// What a re-execution's source, input or returned stream stages.
 struct Staged<T> {
-    inner: Inner<T>,
+    /// The new inner stream (an input whose deps are unchanged has none).
+    inner: Option<Inner<T>>,
+    /// An input's new deps.
+    deps: Option<Box<dyn Arg>>,
     switch_on_update: bool,
+}
+
+impl<T: 'static> SwitchNode<T> {
+    fn take(&self, staged: Staged<T>, switch: bool, commit: &mut Commit) {
+        let Staged { inner, deps, switch_on_update } = staged;
+        if let Some(deps) = deps {
+            *lock(&self.deps) = Some(deps);
+        }
+        let Some(inner) = inner else { return };
+        if switch || switch_on_update || self.switch.is_torn() {
+            self.switch.stage(commit, inner);
+        } else {
+            commit.discard(inner);
+        }
+    }
 }
 
 impl<T: 'static> Node for SwitchNode<T> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, follower: &dyn Node) -> bool {
+    fn adopt(&self, follower: &dyn Node, commit: &mut Commit) -> bool {
         let Some(staged) = staged::<Self, Staged<T>>(follower) else { return false };
-        if let Some(Staged { inner, switch_on_update }) = staged {
-            if switch_on_update {
-                self.switch.switch(inner);
-            } else {
-                drop(inner);
-            }
+        if let Some(staged) = staged {
+            self.take(staged, false, commit);
         }
         true
     }
-    fn relink(&self, follower: &dyn Node) {
-        if let Some(Some(Staged { inner, .. })) = staged::<Self, Staged<T>>(follower) {
-            self.switch.switch(inner);
+    fn relink(&self, follower: &dyn Node, commit: &mut Commit) {
+        if let Some(Some(staged)) = staged::<Self, Staged<T>>(follower) {
+            self.take(staged, true, commit);
         }
     }
     fn dispose(&self) {
@@ -457,7 +632,7 @@ fn returned_source<T: 'static>(source: Source<T>) -> Source<T> {
         return source;
     }
     let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
-    switchable(builder, "stream", name, Box::pin(source), false)
+    switchable(builder, Op::Stream, name, Box::pin(source), false)
 }
 
 #[doc(hidden)]

@@ -1,21 +1,22 @@
 //! `subscribe`: one living tokio task per track path; `spawn`: the fallback.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use futures_util::task::AtomicWaker;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+use super::commit::{Boundary, Commit, Letter, Mail, Mailbox};
 use super::graph::{Builder, Follower, Node, Shape, Ty, lock, staged};
-use crate::events::{EntityId, EntityKind, SubscriptionId};
+use crate::events::{EntityId, EntityKind, Event, SubscriptionId, TrackId};
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 type Handler<T> = Box<dyn FnMut(T) + Send>;
@@ -25,15 +26,31 @@ const BUDGET: u32 = 128;
 
 static NEXT_SUBSCRIPTION: AtomicU64 = AtomicU64::new(1);
 
+/// `Ctl::state`: stopped (for good).
+const STOPPED: u8 = 1;
+/// `Ctl::state`: the task is calling the handler.
+const CALLING: u8 = 2;
+
+std::thread_local! {
+    /// This thread runs a subscription's handler: `unsubscribe` from inside
+    /// one does not wait for handler calls to end (it would wait for itself,
+    /// or for a handler waiting for it).
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+}
+
 /// What reaches a running subscription task from outside.
 struct Ctl<T> {
     id: SubscriptionId,
     entity: Mutex<Option<EntityId>>,
-    /// Bumped when `next` holds something new.
-    version: AtomicU64,
-    waker: AtomicWaker,
-    next: Mutex<Next<T>>,
-    stopped: AtomicBool,
+    /// The track that built it: named when its code panics.
+    track: Option<TrackId>,
+    /// New pipelines and handlers, read at item boundaries; closed by a stop.
+    mail: Arc<Mailbox<Next<T>>>,
+    /// [`STOPPED`] and [`CALLING`].
+    state: AtomicU8,
+    /// A stop waits here for a handler call in progress to end.
+    idle: Mutex<()>,
+    idle_changed: Condvar,
     /// Only the track decides when it stops (see [`Subscription::detach`]).
     detached: AtomicBool,
     abort: Mutex<Option<AbortHandle>>,
@@ -42,6 +59,19 @@ struct Ctl<T> {
 struct Next<T> {
     pipeline: Option<Pipeline<T>>,
     handler: Option<Handler<T>>,
+}
+
+impl<T: 'static> Letter for Next<T> {
+    /// A newer letter with only a handler keeps the older one's pipeline.
+    fn absorb(&mut self, mut older: Next<T>) -> Next<T> {
+        if self.pipeline.is_none() {
+            self.pipeline = older.pipeline.take();
+        }
+        if self.handler.is_none() {
+            self.handler = older.handler.take();
+        }
+        older
+    }
 }
 
 /// Stops a subscription, whatever its item type.
@@ -54,50 +84,62 @@ trait Stop: Send + Sync {
 }
 
 impl<T: 'static> Ctl<T> {
-    fn swap(&self, pipeline: Option<Pipeline<T>>, handler: Option<Handler<T>>) {
-        let replaced = {
-            let mut next = lock(&self.next);
-            if self.stopped.load(Ordering::Acquire) {
-                // Unsubscribed meanwhile: nothing may keep the new pipeline.
-                drop(next);
-                drop((pipeline, handler));
-                return;
+    /// Stages what a re-execution built for the task's next item boundary.
+    fn stage(&self, commit: &mut Commit, next: Next<T>) {
+        // Unsubscribed meanwhile: the closed mailbox refuses it.
+        commit.stage(&self.mail, next);
+    }
+
+    /// Stops the task. `wait`: a handler call in progress on another
+    /// thread ends before this returns, so no handler call starts after it.
+    fn stop_with(&self, wait: bool) {
+        let before = self.state.fetch_or(STOPPED, Ordering::AcqRel);
+        if before & STOPPED != 0 {
+            return;
+        }
+        self.mail.close();
+        if let Some(abort) = lock(&self.abort).take() {
+            abort.abort();
+        }
+        if let Some(entity) = *lock(&self.entity) {
+            crate::accumulator::dispatch::emit_if_enabled(Event::Unsubscribe {
+                subscription: self.id,
+                entity,
+            });
+        }
+        if wait && before & CALLING != 0 && !IN_HANDLER.with(Cell::get) {
+            let mut idle = lock(&self.idle);
+            while self.state.load(Ordering::Acquire) & CALLING != 0 {
+                idle =
+                    self.idle_changed.wait(idle).unwrap_or_else(std::sync::PoisonError::into_inner);
             }
-            let replaced = (
-                pipeline.and_then(|p| next.pipeline.replace(p)),
-                handler.and_then(|h| next.handler.replace(h)),
-            );
-            self.version.fetch_add(1, Ordering::AcqRel);
-            replaced
-        };
-        drop(replaced);
-        self.waker.wake();
+        }
+    }
+
+    /// Whether the task may call the handler now; if so it is marked as
+    /// calling until [`Ctl::called`].
+    #[inline]
+    fn calling(&self) -> bool {
+        self.state.compare_exchange(0, CALLING, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    #[inline]
+    fn called(&self) {
+        let before = self.state.fetch_and(!CALLING, Ordering::AcqRel);
+        if before & STOPPED != 0 {
+            // A stop waits for this call to end.
+            let _idle = lock(&self.idle);
+            self.idle_changed.notify_all();
+        }
     }
 }
 
 impl<T: 'static> Stop for Ctl<T> {
     fn stop(&self) {
-        let pending = {
-            let mut next = lock(&self.next);
-            if self.stopped.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            std::mem::replace(&mut *next, Next { pipeline: None, handler: None })
-        };
-        drop(pending);
-        if let Some(abort) = lock(&self.abort).take() {
-            abort.abort();
-        }
-        self.waker.wake();
-        if let Some(entity) = *lock(&self.entity) {
-            crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::Unsubscribe {
-                subscription: self.id,
-                entity,
-            });
-        }
+        self.stop_with(true);
     }
     fn is_stopped(&self) -> bool {
-        self.stopped.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) & STOPPED != 0
     }
     fn detach(&self) {
         self.detached.store(true, Ordering::Release);
@@ -111,59 +153,99 @@ impl<T: 'static> Stop for Ctl<T> {
 }
 
 /// The task of a subscription: polls the pipeline, hands each item to the
-/// handler; takes a new handler or pipeline when a re-execution commits one.
-struct Task<T> {
+/// handler; takes a new handler or pipeline at an item boundary when a
+/// re-execution commits one (DESIGN §10).
+struct Task<T: 'static> {
     ctl: Arc<Ctl<T>>,
     seen: u64,
     pipeline: Option<Pipeline<T>>,
     handler: Option<Handler<T>>,
 }
 
-impl<T> Unpin for Task<T> {}
+impl<T: 'static> Unpin for Task<T> {}
+
+impl<T: 'static> Task<T> {
+    /// Takes what commits visible at this item's epoch sent; `false` once stopped.
+    fn receive(&mut self, later: &mut bool) -> bool {
+        match self.ctl.mail.take(&mut self.seen) {
+            Mail::Nothing => {}
+            Mail::Later => *later = true,
+            Mail::Closed => return false,
+            Mail::Letters(letters) => {
+                for next in letters {
+                    if let Some(pipeline) = next.pipeline {
+                        // The old pipeline is dropped: its state restarts (a rebuild).
+                        self.pipeline = Some(pipeline);
+                    }
+                    if let Some(handler) = next.handler {
+                        self.handler = Some(handler);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Hands `item` to the handler, unless the subscription was stopped.
+    fn handle(&mut self, item: T) -> bool {
+        if !self.ctl.calling() {
+            return false;
+        }
+        if let Some(handler) = self.handler.as_mut() {
+            IN_HANDLER.with(|h| h.set(true));
+            let result = catch_unwind(AssertUnwindSafe(|| handler(item)));
+            IN_HANDLER.with(|h| h.set(false));
+            self.ctl.called();
+            if let Err(payload) = result {
+                runtime_panic(self.ctl.track, "the handler", self.ctl.id, &*payload);
+            }
+        } else {
+            self.ctl.called();
+        }
+        true
+    }
+}
 
 impl<T: 'static> Future for Task<T> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        this.ctl.waker.register(cx.waker());
+        this.ctl.mail.register(cx.waker());
         let mut budget = BUDGET;
         loop {
-            if this.ctl.stopped.load(Ordering::Acquire) {
+            // One epoch for this item: every part of the pipeline and the
+            // handler read what was published when it began.
+            let _boundary = Boundary::enter();
+            let mut later = false;
+            if !this.receive(&mut later) {
                 return Poll::Ready(());
             }
-            let version = this.ctl.version.load(Ordering::Acquire);
-            if version != this.seen {
-                this.seen = version;
-                let next = {
-                    let mut next = lock(&this.ctl.next);
-                    (next.pipeline.take(), next.handler.take())
-                };
-                if let Some(pipeline) = next.0 {
-                    // The old pipeline is dropped: its state restarts (a rebuild).
-                    this.pipeline = Some(pipeline);
-                }
-                if let Some(handler) = next.1 {
-                    this.handler = Some(handler);
-                }
-            }
             // An ended pipeline waits for a rebuild to give it a new one.
-            let Some(pipeline) = this.pipeline.as_mut() else { return Poll::Pending };
+            let Some(pipeline) = this.pipeline.as_mut() else {
+                if later {
+                    cx.waker().wake_by_ref();
+                }
+                return Poll::Pending;
+            };
+            let _ = Boundary::take_input_disposed();
             // A hot closure that panics loses its item, not the task: the
             // fixed closure a reload swaps in must find the task alive.
             let polled = catch_unwind(AssertUnwindSafe(|| pipeline.as_mut().poll_next(cx)));
-            let Ok(polled) = polled else {
-                pipeline_panicked(this.ctl.id);
-                // Let other tasks run before the pipeline is polled again.
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            let polled = match polled {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    let track = super::hot::panicked_in().or(this.ctl.track);
+                    runtime_panic(track, "the pipeline", this.ctl.id, &*payload);
+                    // Let other tasks run before the pipeline is polled again.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             };
             match polled {
                 Poll::Ready(Some(item)) => {
-                    if let Some(handler) = this.handler.as_mut()
-                        && let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(item)))
-                    {
-                        handler_panicked(this.ctl.id, &*payload);
+                    if !this.handle(item) {
+                        return Poll::Ready(());
                     }
                     budget -= 1;
                     if budget == 0 {
@@ -171,44 +253,70 @@ impl<T: 'static> Future for Task<T> {
                         return Poll::Pending;
                     }
                 }
-                Poll::Ready(None) => this.pipeline = None,
-                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    this.pipeline = None;
+                    if Boundary::take_input_disposed() {
+                        // Its input's track is gone: no rebuild can come.
+                        this.ctl.stop_with(false);
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Pending => {
+                    if later {
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
 }
 
-#[cold]
-fn pipeline_panicked(id: SubscriptionId) {
-    let message = format!(
-        "the pipeline of subscription {} panicked (a hot closure?); the item was lost and the \
-         subscription goes on: reload a fix",
-        id.0
-    );
-    crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::ReloadError {
-        module: String::new(),
-        message,
-    });
+impl<T: 'static> Drop for Task<T> {
+    fn drop(&mut self) {
+        // Dropped without a stop: its runtime shut down. The subscription is
+        // over; a re-execution in a live runtime starts it again.
+        if !self.ctl.is_stopped() {
+            self.ctl.stop_with(false);
+        }
+    }
 }
 
+/// A run-time panic in a living graph: a `reload-error` naming the module,
+/// the track's path and the panic's message.
 #[cold]
-fn handler_panicked(id: SubscriptionId, payload: &(dyn Any + Send)) {
+fn runtime_panic(
+    track: Option<TrackId>,
+    what: &str,
+    id: SubscriptionId,
+    payload: &(dyn Any + Send),
+) {
+    if !cfg!(feature = "enabled") {
+        return;
+    }
+    let (module, path) = track
+        .and_then(|track| {
+            let store = crate::accumulator::dispatch::store();
+            let record = store.tracks.get(&track)?;
+            let module = record.module.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+            Some((module, Some(record.path.clone())))
+        })
+        .unwrap_or_default();
     let message = format!(
-        "the handler of subscription {} panicked; the item was dropped and the subscription goes on: {}",
+        "{what} of subscription {} panicked at run time, the item was lost and the subscription \
+         goes on (reload a fix): {}",
         id.0,
         crate::reload::module::panic_message(payload)
     );
-    crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::ReloadError {
-        module: String::new(),
-        message,
-    });
+    crate::accumulator::dispatch::emit(Event::ReloadError { module, message, path });
 }
 
 /// A handle to a living subscription (DESIGN §7).
 ///
 /// Handles are shared: a re-execution of the track hands back a handle to
 /// the *same* task. The task stops on [`unsubscribe`](Subscription::unsubscribe),
-/// when its track is disposed (an orphan), or when its last handle is
+/// when its track is disposed (an orphan), when its input's track is
+/// disposed, when its tokio runtime shuts down, or when its last handle is
 /// dropped, unless it was [`detach`](Subscription::detach)ed.
 #[derive(Clone)]
 #[must_use = "dropping the last handle stops the subscription; `detach()` leaves it to its track"]
@@ -238,12 +346,15 @@ impl fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    /// Stops the task now (every handle sees it stopped).
+    /// Stops the task now (every handle sees it stopped). When it returns,
+    /// no handler call is running or will start — unless it is called from
+    /// inside a handler, which it does not wait for.
     pub fn unsubscribe(&self) {
         self.guard.ctl.stop();
     }
 
-    /// Whether the task still runs (it was not stopped).
+    /// Whether the task still runs: it was not stopped, its input's track
+    /// was not disposed, and its runtime is alive.
     #[must_use]
     pub fn is_active(&self) -> bool {
         !self.guard.ctl.is_stopped()
@@ -269,7 +380,7 @@ struct SubNode<T> {
     ctl: Arc<Ctl<T>>,
     handles: Mutex<Weak<Guard>>,
     /// Where its task runs: a re-execution that finds it stopped starts a
-    /// new one there, from any thread.
+    /// new one there when it runs outside any runtime.
     runtime: Handle,
 }
 
@@ -297,24 +408,24 @@ impl<T: 'static> Node for SubNode<T> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, follower: &dyn Node) -> bool {
+    fn adopt(&self, follower: &dyn Node, commit: &mut Commit) -> bool {
         // Same shape: the living pipeline took the new closures; the new
         // pipeline is dropped unpolled, the handler swapped. A plain
         // pipeline has nothing to swap into: it is taken over.
         let Some(staged) = staged::<Self, SubStaged<T>>(follower) else { return false };
         if let Some(SubStaged { next, plain }) = staged {
             if plain {
-                self.ctl.swap(next.pipeline, next.handler);
+                self.ctl.stage(commit, next);
             } else {
-                self.ctl.swap(None, next.handler);
-                drop(next.pipeline);
+                commit.discard(next.pipeline);
+                self.ctl.stage(commit, Next { pipeline: None, handler: next.handler });
             }
         }
         true
     }
-    fn relink(&self, follower: &dyn Node) {
+    fn relink(&self, follower: &dyn Node, commit: &mut Commit) {
         if let Some(Some(SubStaged { next, .. })) = staged::<Self, SubStaged<T>>(follower) {
-            self.ctl.swap(next.pipeline, next.handler);
+            self.ctl.stage(commit, next);
         }
     }
     fn dispose(&self) {
@@ -326,7 +437,7 @@ impl<T: 'static> Node for SubNode<T> {
 }
 
 /// Runs `stream` on a tokio task, calling `handler` with each item
-/// (DESIGN §7).
+/// (DESIGN §7, §10).
 ///
 /// Inside a tracked function, a re-execution reaches the *same* task: the
 /// pipeline it built is dropped unpolled (its closures were swapped into the
@@ -339,7 +450,13 @@ impl<T: 'static> Node for SubNode<T> {
 /// start afresh) and never sees an end in between. A handler that panics
 /// loses that item; the subscription goes on and a `reload-error` is emitted.
 ///
-/// A pipeline that ends leaves the task waiting for a rebuild.
+/// A commit reaches the task between two items: each item goes through one
+/// version's code from its input to the handler.
+///
+/// A pipeline that ends leaves the task waiting for a rebuild, unless it
+/// ended because its input's track was disposed: then the subscription
+/// stops. A subscription whose tokio runtime shut down is stopped too; a
+/// re-execution inside a live runtime starts it again there (`structural`).
 ///
 /// # Panics
 /// On a first execution outside a tokio runtime (there is nothing to spawn
@@ -375,20 +492,24 @@ where
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
     };
+    let input = builder.previous_entity();
     let living = builder.living::<SubNode<S::Item>>("subscribe", &shape);
     let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
-    if let Some(target) = living.filter(|node| !node.ctl.is_stopped()) {
+    if let Some(target) = living.as_ref().filter(|node| !node.ctl.is_stopped()) {
         let handle = target.handle();
         let staged = SubStaged {
             next: Next { pipeline: Some(pipeline), handler: Some(handler) },
             plain: builder.no_stream_parts(),
         };
-        let follower = Follower::new(target, staged);
+        let follower = Follower::new(target.clone(), staged);
         builder.finish(EntityKind::Constructor, "subscribe", name, shape, Arc::new(follower));
         return handle;
     }
-    // A re-execution that finds its subscription stopped (unsubscribed)
-    // starts it again where it ran.
+    if living.is_some() {
+        // Its task is gone (unsubscribed, its input disposed, its runtime
+        // shut down): a new subscription starts, and the track says so.
+        builder.diverge();
+    }
     let runtime = Handle::try_current().ok().or(stopped_runtime).unwrap_or_else(|| {
         panic!(
             "hmr_runtime::subscribe was first called outside a tokio runtime: \
@@ -399,10 +520,11 @@ where
     let ctl = Arc::new(Ctl {
         id: SubscriptionId(NEXT_SUBSCRIPTION.fetch_add(1, Ordering::Relaxed)),
         entity: Mutex::new(None),
-        version: AtomicU64::new(0),
-        waker: AtomicWaker::new(),
-        next: Mutex::new(Next { pipeline: None, handler: None }),
-        stopped: AtomicBool::new(false),
+        track: builder.track(),
+        mail: Arc::new(Mailbox::new(None)),
+        state: AtomicU8::new(0),
+        idle: Mutex::new(()),
+        idle_changed: Condvar::new(),
         detached: AtomicBool::new(false),
         abort: Mutex::new(None),
     });
@@ -414,9 +536,10 @@ where
     let handle = node.handle();
     let entity = builder.finish(EntityKind::Constructor, "subscribe", name, shape, node);
     *lock(&ctl.entity) = Some(entity);
-    crate::accumulator::dispatch::emit_if_enabled(crate::events::Event::Subscribe {
+    crate::accumulator::dispatch::emit_if_enabled(Event::Subscribe {
         subscription: ctl.id,
         entity,
+        input,
     });
     let task = Task { ctl: ctl.clone(), seen: 0, pipeline: Some(pipeline), handler: Some(handler) };
     let join = runtime.spawn(task);
@@ -437,19 +560,31 @@ struct SpawnNode {
 
 type Spawned = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What a re-execution's `spawn` stages: the new future, and the runtime
+/// the re-execution ran in.
+struct Respawn {
+    future: Spawned,
+    runtime: Option<Handle>,
+}
+
 impl Node for SpawnNode {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn adopt(&self, follower: &dyn Node) -> bool {
-        let Some(staged) = staged::<Self, Spawned>(follower) else { return false };
-        if let Some(future) = staged {
+    fn adopt(&self, follower: &dyn Node, commit: &mut Commit) -> bool {
+        let Some(staged) = staged::<Self, Respawn>(follower) else { return false };
+        if let Some(Respawn { future, runtime }) = staged {
             let mut task = lock(&self.task);
             if let Some(old) = task.take() {
                 old.abort();
             }
-            if !self.stopped.load(Ordering::Acquire) {
-                *task = Some(self.runtime.spawn(future).abort_handle());
+            if self.stopped.load(Ordering::Acquire) {
+                commit.discard(future);
+            } else {
+                // The runtime the re-execution ran in, if any: the one the
+                // task first ran in may have shut down since.
+                let runtime = runtime.as_ref().unwrap_or(&self.runtime);
+                *task = Some(runtime.spawn(future).abort_handle());
             }
         }
         true
@@ -480,7 +615,9 @@ where
     let shape = Shape::new("spawn", &[]);
     let name = builder.chain("spawn(future)");
     if let Some(target) = builder.living::<SpawnNode>("spawn", &shape) {
-        let follower = Follower::new(target, Box::pin(future) as Spawned);
+        let respawn =
+            Respawn { future: Box::pin(future) as Spawned, runtime: Handle::try_current().ok() };
+        let follower = Follower::new(target, respawn);
         builder.finish(EntityKind::Constructor, "spawn", name, shape, Arc::new(follower));
         return;
     }

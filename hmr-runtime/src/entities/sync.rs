@@ -1,26 +1,30 @@
-//! The synchronization primitives of the two swap protocols: a source's
-//! [`Switch`](super::source::Switch) and a hot operator's closure slot.
+//! The synchronization primitives of the swap protocol ([`commit`](super::commit))
+//! and of the parts built on it: a source's switch, a hot operator's slot.
 //!
 //! Normally std's and futures' own. Under `RUSTFLAGS="--cfg loom"` they are
-//! loom's models, so the model tests (`loom_tests` beside `source.rs` and
-//! `hot.rs`) check every interleaving of the protocols' real code:
+//! loom's models, so the model tests (`loom_tests` beside `commit.rs`,
+//! `source.rs` and `hot.rs`) check every interleaving of the real code:
 //! `RUSTFLAGS="--cfg loom" cargo test -p hmr-runtime --lib --release loom`.
 
 pub(crate) use std::sync::atomic::Ordering;
 
 #[cfg(not(loom))]
-pub(crate) use super::graph::lock;
-#[cfg(not(loom))]
 pub(crate) use futures_util::task::AtomicWaker;
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Mutex, atomic::AtomicU64};
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64};
+
+/// Locks `m`; a panic elsewhere does not poison the protocol.
+#[cfg(not(loom))]
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Arc, Mutex, atomic::AtomicU64};
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64};
 
 /// `graph::lock` for loom's mutex: a panic elsewhere does not poison the protocol.
 #[cfg(loom)]
-pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

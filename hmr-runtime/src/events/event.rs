@@ -231,22 +231,31 @@ pub enum Event {
     Subscribe {
         /// The subscription.
         subscription: SubscriptionId,
-        /// The entity it consumes.
+        /// The subscription's own entity (`subscribe(…)` in its track).
         entity: EntityId,
+        /// The entity it consumes: the part built just before it in its
+        /// scope (a chain, a source), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<EntityId>,
     },
     /// A living pipeline stopped.
     Unsubscribe {
         /// The subscription.
         subscription: SubscriptionId,
-        /// The entity it consumed.
+        /// The subscription's own entity.
         entity: EntityId,
     },
-    /// A re-execution panicked; the old graph kept running.
+    /// A re-execution panicked (the old graph kept running), or code of a
+    /// living graph panicked at run time (a hot closure, a handler: the item
+    /// was lost, the graph goes on).
     ReloadError {
-        /// Module name.
+        /// Module name (empty when the code runs outside any module).
         module: String,
         /// The panic message.
         message: String,
+        /// The structural path of the track whose code panicked at run time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
 }
 
@@ -344,9 +353,14 @@ mod tests {
             Event::entity(EntityKind::Factory, entity, scope, name.clone(), 9),
             Event::entity(EntityKind::Pipe, entity, scope, name.clone(), 0),
             Event::entity(EntityKind::OperatorFun, entity, None, name, 0),
-            Event::Subscribe { subscription: SubscriptionId(1), entity },
+            Event::Subscribe { subscription: SubscriptionId(1), entity, input: Some(entity) },
             Event::Unsubscribe { subscription: SubscriptionId(1), entity },
-            Event::ReloadError { module: "m".into(), message: "boom".into() },
+            Event::ReloadError { module: "m".into(), message: "boom".into(), path: None },
+            Event::ReloadError {
+                module: "m".into(),
+                message: "boom".into(),
+                path: Some("m/app#0".into()),
+            },
         ]
     }
 

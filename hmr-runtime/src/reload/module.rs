@@ -160,7 +160,7 @@ fn run<R>(name: &str, reason: CallReason, f: impl FnOnce() -> R) -> Result<R, Re
         // Committed swaps land before the next version may start.
         aftermath.apply();
         if let Some(message) = error {
-            emit(Event::ReloadError { module: name.to_owned(), message });
+            emit(Event::ReloadError { module: name.to_owned(), message, path: None });
         }
         (result, aftermath)
     };

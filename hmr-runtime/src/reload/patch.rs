@@ -108,7 +108,7 @@ impl PatchReload {
                 }
                 Event::HmrModuleCallReturn { committed: false, .. } => committed = false,
                 Event::TrackDispose { .. } if committed => self.disposed += 1,
-                Event::ReloadError { module, message } => {
+                Event::ReloadError { module, message, .. } => {
                     self.errors.push(ReloadError::Panicked { module, message });
                 }
                 _ => {}
@@ -190,6 +190,7 @@ fn start(root: &str) {
                 message: format!(
                     "hmr: the reload thread could not start ({error}); code patches will not reload"
                 ),
+                path: None,
             });
             return;
         }

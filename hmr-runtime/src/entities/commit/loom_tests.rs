@@ -1,0 +1,1 @@
+//! loom models of the item-boundary commit (placeholder, replaced below).
