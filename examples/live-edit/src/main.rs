@@ -13,8 +13,9 @@
 //! chain). Adding an operator (`.hot_filter(|t| t % 2 == 0)` before
 //! `hot_map`) rebuilds the chain of `prices` while the subscription and its
 //! total go on; a panic in the new code is reported and the old code keeps
-//! running. The `source` takes each version's `ticks()` stream, so the ticks
-//! count from 1 again after every patch.
+//! running. The ticks come from an `input`: a patch does not restart them
+//! (no `make` call while its deps stay the same), so the tick count goes on
+//! across every edit.
 //!
 //! Without dx (`cargo run` here) it just ticks: nothing sends patches.
 
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use hmr_runtime::{
-    Event, HmrStreamExt, Sink, Subscription, TrackId, add_sink, hmr_track, root, source, subscribe,
+    Event, HmrStreamExt, Sink, Subscription, TrackId, add_sink, hmr_track, input, root, subscribe,
 };
 
 /// The root (`root("app", app)`): what every patch re-runs.
@@ -46,7 +47,8 @@ fn totals() -> Subscription {
 
 #[hmr_track]
 fn prices() -> impl Stream<Item = u64> + Send + 'static {
-    source(ticks()).hot_map(price)
+    // Stays connected across edits: `ticks` is called once, not per patch.
+    input((), ticks).hot_map(price)
 }
 
 /// Edit me: `tick * 10`, `tick * 100 + 7`, …

@@ -367,9 +367,8 @@ impl<T: Letter> Notify for Mailbox<T> {
     }
 }
 
-/// Stages letters one commit at a time, outside a module (tests, and a
-/// lone swap).
-#[cfg(test)]
+/// Stages one letter in a commit of its own (the loom models).
+#[cfg(all(test, loom))]
 pub(crate) fn commit_now<T: Letter>(mailbox: &sync::Arc<Mailbox<T>>, letter: T) {
     let mut commit = Commit::begin();
     commit.stage(mailbox, letter);

@@ -1,17 +1,18 @@
-//! loom models of the closure slot (`Slot` + `Hot`, `HotNode::adopt`): every
-//! interleaving of an operator calling its closure with re-executions
-//! putting new ones in.
+//! loom models of the closure slot (`Hot` reading a `Mailbox`,
+//! `HotNode::adopt` staging into it under a commit): every interleaving of
+//! an operator calling its closure with commits putting new ones in.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p hmr-runtime --lib --release loom`
 //!
 //! Closures count their drops in std atomics: loom runs its threads one at a
 //! time, so the counters are exact and add no interleavings.
 
-use std::sync::Arc as StdArc;
+use std::sync::{Arc as StdArc, Mutex as StdMutex};
 
 use loom::thread;
 
 use super::*;
+use crate::entities::commit::Boundary;
 use crate::entities::sync::Probe;
 
 type Fun = dyn FnMut(u32) -> u32 + Send;
@@ -41,26 +42,36 @@ impl Drop for Token {
 }
 
 /// A slot holding `f`, as `hot` builds it (without the graph).
-fn slot(f: Box<Fun>) -> sync::Arc<Slot<Fun>> {
-    sync::Arc::new(Slot { version: AtomicU64::new(1), next: Mutex::new(Some(f)) })
+fn slot(f: Box<Fun>) -> sync::Arc<Mailbox<Box<Fun>>> {
+    sync::Arc::new(Mailbox::new(Some(f)))
 }
 
-fn operator(slot: &sync::Arc<Slot<Fun>>) -> Hot<Fun> {
-    Hot { slot: slot.clone(), seen: 0, current: None }
+fn operator(slot: &sync::Arc<Mailbox<Box<Fun>>>) -> Hot<Fun> {
+    Hot { slot: slot.clone(), seen: 0, current: None, track: None }
 }
 
+/// One item through the operator (its own boundary, as a subscription's
+/// task opens one per item): the tag of the closure it called.
 fn call(hot: &mut Hot<Fun>) -> u32 {
-    (hot.get().expect("the living operator has a closure"))(0)
+    let _boundary = Boundary::enter();
+    hot.call(|f| f(0)).expect("the living operator has a closure")
 }
 
-/// What a committed re-execution does: the living node adopts the new one's closure.
-fn adopt(living: &sync::Arc<Slot<Fun>>, f: Box<Fun>) {
-    assert!(HotNode(living.clone()).adopt(&HotNode(slot(f))));
+/// What a committed re-execution does: the living node adopts the new
+/// one's closure under a commit. Notes `tag` in `order` while the commit is
+/// held: commits are serialised, so `order` is the order they publish in.
+fn adopt(living: &sync::Arc<Mailbox<Box<Fun>>>, f: Box<Fun>, tag: u32, order: &StdMutex<Vec<u32>>) {
+    let new = HotNode(slot(f));
+    let mut commit = Commit::begin();
+    order.lock().unwrap().push(tag);
+    assert!(HotNode(living.clone()).adopt(&new, &mut commit));
+    assert!(commit.publish().is_empty(), "no drop panicked");
+    assert!(new.0.take_all().is_empty(), "the living node took the new closure");
 }
 
 /// An operator calling its closure while a re-execution adopts a new one:
 /// each call uses the old or the new closure, never the old after the new,
-/// the new once the adopt returned; each closure is dropped exactly once.
+/// the new once the commit is published; each closure is dropped exactly once.
 #[test]
 fn loom_adopt_while_calling() {
     sync::model(None, || {
@@ -69,7 +80,7 @@ fn loom_adopt_while_calling() {
         let mut hot = operator(&living);
         let t = thread::spawn({
             let (living, probe) = (living.clone(), probe.clone());
-            move || adopt(&living, probe.closure(2))
+            move || adopt(&living, probe.closure(2), 2, &StdMutex::default())
         });
         let mut last = 0;
         for _ in 0..2 {
@@ -86,31 +97,32 @@ fn loom_adopt_while_calling() {
     });
 }
 
-/// Two adopts race with the operator: exactly one new closure survives,
-/// the one the operator calls (the last one put in the slot), and nothing
+/// Two adopts race with the operator: exactly one new closure survives, the
+/// one the operator calls (the one the last commit published), and nothing
 /// is left in the slot.
 #[test]
 fn loom_two_adopts_last_wins() {
-    sync::model(None, || {
+    sync::model(Some(3), || {
         let probe = Probe::new();
         let living = slot(probe.closure(1));
         let mut hot = operator(&living);
+        let order = StdArc::new(StdMutex::new(Vec::new()));
         let adopts: Vec<_> = [2, 3]
             .into_iter()
             .map(|tag| {
-                let (living, probe) = (living.clone(), probe.clone());
-                thread::spawn(move || adopt(&living, probe.closure(tag)))
+                let (living, probe, order) = (living.clone(), probe.clone(), order.clone());
+                thread::spawn(move || adopt(&living, probe.closure(tag), tag, &order))
             })
             .collect();
         assert!([1, 2, 3].contains(&call(&mut hot)));
         for t in adopts {
             t.join().unwrap();
         }
-        let last = call(&mut hot);
-        assert!(last == 2 || last == 3);
+        let newest = *order.lock().unwrap().last().unwrap();
+        assert_eq!(call(&mut hot), newest, "the last commit wins");
         assert_eq!(probe.live(), 1);
-        assert!(probe.alive(last));
-        assert!(lock(&living.next).is_none());
+        assert!(probe.alive(newest));
+        assert!(living.take_all().is_empty(), "nothing left in the slot");
         drop((hot, living));
         assert_eq!(probe.live(), 0);
     });

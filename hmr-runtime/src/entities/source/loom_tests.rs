@@ -1,6 +1,6 @@
-//! loom models of the switch protocol (`Switch` + `Source`): every
-//! interleaving of a receiver's poll with a switch, a dispose, or the
-//! receiving handle's drop.
+//! loom models of the switch protocol (`Switch` + `Source` over the commit's
+//! `Mailbox`): every interleaving of a receiver's poll with a switch (a
+//! commit staging a new inner stream), a dispose, or a handle's drop.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p hmr-runtime --lib --release loom`
 //!
@@ -14,8 +14,8 @@
 //! model runs for more than 20 minutes): set `LOOM_MAX_PREEMPTIONS` to go deeper.
 
 use std::future::poll_fn;
-use std::sync::Arc as StdArc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc as StdArc, Mutex as StdMutex};
 use std::task::Wake;
 
 use loom::future::block_on;
@@ -73,52 +73,56 @@ fn next(rx: &mut Source<u32>) -> Option<u32> {
 }
 
 /// The preemption bound of the three-thread models.
-const PREEMPTIONS: usize = 4;
+const PREEMPTIONS: usize = 3;
 
-fn new_switch(first: Inner<u32>) -> sync::Arc<Switch<u32>> {
-    sync::Arc::new(Switch::new(Some(first)))
+/// What a committed re-execution does to a living source: one commit
+/// staging `inner`, published.
+fn switch_to(switch: &Switch<u32>, inner: Inner<u32>) {
+    switch_logged(switch, inner, 0, &StdMutex::default());
+}
+
+/// `switch_to`, noting `tag` in `order` while the commit is held: commits
+/// are serialised, so `order` is the order they are published in.
+fn switch_logged(switch: &Switch<u32>, inner: Inner<u32>, tag: u32, order: &StdMutex<Vec<u32>>) {
+    let mut commit = Commit::begin();
+    order.lock().unwrap().push(tag);
+    switch.stage(&mut commit, inner);
+    assert!(commit.publish().is_empty(), "no drop panicked");
 }
 
 /// A receiver parked on a pending inner is woken by a switch (or sees it),
-/// takes the new inner, and the old one is gone by the time `switch` returns.
+/// takes the new inner and drops the old one; the receiver's drop, the last
+/// handle's, takes the inner down.
 #[test]
 fn loom_switch_wakes_the_parked_receiver() {
     sync::model(None, || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, false));
-        let mut rx = Source::receiving(switch.clone());
-        let switched = StdArc::new(AtomicBool::new(false));
+        let (mut rx, switch) = Source::first(probe.inner(1, false));
         let t = thread::spawn({
-            let (switch, probe, switched) = (switch.clone(), probe.clone(), switched.clone());
-            move || {
-                switch.switch(probe.inner(2, true));
-                switched.store(true, SeqCst);
-            }
+            let (switch, probe) = (switch.clone(), probe.clone());
+            move || switch_to(&switch, probe.inner(2, true))
         });
         assert_eq!(next(&mut rx), Some(2));
-        // The switching thread may still be dropping the inner it replaced.
-        assert!(!probe.alive(1) || !switched.load(SeqCst), "the old inner outlived the switch");
+        assert!(!probe.alive(1), "the receiver drops the inner it switched from");
         t.join().unwrap();
         assert_eq!(probe.live(), 1);
         drop(rx);
-        assert_eq!(probe.live(), 1, "the receiver's drop hands the inner back to the switch");
+        assert_eq!(probe.live(), 0, "the last handle's drop tears the inner down");
         drop(switch);
-        assert_eq!(probe.live(), 0);
     });
 }
 
 /// A receiver busy yielding the old inner's items switches to the new one:
-/// never an old item after a new one, and after the switch returned the next
-/// poll yields from the new inner.
+/// never an old item after a new one, and once the commit is published the
+/// next poll yields from the new inner (the old one dropped).
 #[test]
 fn loom_switch_while_yielding() {
     sync::model(None, || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, true));
-        let mut rx = Source::receiving(switch.clone());
+        let (mut rx, switch) = Source::first(probe.inner(1, true));
         let t = thread::spawn({
-            let (switch, probe) = (switch.clone(), probe.clone());
-            move || switch.switch(probe.inner(2, true))
+            let probe = probe.clone();
+            move || switch_to(&switch, probe.inner(2, true))
         });
         let mut last = 0;
         for _ in 0..2 {
@@ -139,37 +143,33 @@ fn loom_switch_while_yielding() {
 fn loom_dispose_ends_the_stream() {
     sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, false));
-        let mut rx = Source::receiving(switch.clone());
+        let (mut rx, switch) = Source::first(probe.inner(1, false));
         let switcher = thread::spawn({
             let (switch, probe) = (switch.clone(), probe.clone());
-            move || switch.switch(probe.inner(2, false))
+            move || switch_to(&switch, probe.inner(2, false))
         });
-        let disposer = thread::spawn({
-            let switch = switch.clone();
-            move || switch.dispose()
-        });
+        let disposer = thread::spawn(move || switch.dispose());
         assert_eq!(next(&mut rx), None);
         switcher.join().unwrap();
         disposer.join().unwrap();
         assert_eq!(probe.live(), 0);
-        assert!(matches!(poll_once(&mut rx), Poll::Pending | Poll::Ready(None)));
+        assert_eq!(poll_once(&mut rx), Poll::Ready(None), "the stream is over for good");
     });
 }
 
-/// Two switches race: exactly one inner survives, the one the receiver
-/// yields from.
+/// Two switches race: the receiver yields from one of them, and once both
+/// are published, from the one published last; exactly that inner survives.
 #[test]
 fn loom_two_switches_last_wins() {
     sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, false));
-        let mut rx = Source::receiving(switch.clone());
+        let (mut rx, switch) = Source::first(probe.inner(1, false));
+        let order = StdArc::new(StdMutex::new(Vec::new()));
         let switchers: Vec<_> = [2, 3]
             .into_iter()
             .map(|tag| {
-                let (switch, probe) = (switch.clone(), probe.clone());
-                thread::spawn(move || switch.switch(probe.inner(tag, true)))
+                let (switch, probe, order) = (switch.clone(), probe.clone(), order.clone());
+                thread::spawn(move || switch_logged(&switch, probe.inner(tag, true), tag, &order))
             })
             .collect();
         let first = next(&mut rx).expect("a switched-in inner yields");
@@ -177,9 +177,10 @@ fn loom_two_switches_last_wins() {
         for t in switchers {
             t.join().unwrap();
         }
-        let Poll::Ready(Some(last)) = poll_once(&mut rx) else { panic!("the last inner yields") };
+        let newest = *order.lock().unwrap().last().unwrap();
+        assert_eq!(poll_once(&mut rx), Poll::Ready(Some(newest)), "the last switch wins");
         assert_eq!(probe.live(), 1);
-        assert!(probe.alive(last), "the receiver yields from the surviving inner");
+        assert!(probe.alive(newest));
     });
 }
 
@@ -189,9 +190,8 @@ fn loom_two_switches_last_wins() {
 fn loom_receiver_drop_hands_back() {
     sync::model(None, || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, true));
-        let mut first = Source::receiving(switch.clone());
-        let mut second = Source::waiting(switch.clone());
+        let (mut first, switch) = Source::first(probe.inner(1, true));
+        let mut second = Source::waiting(switch);
         let t = thread::spawn(move || {
             assert_eq!(poll_once(&mut first), Poll::Ready(Some(1)));
             drop(first);
@@ -200,27 +200,46 @@ fn loom_receiver_drop_hands_back() {
         assert!(second.receiver);
         t.join().unwrap();
         assert_eq!(probe.live(), 1);
+        drop(second);
+        assert_eq!(probe.live(), 0);
     });
 }
 
 /// The hand-back races a switch: the waiting handle still takes over, and
-/// yields from the new inner once the switch returned.
+/// yields from the new inner once the switch is published.
 #[test]
 fn loom_receiver_drop_races_a_switch() {
-    sync::model(None, || {
+    sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let switch = new_switch(probe.inner(1, true));
-        let first = Source::receiving(switch.clone());
+        let (first, switch) = Source::first(probe.inner(1, true));
         let mut second = Source::waiting(switch.clone());
         let dropper = thread::spawn(move || drop(first));
         let switcher = thread::spawn({
-            let (switch, probe) = (switch.clone(), probe.clone());
-            move || switch.switch(probe.inner(2, true))
+            let probe = probe.clone();
+            move || switch_to(&switch, probe.inner(2, true))
         });
         assert!(matches!(next(&mut second), Some(1 | 2)));
         dropper.join().unwrap();
         switcher.join().unwrap();
         assert_eq!(poll_once(&mut second), Poll::Ready(Some(2)));
         assert_eq!(probe.live(), 1);
+    });
+}
+
+/// The last handle is dropped while a switch is staged: whichever wins, no
+/// inner stream stays alive once both are done (nobody would consume it).
+#[test]
+fn loom_last_handle_drop_races_a_switch() {
+    sync::model(None, || {
+        let probe = Probe::new();
+        let (rx, switch) = Source::first(probe.inner(1, true));
+        let switcher = thread::spawn({
+            let (switch, probe) = (switch.clone(), probe.clone());
+            move || switch_to(&switch, probe.inner(2, true))
+        });
+        drop(rx);
+        switcher.join().unwrap();
+        assert_eq!(probe.live(), 0, "an inner stream outlived the last handle");
+        drop(switch);
     });
 }
