@@ -32,11 +32,17 @@
 //!
 //! # Living streams
 //!
-//! The entity types — [`source`], the [`HmrStreamExt`] hot operators,
-//! [`subscribe`], [`broadcast`], [`watch`], [`spawn`] — record themselves in
-//! the scope that builds them. A re-execution that builds the same *shape*
-//! again swaps the new closures into the living graph instead of building a
-//! second one: the subscription's task keeps running and its state is kept.
+//! The entity types — [`source`], [`input`], the [`HmrStreamExt`] hot
+//! operators, [`subscribe`], [`broadcast`], [`watch`], [`channel`] and their
+//! receivers, [`spawn`] — record themselves in the scope that builds them. A
+//! re-execution that builds the same *shape* again swaps the new closures
+//! into the living graph instead of building a second one: the
+//! subscription's task keeps running and its state is kept.
+//!
+//! A module's commit reaches a running task between two items, all at once:
+//! each item goes through one version's code from its input to the handler,
+//! and inputs handed back by a re-execution (an [`input`], a channel's
+//! receiver, a [`channel`]'s senders) lose and double nothing.
 //!
 //! ```
 //! use hmr_runtime::{HmrStreamExt, Subscription, hmr_track, module, source, subscribe};

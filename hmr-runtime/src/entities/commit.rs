@@ -157,8 +157,9 @@ impl Commit {
     /// most one published letter, however many commits pass.
     pub(crate) fn stage<T: Letter>(&mut self, mailbox: &sync::Arc<Mailbox<T>>, letter: T) {
         let mut unread = Vec::new();
-        {
+        let listed = {
             let mut state = sync::lock(&mailbox.state);
+            let listed = std::mem::replace(&mut state.listed, self.epoch) == self.epoch;
             if state.closed {
                 // A closed mailbox's reader is gone: the letter is dropped unread.
                 unread.push(letter);
@@ -177,12 +178,13 @@ impl Commit {
                 state.letters.push((self.epoch, letter));
                 mailbox.version.fetch_add(1, Ordering::AcqRel);
             }
-        }
+            listed
+        };
         // Dropped once the commit is unlocked (they may run user code).
         for old in unread {
             self.discard(old);
         }
-        if !self.staged.iter().any(|s| addr(s) == sync::Arc::as_ptr(mailbox).cast::<()>()) {
+        if !listed {
             self.staged.push(mailbox.clone());
         }
     }
@@ -223,10 +225,6 @@ impl Drop for Commit {
     }
 }
 
-fn addr(s: &sync::Arc<dyn Notify>) -> *const () {
-    sync::Arc::as_ptr(s).cast::<()>()
-}
-
 /// What a mailbox carries.
 pub(crate) trait Letter: Send + Sized + 'static {
     /// Folds `older`, a letter the reader will never read on its own, into
@@ -255,6 +253,9 @@ pub(crate) struct Mailbox<T> {
 struct Letters<T> {
     /// Staged letters, oldest first, each with the epoch it is visible from.
     letters: Vec<(u64, T)>,
+    /// The epoch of the last commit that staged here: a commit lists each
+    /// mailbox once, to wake it when published.
+    listed: u64,
     closed: bool,
 }
 
@@ -280,6 +281,7 @@ impl<T> Mailbox<T> {
             waker: AtomicWaker::new(),
             state: Mutex::new(Letters {
                 letters: first.into_iter().map(|l| (0, l)).collect(),
+                listed: 0,
                 closed: false,
             }),
         }
