@@ -593,3 +593,74 @@ fn subscribe_records_the_entity_it_consumes() {
     assert_eq!(input, Some(chain), "the entity it consumes");
     assert_ne!(own, chain);
 }
+
+// ---- Watch receivers and reset inputs -------------------------------------------
+
+#[hmr_track(key = "exact::watch::app")]
+fn watch_app(v: u32, seen: Seen<(u64, u32)>) -> hmr_runtime::Watch<u64> {
+    let w = hmr_runtime::watch(0u64);
+    let sink = move |x| seen.lock().unwrap().push((x, v));
+    subscribe(source(w.subscribe()).hot_map(|x| x), sink).detach();
+    w
+}
+
+#[test]
+fn a_watch_receiver_handed_back_never_repeats_a_value() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let log = seen();
+    let w = module("exact-watch", || watch_app(1, log.clone())).unwrap();
+    wait_until("the initial value", || !log.lock().unwrap().is_empty());
+    for v in 2..=100u32 {
+        w.send(u64::from(v)).unwrap();
+        module("exact-watch", || watch_app(v, log.clone())).unwrap();
+    }
+    w.send(1000).unwrap();
+    wait_until("the last value", || log.lock().unwrap().last().is_some_and(|t| t.0 == 1000));
+    let values: Vec<u64> = log.lock().unwrap().iter().map(|t| t.0).collect();
+    // A watch may skip values (it holds the latest); a receiver taken over
+    // by a new version must not yield the value the old one yielded again.
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "a value repeated or went back: {values:?}");
+}
+
+static RESET_MAKES: AtomicU32 = AtomicU32::new(0);
+
+#[hmr_track(key = "exact::reset::feed", reset)]
+fn reset_feed() -> Source<u64> {
+    input((), || {
+        RESET_MAKES.fetch_add(1, SeqCst);
+        futures::stream::pending()
+    })
+}
+
+#[test]
+fn a_reset_track_makes_its_input_every_time() {
+    let _first = module("exact-reset", reset_feed).unwrap();
+    let _second = module("exact-reset", reset_feed).unwrap();
+    let _third = module("exact-reset", reset_feed).unwrap();
+    assert_eq!(RESET_MAKES.load(SeqCst), 3);
+}
+
+static SPAWN_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[hmr_track(key = "exact::spawn::app")]
+fn spawn_app() {
+    hmr_runtime::spawn(async {
+        SPAWN_RUNS.fetch_add(1, SeqCst);
+        futures::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn a_spawned_task_of_a_dead_runtime_respawns_in_the_live_one() {
+    {
+        let runtime = runtime();
+        let _entered = runtime.enter();
+        module("exact-spawn", spawn_app).unwrap();
+        wait_until("round 1's task runs", || SPAWN_RUNS.load(SeqCst) == 1);
+    }
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    module("exact-spawn", spawn_app).unwrap();
+    wait_until("round 2's task runs", || SPAWN_RUNS.load(SeqCst) == 2);
+}
