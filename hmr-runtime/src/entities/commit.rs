@@ -247,10 +247,10 @@ pub(crate) struct Mailbox<T> {
     version: AtomicU64,
     /// The reader's waker, for readers that park (sources, tasks).
     waker: AtomicWaker,
-    state: Mutex<Letters<T>>,
+    state: Mutex<Inbox<T>>,
 }
 
-struct Letters<T> {
+struct Inbox<T> {
     /// Staged letters, oldest first, each with the epoch it is visible from.
     letters: Vec<(u64, T)>,
     /// The epoch of the last commit that staged here: a commit lists each
@@ -279,7 +279,7 @@ impl<T> Mailbox<T> {
         Mailbox {
             version: AtomicU64::new(1),
             waker: AtomicWaker::new(),
-            state: Mutex::new(Letters {
+            state: Mutex::new(Inbox {
                 letters: first.into_iter().map(|l| (0, l)).collect(),
                 listed: 0,
                 closed: false,
