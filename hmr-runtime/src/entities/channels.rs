@@ -354,7 +354,7 @@ where
         builder.finish_silently("receiver", name.to_owned(), shape, keep_living(living));
         return handle.boxed();
     }
-    let (handle, switch) = Source::first(make());
+    let (handle, switch) = Source::first(make(), false);
     builder.finish_silently("receiver", name.to_owned(), shape, Arc::new(SwitchNode::new(switch)));
     handle.boxed()
 }
@@ -557,7 +557,7 @@ pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             polled
         })
     };
-    let (handle, switch) = Source::first(Box::pin(stream));
+    let (handle, switch) = Source::first(Box::pin(stream), false);
     let node =
         MpscNode { tx: tx.clone(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
     builder.finish(EntityKind::Constructor, "channel", name, shape, Arc::new(node));

@@ -152,9 +152,9 @@ impl Commit {
 
     /// Stages `letter` for `mailbox`'s reader, visible from this commit's epoch.
     ///
-    /// Letters the reader will never need on their own are folded into the
-    /// newest published one ([`Letter::absorb`]): an unread mailbox holds at
-    /// most one published letter, however many commits pass.
+    /// An unread mailbox keeps at most [`KEPT`] published letters, however
+    /// many commits pass: older ones are folded into the next
+    /// ([`Letter::absorb`]).
     pub(crate) fn stage<T: Letter>(&mut self, mailbox: &sync::Arc<Mailbox<T>>, letter: T) {
         let mut unread = Vec::new();
         let listed = {
@@ -164,12 +164,16 @@ impl Commit {
                 // A closed mailbox's reader is gone: the letter is dropped unread.
                 unread.push(letter);
             } else {
-                // A reader reads at most the published epoch (older than
-                // this commit's): it needs only the newest letter up to it.
+                // A reader whose item began before a commit was published
+                // still reads at that item's epoch, so published letters are
+                // kept for it. Only an unread mailbox piles them up (a part
+                // that handles no items): past `KEPT`, the oldest are folded
+                // into the next. A reader whose item spans more than `KEPT`
+                // commits would then miss the letter of its epoch.
                 let published = CLOCK.epoch.load(Ordering::Acquire);
-                let newest = state.letters.iter().take_while(|(e, _)| *e <= published).count();
-                if newest > 1 {
-                    let older: Vec<(u64, T)> = state.letters.drain(..newest - 1).collect();
+                let visible = state.letters.iter().take_while(|(e, _)| *e <= published).count();
+                if visible > KEPT {
+                    let older: Vec<(u64, T)> = state.letters.drain(..visible - KEPT).collect();
                     let kept = &mut state.letters[0].1;
                     for (_, old) in older.into_iter().rev() {
                         unread.push(kept.absorb(old));
@@ -224,6 +228,9 @@ impl Drop for Commit {
         drop(self.finish());
     }
 }
+
+/// Published letters an unread mailbox keeps (see [`Commit::stage`]).
+pub(crate) const KEPT: usize = 32;
 
 /// What a mailbox carries.
 pub(crate) trait Letter: Send + Sized + 'static {

@@ -24,6 +24,11 @@ pub(crate) struct Switch<T> {
     /// the receiving handle reads it.
     mail: sync::Arc<Mailbox<Inner<T>>>,
     state: sync::Mutex<State<T>>,
+    /// Its inner stream may hold parts that read commits (hot operators, a
+    /// returned chain): a poll from outside any item boundary opens one, so
+    /// that they all read the same epoch. An input's, a receiver's, a plain
+    /// stream's inner has none, and saves the boundary's cost.
+    bounded: bool,
 }
 
 struct State<T> {
@@ -43,8 +48,9 @@ struct State<T> {
 }
 
 impl<T: 'static> Switch<T> {
-    fn new() -> Switch<T> {
+    fn new(bounded: bool) -> Switch<T> {
         Switch {
+            bounded,
             mail: sync::Arc::new(Mailbox::new(None)),
             state: sync::Mutex::new(State {
                 spare: None,
@@ -173,8 +179,9 @@ impl<T> Unpin for Source<T> {}
 
 impl<T: 'static> Source<T> {
     /// The first handle of a new switch: it receives from `inner`.
-    pub(crate) fn first(inner: Inner<T>) -> (Source<T>, sync::Arc<Switch<T>>) {
-        let switch = sync::Arc::new(Switch::new());
+    /// `bounded`: see [`Switch::bounded`].
+    pub(crate) fn first(inner: Inner<T>, bounded: bool) -> (Source<T>, sync::Arc<Switch<T>>) {
+        let switch = sync::Arc::new(Switch::new(bounded));
         (Switch::handle(switch.clone(), Some(inner)), switch)
     }
 
@@ -231,22 +238,32 @@ impl<T: 'static> Stream for Source<T> {
 
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        // Every part upstream reads the same epoch for this item.
-        let _boundary = Boundary::enter();
-        let this = &mut *self;
+        if self.switch.bounded {
+            // Every part upstream reads the same epoch for this item.
+            let _boundary = Boundary::enter();
+            self.poll_item(cx)
+        } else {
+            self.poll_item(cx)
+        }
+    }
+}
+
+impl<T: 'static> Source<T> {
+    #[inline(always)]
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // The fast path: this handle receives, no switch since the last
         // poll, and the inner stream has an item.
-        if this.receiver
-            && this.switch.mail.unchanged(this.seen)
-            && let Some(inner) = this.inner.as_mut()
+        if self.receiver
+            && self.switch.mail.unchanged(self.seen)
+            && let Some(inner) = self.inner.as_mut()
         {
             return match inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
-                Poll::Ready(None) => this.ended(cx),
-                Poll::Pending => this.park(cx),
+                Poll::Ready(None) => self.ended(cx),
+                Poll::Pending => self.park(cx),
             };
         }
-        this.poll_slow(cx)
+        self.poll_slow(cx)
     }
 }
 
@@ -429,7 +446,7 @@ where
         builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, follower);
         return Source::waiting(switch);
     }
-    let (handle, switch) = Source::first(Box::pin(make()));
+    let (handle, switch) = Source::first(Box::pin(make()), false);
     let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(Some(Box::new(deps))) });
     builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, node);
     handle
@@ -493,7 +510,9 @@ fn switchable<T: 'static>(
         }
         return Source::waiting(switch);
     }
-    let (handle, switch) = Source::first(inner);
+    // A returned stream, or a source over parts built before it in its scope.
+    let bounded = op == Op::Stream || !builder.no_stream_parts();
+    let (handle, switch) = Source::first(inner, bounded);
     let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(None) });
     if capture {
         builder.finish(kind, op.name(), name, shape, node);

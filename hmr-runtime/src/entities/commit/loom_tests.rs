@@ -172,6 +172,39 @@ fn loom_two_commits_racing_two_items() {
     });
 }
 
+/// A pipeline that has handled items (its parts read their first values)
+/// begins an item after commit 2 was published; commits 3 and 4 race it.
+/// The item sees one commit in A and B whatever lands meanwhile: the newest
+/// letter up to its epoch stays readable however many commits follow.
+#[test]
+fn loom_commits_racing_one_item() {
+    sync::model(None, || {
+        let (pa, pb) = (Probe::new(), Probe::new());
+        let (a, b) = (mailbox(&pa), mailbox(&pb));
+        let (mut ra, mut rb) = (Part::new(&a), Part::new(&b));
+        assert_eq!(item(&mut ra, &mut rb), (1, 1));
+        assert_eq!(commit(&[(&a, &pa), (&b, &pb)], 2), 2);
+        let committer = thread::spawn({
+            let (a, b, pa, pb) = (a.clone(), b.clone(), pa.clone(), pb.clone());
+            move || {
+                // Tag 3 twice: the probe counts tags 1 to 3.
+                assert_eq!(commit(&[(&a, &pa), (&b, &pb)], 3), 3);
+                assert_eq!(commit(&[(&a, &pa), (&b, &pb)], 3), 4);
+            }
+        });
+        let (ea, eb) = item(&mut ra, &mut rb);
+        assert_eq!(ea, eb, "one item saw A at epoch {ea} and B at epoch {eb}");
+        assert!(ea >= 2, "an item begun after commit 2 saw epoch {ea}");
+        committer.join().unwrap();
+        assert_eq!(item(&mut ra, &mut rb), (4, 4));
+        for probe in [&pa, &pb] {
+            assert_eq!(probe.live(), 1, "only the newest value is alive");
+        }
+        drop((ra, rb, a, b));
+        assert_eq!(pa.live() + pb.live(), 0);
+    });
+}
+
 /// A commit races a close (the part's disposal) while the reader waits for
 /// mail: the reader is woken and finds `Closed`, and no letter outlives it
 /// (the close drops what was staged, a commit after it drops its letter).
@@ -241,7 +274,8 @@ fn loom_commit_whose_reader_is_gone() {
 fn loom_commit_wakes_a_parked_source() {
     sync::model(None, || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(Box::pin(Inner::new(&probe, 1, false)));
+        // Bounded: each poll opens a boundary, which may predate the publish.
+        let (mut rx, switch) = Source::first(Box::pin(Inner::new(&probe, 1, false)), true);
         let committer = thread::spawn({
             let probe = probe.clone();
             move || {

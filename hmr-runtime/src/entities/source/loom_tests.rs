@@ -92,12 +92,14 @@ fn switch_logged(switch: &Switch<u32>, inner: Inner<u32>, tag: u32, order: &StdM
 
 /// A receiver parked on a pending inner is woken by a switch (or sees it),
 /// takes the new inner and drops the old one; the receiver's drop, the last
-/// handle's, takes the inner down.
+/// handle's, takes the inner down. An unbounded source (an input, a
+/// receiver: no boundary of its own) reads the published epoch; the bounded
+/// case is `commit::loom_tests::loom_commit_wakes_a_parked_source`.
 #[test]
 fn loom_switch_wakes_the_parked_receiver() {
     sync::model(None, || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(probe.inner(1, false));
+        let (mut rx, switch) = Source::first(probe.inner(1, false), false);
         let t = thread::spawn({
             let (switch, probe) = (switch.clone(), probe.clone());
             move || switch_to(&switch, probe.inner(2, true))
@@ -119,7 +121,7 @@ fn loom_switch_wakes_the_parked_receiver() {
 fn loom_switch_while_yielding() {
     sync::model(None, || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(probe.inner(1, true));
+        let (mut rx, switch) = Source::first(probe.inner(1, true), true);
         let t = thread::spawn({
             let probe = probe.clone();
             move || switch_to(&switch, probe.inner(2, true))
@@ -143,7 +145,7 @@ fn loom_switch_while_yielding() {
 fn loom_dispose_ends_the_stream() {
     sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(probe.inner(1, false));
+        let (mut rx, switch) = Source::first(probe.inner(1, false), true);
         let switcher = thread::spawn({
             let (switch, probe) = (switch.clone(), probe.clone());
             move || switch_to(&switch, probe.inner(2, false))
@@ -163,7 +165,7 @@ fn loom_dispose_ends_the_stream() {
 fn loom_two_switches_last_wins() {
     sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(probe.inner(1, false));
+        let (mut rx, switch) = Source::first(probe.inner(1, false), true);
         let order = StdArc::new(StdMutex::new(Vec::new()));
         let switchers: Vec<_> = [2, 3]
             .into_iter()
@@ -190,7 +192,7 @@ fn loom_two_switches_last_wins() {
 fn loom_receiver_drop_hands_back() {
     sync::model(None, || {
         let probe = Probe::new();
-        let (mut first, switch) = Source::first(probe.inner(1, true));
+        let (mut first, switch) = Source::first(probe.inner(1, true), true);
         let mut second = Source::waiting(switch);
         let t = thread::spawn(move || {
             assert_eq!(poll_once(&mut first), Poll::Ready(Some(1)));
@@ -211,7 +213,7 @@ fn loom_receiver_drop_hands_back() {
 fn loom_receiver_drop_races_a_switch() {
     sync::model(Some(PREEMPTIONS), || {
         let probe = Probe::new();
-        let (first, switch) = Source::first(probe.inner(1, true));
+        let (first, switch) = Source::first(probe.inner(1, true), true);
         let mut second = Source::waiting(switch.clone());
         let dropper = thread::spawn(move || drop(first));
         let switcher = thread::spawn({
@@ -232,7 +234,7 @@ fn loom_receiver_drop_races_a_switch() {
 fn loom_last_handle_drop_races_a_switch() {
     sync::model(None, || {
         let probe = Probe::new();
-        let (rx, switch) = Source::first(probe.inner(1, true));
+        let (rx, switch) = Source::first(probe.inner(1, true), true);
         let switcher = thread::spawn({
             let (switch, probe) = (switch.clone(), probe.clone());
             move || switch_to(&switch, probe.inner(2, true))
