@@ -249,7 +249,7 @@ impl<T: 'static> Stream for Source<T> {
 }
 
 impl<T: 'static> Source<T> {
-    #[inline(always)]
+    #[inline]
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // The fast path: this handle receives, no switch since the last
         // poll, and the inner stream has an item.
