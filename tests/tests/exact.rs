@@ -664,3 +664,42 @@ fn a_spawned_task_of_a_dead_runtime_respawns_in_the_live_one() {
     module("exact-spawn", spawn_app).unwrap();
     wait_until("round 2's task runs", || SPAWN_RUNS.load(SeqCst) == 2);
 }
+
+// ---- A rebuilt input under a living subscription ---------------------------------
+
+#[hmr_track(key = "exact::retyped::app")]
+fn retyped_app(v: u32, seen: Seen<(u64, u32)>) -> Broadcast<u32> {
+    let b = broadcast::<u32>(1 << 16);
+    let sink = move |x| seen.lock().unwrap().push((x, v));
+    // Every other version the source carries another item type: it is
+    // rebuilt (the old one disposed) under the same subscription.
+    let subscription = if v.is_multiple_of(2) {
+        subscribe(source(b.subscribe().map(u64::from)).hot_map(|x| x), sink)
+    } else {
+        subscribe(source(b.subscribe()).hot_map(u64::from), sink)
+    };
+    subscription.detach();
+    b
+}
+
+#[test]
+fn a_subscription_whose_input_is_rebuilt_goes_on_and_loses_nothing() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let log = seen();
+    let b = module("exact-retyped", || retyped_app(1, log.clone())).unwrap();
+    let (stop, last, producer) = produce(move |n| {
+        let _ = b.send(u32::try_from(n).unwrap());
+    });
+    let reload = |v| {
+        let ((), events) = capture_events(|| {
+            module("exact-retyped", || retyped_app(v, log.clone())).unwrap();
+        });
+        let disposed_subscription = events.iter().any(|e| matches!(e, Event::Unsubscribe { .. }));
+        assert!(!disposed_subscription, "v{v}: the subscription goes on");
+    };
+    let handled = reload_while_producing("retyped", &log, reload, &stop, &last);
+    producer.join().unwrap();
+    let numbers: Vec<u64> = handled.iter().map(|t| t.0).collect();
+    assert_consecutive("retyped", &numbers);
+}

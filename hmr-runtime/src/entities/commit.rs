@@ -338,6 +338,11 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// Whether letters wait, whatever their epoch.
+    pub(crate) fn has_letters(&self) -> bool {
+        !sync::lock(&self.state).letters.is_empty()
+    }
+
     /// Takes every letter whatever its epoch: a part that was never living
     /// hands over what it was built with (adoption at commit).
     pub(crate) fn take_all(&self) -> Vec<T> {

@@ -255,8 +255,10 @@ impl<T: 'static> Future for Task<T> {
                 }
                 Poll::Ready(None) => {
                     this.pipeline = None;
-                    if Boundary::take_input_disposed() {
-                        // Its input's track is gone: no rebuild can come.
+                    // Its input's track is gone: no rebuild can come, unless
+                    // one is staged already (the input was replaced by a
+                    // rebuild whose commit this item began before).
+                    if Boundary::take_input_disposed() && !this.ctl.mail.has_letters() {
                         this.ctl.stop_with(false);
                         return Poll::Ready(());
                     }
