@@ -9,7 +9,9 @@
 //! living part's shape number, so the track's final entity has the living
 //! entity's shape exactly when the whole chain matches (`fn-only`).
 //!
-//! At commit ([`apply`]) the living parts take over what the new ones carry:
+//! At commit ([`apply`]) the living parts take over what the new ones carry,
+//! staged under one [`Commit`] (every running task takes it between two
+//! items, see [`commit`](super::commit)):
 //! - `fn-only`: each living part *adopts* its twin (a closure, an inner
 //!   stream, a handler); the new parts are dropped, never polled;
 //! - `structural` / `reset`: the new parts replace the living ones, except
@@ -463,10 +465,9 @@ pub(crate) fn apply(apply: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
     let new: Vec<Part> = std::mem::take(&mut *lock(&fresh.parts));
     fresh.disposed.store(true, Ordering::Release);
     // Each new part either hands what it carries to a living node, which
-    // stays, or replaces the living part at its position. Downstream parts
-    // first: by the time a source switches to its new inner stream, the
-    // closures and the handler after it are new, so an item of the new
-    // input never meets old code.
+    // stays, or replaces the living part at its position. What living parts
+    // take is staged under `commit`: a running task sees all of it from one
+    // item on, whatever the order here (DESIGN §10).
     let mut kept: Vec<Option<Arc<dyn Node>>> = vec![None; new.len()];
     for (index, part) in new.iter().enumerate().rev() {
         let node = if let Some(target) = part.node.follows() {
