@@ -135,7 +135,7 @@ trait Notify: Send + Sync {
 /// letter staged is never left unpublished).
 pub(crate) struct Commit {
     epoch: u64,
-    staged: Vec<sync::Arc<dyn Notify>>,
+    staged: Vec<Box<dyn Notify>>,
     /// What the commit replaced, dropped once it is published and unlocked
     /// (dropping runs user code, which may start another commit).
     discarded: Vec<Box<dyn Send>>,
@@ -189,7 +189,7 @@ impl Commit {
             self.discard(old);
         }
         if !listed {
-            self.staged.push(mailbox.clone());
+            self.staged.push(Box::new(mailbox.clone()));
         }
     }
 
@@ -374,7 +374,8 @@ impl<T> Mailbox<T> {
     }
 }
 
-impl<T: Letter> Notify for Mailbox<T> {
+// On the `Arc`: loom's `Arc` does not coerce to `Arc<dyn Notify>`.
+impl<T: Letter> Notify for sync::Arc<Mailbox<T>> {
     fn published(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
         self.waker.wake();

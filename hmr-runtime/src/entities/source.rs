@@ -76,8 +76,11 @@ impl<T: 'static> Switch<T> {
                 return;
             }
             state.torn = false;
+            // Staged under the lock: the last handle's drop either comes
+            // first (and the inner is discarded above) or finds it in the
+            // mailbox when it tears down.
+            commit.stage(&self.mail, inner);
         }
-        commit.stage(&self.mail, inner);
         // A waiting handle takes it when nobody receives.
         self.wake_waiting();
     }

@@ -16,6 +16,7 @@ use tokio::task::AbortHandle;
 
 use super::commit::{Boundary, Commit, Letter, Mail, Mailbox};
 use super::graph::{Builder, Follower, Node, Shape, Ty, lock, staged};
+use super::sync;
 use crate::events::{EntityId, EntityKind, Event, SubscriptionId, TrackId};
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -45,7 +46,7 @@ struct Ctl<T> {
     /// The track that built it: named when its code panics.
     track: Option<TrackId>,
     /// New pipelines and handlers, read at item boundaries; closed by a stop.
-    mail: Arc<Mailbox<Next<T>>>,
+    mail: sync::Arc<Mailbox<Next<T>>>,
     /// [`STOPPED`] and [`CALLING`].
     state: AtomicU8,
     /// A stop waits here for a handler call in progress to end.
@@ -523,7 +524,7 @@ where
         id: SubscriptionId(NEXT_SUBSCRIPTION.fetch_add(1, Ordering::Relaxed)),
         entity: Mutex::new(None),
         track: builder.track(),
-        mail: Arc::new(Mailbox::new(None)),
+        mail: sync::Arc::new(Mailbox::new(None)),
         state: AtomicU8::new(0),
         idle: Mutex::new(()),
         idle_changed: Condvar::new(),

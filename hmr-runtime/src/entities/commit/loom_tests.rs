@@ -205,6 +205,42 @@ fn loom_commits_racing_one_item() {
     });
 }
 
+/// One thread, in order: an item that began `KEPT` commits ago still reads
+/// its epoch's letter in every part (an unread mailbox keeps `KEPT`
+/// published letters), and a mailbox nobody reads stays bounded however
+/// many commits pass (older letters are folded, and dropped). One schedule,
+/// but past loom's default branch limit (a hundred commits).
+#[test]
+fn loom_unread_mailbox_keeps_kept_letters() {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 100_000;
+    builder.check(|| {
+        let (pa, pb) = (Probe::new(), Probe::new());
+        let (a, b) = (mailbox(&pa), mailbox(&pb));
+        let both = [(&a, &pa), (&b, &pb)];
+        let (mut ra, mut rb) = (Part::new(&a), Part::new(&b));
+        assert_eq!(item(&mut ra, &mut rb), (1, 1));
+        assert_eq!(commit(&both, 2), 2);
+        let boundary = Boundary::enter();
+        assert_eq!(ra.read(), 2);
+        for _ in 0..KEPT {
+            commit(&both, 3);
+        }
+        assert_eq!(rb.read(), 2, "an item spanning KEPT commits lost its epoch's letter");
+        drop(boundary);
+        let newest = 2 + KEPT as u64;
+        assert_eq!(item(&mut ra, &mut rb), (newest, newest));
+        for _ in 0..2 * KEPT {
+            commit(&[(&a, &pa)], 3);
+        }
+        let unread = sync::lock(&a.state).letters.len();
+        assert!(unread <= KEPT + 1, "an unread mailbox holds {unread} letters");
+        assert_eq!(item(&mut ra, &mut rb), (newest + 2 * KEPT as u64, newest));
+        drop((ra, rb, a, b));
+        assert_eq!(pa.live() + pb.live(), 0);
+    });
+}
+
 /// A commit races a close (the part's disposal) while the reader waits for
 /// mail: the reader is woken and finds `Closed`, and no letter outlives it
 /// (the close drops what was staged, a commit after it drops its letter).

@@ -10,8 +10,8 @@
 //! the receiver, so a lost wakeup is a loom deadlock.
 //!
 //! Two-thread models are exhaustive. The three-thread ones are bounded to
-//! [`PREEMPTIONS`] preemptions (each a few seconds; unbounded, the dispose
-//! model runs for more than 20 minutes): set `LOOM_MAX_PREEMPTIONS` to go deeper.
+//! [`PREEMPTIONS`] preemptions (each at most about 20 seconds): set
+//! `LOOM_MAX_PREEMPTIONS` to go deeper.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
