@@ -115,7 +115,15 @@ impl<T: 'static> Switch<T> {
                 state.received = true;
             }
         }
-        Source { receiver: inner.is_some(), inner, seen: 0, done: false, switch }
+        Source {
+            receiver: inner.is_some(),
+            inner,
+            seen: 0,
+            done: false,
+            bounded: switch.bounded,
+            mail: switch.mail.clone(),
+            switch,
+        }
     }
 }
 
@@ -167,6 +175,9 @@ pub struct Source<T> {
     seen: u64,
     /// The track was disposed: the stream is over for good.
     done: bool,
+    /// The switch's, copied here: the fast path reads them with no detour.
+    bounded: bool,
+    mail: sync::Arc<Mailbox<Inner<T>>>,
 }
 
 impl<T> fmt::Debug for Source<T> {
@@ -218,7 +229,7 @@ impl<T: 'static> Source<T> {
     #[cold]
     #[inline(never)]
     fn check(&mut self) -> Checked {
-        match self.switch.mail.take(&mut self.seen) {
+        match self.mail.take(&mut self.seen) {
             Mail::Nothing => Checked::Same,
             Mail::Later => Checked::Later,
             // The old inner is dropped here: exactly one stays alive.
@@ -241,7 +252,7 @@ impl<T: 'static> Stream for Source<T> {
 
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if self.switch.bounded {
+        if self.bounded {
             // Every part upstream reads the same epoch for this item.
             let _boundary = Boundary::enter();
             self.poll_item(cx)
@@ -257,7 +268,7 @@ impl<T: 'static> Source<T> {
         // The fast path: this handle receives, no switch since the last
         // poll, and the inner stream has an item.
         if self.receiver
-            && self.switch.mail.unchanged(self.seen)
+            && self.mail.unchanged(self.seen)
             && let Some(inner) = self.inner.as_mut()
         {
             return match inner.as_mut().poll_next(cx) {
@@ -275,7 +286,7 @@ impl<T: 'static> Source<T> {
     /// between the poll and the registration must not be missed.
     #[inline(never)]
     fn park(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.switch.mail.register(cx.waker());
+        self.mail.register(cx.waker());
         match self.check() {
             Checked::Same => Poll::Pending,
             Checked::Switched => self.poll_slow(cx),
@@ -293,7 +304,7 @@ impl<T: 'static> Source<T> {
     #[inline(never)]
     fn ended(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.inner = None;
-        self.switch.mail.register(cx.waker());
+        self.mail.register(cx.waker());
         match self.check() {
             Checked::Same | Checked::Closed => Poll::Ready(None),
             Checked::Switched => self.poll_slow(cx),
@@ -323,7 +334,7 @@ impl<T: 'static> Source<T> {
         }
         let Some(inner) = self.inner.as_mut() else {
             // Ended, or switched to nothing yet: wait for a switch.
-            self.switch.mail.register(cx.waker());
+            self.mail.register(cx.waker());
             return match self.check() {
                 Checked::Same => Poll::Pending,
                 Checked::Switched => self.poll_slow(cx),
@@ -364,7 +375,7 @@ impl<T> Drop for Source<T> {
             };
             (spare, std::mem::take(&mut state.waiting), teardown)
         };
-        let unread = if teardown { self.switch.mail.take_all() } else { Vec::new() };
+        let unread = if teardown { self.mail.take_all() } else { Vec::new() };
         drop((self.inner.take(), spare, unread));
         waiting.into_iter().for_each(Waker::wake);
     }
