@@ -129,13 +129,19 @@ trait Notify: Send + Sync {
     fn published(&self);
 }
 
+/// A mailbox a commit staged into.
+#[cfg(not(loom))]
+type Listed = sync::Arc<dyn Notify>;
+#[cfg(loom)]
+type Listed = Box<dyn Notify>;
+
 /// One commit: letters staged under it become visible, all at once, when it
 /// is published. Holds the global commit lock from [`begin`](Commit::begin)
 /// to [`publish`](Commit::publish) (or its drop, which publishes too: a
 /// letter staged is never left unpublished).
 pub(crate) struct Commit {
     epoch: u64,
-    staged: Vec<Box<dyn Notify>>,
+    staged: Vec<Listed>,
     /// What the commit replaced, dropped once it is published and unlocked
     /// (dropping runs user code, which may start another commit).
     discarded: Vec<Box<dyn Send>>,
@@ -156,41 +162,50 @@ impl Commit {
     /// many commits pass: older ones are folded into the next
     /// ([`Letter::absorb`]).
     pub(crate) fn stage<T: Letter>(&mut self, mailbox: &sync::Arc<Mailbox<T>>, letter: T) {
-        let mut unread = Vec::new();
         let listed = {
             let mut state = sync::lock(&mailbox.state);
             let listed = std::mem::replace(&mut state.listed, self.epoch) == self.epoch;
+            // What is dropped is discarded: dropped once the commit is
+            // unlocked (it may run user code).
             if state.closed {
                 // A closed mailbox's reader is gone: the letter is dropped unread.
-                unread.push(letter);
+                self.discard(letter);
             } else {
                 // A reader whose item began before a commit was published
                 // still reads at that item's epoch, so published letters are
                 // kept for it. Only an unread mailbox piles them up (a part
                 // that handles no items): past `KEPT`, the oldest are folded
-                // into the next. A reader whose item spans more than `KEPT`
-                // commits would then miss the letter of its epoch.
+                // into the next, newest first. A reader whose item spans
+                // more than `KEPT` commits would then miss its epoch's letter.
                 let published = CLOCK.epoch.load(Ordering::Acquire);
                 let visible = state.letters.iter().take_while(|(e, _)| *e <= published).count();
-                if visible > KEPT {
-                    let older: Vec<(u64, T)> = state.letters.drain(..visible - KEPT).collect();
-                    let kept = &mut state.letters[0].1;
-                    for (_, old) in older.into_iter().rev() {
-                        unread.push(kept.absorb(old));
-                    }
+                for i in (0..visible.saturating_sub(KEPT)).rev() {
+                    let (_, old) = state.letters.remove(i);
+                    // The letter it folds into moved down to `i`.
+                    let rest = state.letters[i].1.absorb(old);
+                    self.discard(rest);
                 }
                 state.letters.push((self.epoch, letter));
                 mailbox.version.fetch_add(1, Ordering::AcqRel);
             }
             listed
         };
-        // Dropped once the commit is unlocked (they may run user code).
-        for old in unread {
-            self.discard(old);
-        }
         if !listed {
-            self.staged.push(Box::new(mailbox.clone()));
+            self.list(mailbox);
         }
+    }
+
+    /// Lists `mailbox` to be woken when this commit is published.
+    #[cfg(not(loom))]
+    fn list<T: Letter>(&mut self, mailbox: &sync::Arc<Mailbox<T>>) {
+        self.staged.push(mailbox.clone());
+    }
+
+    /// Lists `mailbox` to be woken when this commit is published (loom's
+    /// `Arc` does not coerce to `Arc<dyn Notify>`: boxed).
+    #[cfg(loom)]
+    fn list<T: Letter>(&mut self, mailbox: &sync::Arc<Mailbox<T>>) {
+        self.staged.push(Box::new(mailbox.clone()));
     }
 
     /// Publishes the epoch: every letter staged under this commit becomes
@@ -374,11 +389,17 @@ impl<T> Mailbox<T> {
     }
 }
 
-// On the `Arc`: loom's `Arc` does not coerce to `Arc<dyn Notify>`.
-impl<T: Letter> Notify for sync::Arc<Mailbox<T>> {
+impl<T: Letter> Notify for Mailbox<T> {
     fn published(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
         self.waker.wake();
+    }
+}
+
+#[cfg(loom)]
+impl<T: Letter> Notify for sync::Arc<Mailbox<T>> {
+    fn published(&self) {
+        Mailbox::published(self);
     }
 }
 

@@ -282,8 +282,8 @@ impl<T: 'static> Source<T> {
 }
 
 impl<T: 'static> Source<T> {
-    /// The inner stream is pending: be woken by a switch too. A switch
-    /// between the poll and the registration must not be missed.
+    /// The inner stream is pending (or there is none): be woken by a switch.
+    /// A switch between the poll and the registration must not be missed.
     #[inline(never)]
     fn park(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.mail.register(cx.waker());
@@ -334,16 +334,7 @@ impl<T: 'static> Source<T> {
         }
         let Some(inner) = self.inner.as_mut() else {
             // Ended, or switched to nothing yet: wait for a switch.
-            self.mail.register(cx.waker());
-            return match self.check() {
-                Checked::Same => Poll::Pending,
-                Checked::Switched => self.poll_slow(cx),
-                Checked::Closed => Poll::Ready(None),
-                Checked::Later => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-            };
+            return self.park(cx);
         };
         match inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
