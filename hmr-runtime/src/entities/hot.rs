@@ -58,11 +58,10 @@ impl<F: ?Sized> Hot<F> {
     /// its way up (see [`panicked_in`]).
     #[inline]
     fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
-        let track = self.track;
         let f = self.get()?;
         match catch_unwind(AssertUnwindSafe(|| call(f))) {
             Ok(out) => Some(out),
-            Err(payload) => unwind_from(track, payload),
+            Err(payload) => unwind_from(self.track, payload),
         }
     }
 }
