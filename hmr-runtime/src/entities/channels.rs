@@ -96,8 +96,11 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
             // (Closing sets the flag before it sends, so a receiver made before
             // the send sees the close message.)
             if self.inner.closed.load(Ordering::Acquire) {
-                Boundary::note_input_disposed();
-                return stream::empty().boxed();
+                return stream::poll_fn(|_| {
+                    Boundary::note_input_disposed();
+                    std::task::Poll::Ready(None)
+                })
+                .boxed();
             }
             stream::unfold(rx, |mut rx| async move {
                 loop {
@@ -350,9 +353,15 @@ where
     }
     let shape = Shape::new("receiver", &[Ty::of::<T>()]).with_arg(ChannelId(channel));
     if let Some(living) = builder.living_of_shape::<SwitchNode<T>>("receiver", &shape) {
+        // The handle first: with it counted, the receiver cannot be torn
+        // down after the check below.
         let handle = Source::waiting(living.switch.clone());
-        builder.finish_silently("receiver", name.to_owned(), shape, keep_living(living));
-        return handle.boxed();
+        if !living.switch.is_torn() {
+            builder.finish_silently("receiver", name.to_owned(), shape, keep_living(living));
+            return handle.boxed();
+        }
+        // Every handle was dropped (the pipeline that held it stopped, its
+        // runtime shut down): the receiver is gone, a new one is made.
     }
     let (handle, switch) = Source::first(make(), false);
     builder.finish_silently("receiver", name.to_owned(), shape, Arc::new(SwitchNode::new(switch)));
@@ -474,9 +483,10 @@ impl<T: 'static> futures_core::Stream for Receiver<T> {
     }
 }
 
-/// The living mpsc channel of a track.
+/// The living mpsc channel of a track. It holds its senders weakly: the
+/// receiver ends when every sender handed out is dropped.
 struct MpscNode<T> {
-    tx: tokio::sync::mpsc::Sender<T>,
+    tx: tokio::sync::mpsc::WeakSender<T>,
     closed: Arc<AtomicBool>,
     receiver: SwitchNode<T>,
 }
@@ -508,8 +518,10 @@ impl<T: Send + 'static> Node for MpscNode<T> {
 /// module (a request handler, another task) keep feeding the living
 /// pipeline, each value received once, across fn-only and structural
 /// reloads. A changed capacity or item type builds a new channel (the old
-/// one is closed at commit). Disposing the track closes it: sends fail and
-/// the receiver ends.
+/// one is closed at commit), and so does a channel whose senders were all
+/// dropped or whose receiver was (its pipeline stopped). Disposing the track
+/// closes it: sends fail and the receiver ends. In a `#[hmr_track(reset)]`
+/// scope it is rebuilt by every re-execution.
 ///
 /// ```
 /// use futures::StreamExt;
@@ -532,16 +544,24 @@ pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shape = Shape::new("channel", &[Ty::of::<T>()]).with_arg(capacity);
     let name = format!("channel({capacity})");
     if let Some(living) = builder.living::<MpscNode<T>>("channel", &shape) {
-        let tx = Sender { tx: living.tx.clone(), closed: living.closed.clone() };
+        // The handle first: with it counted, the receiver cannot be torn
+        // down after the check below.
         let rx = Receiver { inner: Source::waiting(living.receiver.switch.clone()) };
-        builder.finish(
-            EntityKind::Constructor,
-            "channel",
-            name,
-            shape,
-            Arc::new(Follower::new(living, ())),
-        );
-        return (tx, rx);
+        // A channel whose senders were all dropped, or whose receiver was
+        // (its pipeline stopped), is over: a new one is made.
+        if let Some(tx) = living.tx.upgrade()
+            && !living.receiver.switch.is_torn()
+        {
+            let tx = Sender { tx, closed: living.closed.clone() };
+            builder.finish(
+                EntityKind::Constructor,
+                "channel",
+                name,
+                shape,
+                Arc::new(Follower::new(living, ())),
+            );
+            return (tx, rx);
+        }
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
     let closed = Arc::new(AtomicBool::new(false));
@@ -559,7 +579,7 @@ pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     };
     let (handle, switch) = Source::first(Box::pin(stream), false);
     let node =
-        MpscNode { tx: tx.clone(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
+        MpscNode { tx: tx.downgrade(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
     builder.finish(EntityKind::Constructor, "channel", name, shape, Arc::new(node));
     (Sender { tx, closed }, Receiver { inner: handle })
 }

@@ -353,9 +353,9 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// Whether letters wait, whatever their epoch.
-    pub(crate) fn has_letters(&self) -> bool {
-        !sync::lock(&self.state).letters.is_empty()
+    /// Whether a letter waits, whatever its epoch, for which `f` holds.
+    pub(crate) fn any(&self, f: impl Fn(&T) -> bool) -> bool {
+        sync::lock(&self.state).letters.iter().any(|(_, l)| f(l))
     }
 
     /// Takes every letter whatever its epoch: a part that was never living

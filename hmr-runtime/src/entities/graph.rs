@@ -170,8 +170,10 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
 
 pub(crate) struct Part {
     op: &'static str,
-    /// The entity id it was recorded under (captured or not).
+    /// The entity id it was recorded under.
     entity: EntityId,
+    /// Its entity was captured (announced in an event).
+    captured: bool,
     shape: Shape,
     /// The shape number of the chain up to this part.
     number: u64,
@@ -279,9 +281,16 @@ impl Builder {
         self.scope.as_ref().is_some_and(|s| s.reset)
     }
 
-    /// The entity of the part built just before in this scope, if any.
-    pub(crate) fn previous_entity(&self) -> Option<EntityId> {
-        self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.entity))
+    /// The entity a consumer built now reads: the part built just before in
+    /// this scope, if it is a stream part (a source, an input, a returned
+    /// stream, a hot operator) whose entity was announced.
+    pub(crate) fn consumed_entity(&self) -> Option<EntityId> {
+        let building = self.building.as_ref()?;
+        let parts = lock(&building.parts);
+        let last = parts.last()?;
+        let stream =
+            matches!(last.op, "source" | "input" | "stream") || last.op.starts_with("hot_");
+        (stream && last.captured).then_some(last.entity)
     }
 
     /// Marks the chain as not matching the living one from here on: what
@@ -431,7 +440,8 @@ impl Builder {
                 building.diverged.store(true, Ordering::Relaxed);
                 NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
             };
-            parts.push(Part { op, entity, shape, number, name: name.clone(), node });
+            let captured = kind.is_some();
+            parts.push(Part { op, entity, captured, shape, number, name: name.clone(), node });
             number
         };
         if let Some(kind) = kind {
@@ -494,9 +504,14 @@ pub(crate) fn apply(apply: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
     if unchanged {
         // An update in place: the living graph stays as it is.
         *lock(&living.parts) = old;
-        let mut map = hooks();
-        map.remove(&apply.prev);
-        map.insert(apply.new, Hook::Graph(living));
+        {
+            let mut map = hooks();
+            map.remove(&apply.prev);
+            map.insert(apply.new, Hook::Graph(living));
+        }
+        // The new parts' seeds and initial values are user values: dropped
+        // once the commit is unlocked.
+        commit.discard(new);
         return Vec::new();
     }
     let merged: Vec<Part> = new
@@ -514,11 +529,14 @@ pub(crate) fn apply(apply: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
         map.insert(apply.new, Hook::Graph(merged_built));
     }
     living.disposed.store(true, Ordering::Release);
-    old.iter()
+    let replaced = old
+        .iter()
         .rev()
         .filter(|part| !kept.iter().flatten().any(|k| same_node(k, &part.node)))
         .map(|part| part.node.clone())
-        .collect()
+        .collect();
+    commit.discard(old);
+    replaced
 }
 
 fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {

@@ -70,18 +70,38 @@ impl<F: ?Sized> Hot<F> {
 #[cold]
 #[inline(never)]
 fn unwind_from(track: Option<TrackId>, payload: Box<dyn Any + Send>) -> ! {
-    PANICKED_IN.with(|p| p.set(track));
+    let id = payload_id(&*payload);
+    PANICKED_IN.with(|p| p.set(track.map(|t| (t, id))));
     resume_unwind(payload)
 }
 
-std::thread_local! {
-    static PANICKED_IN: std::cell::Cell<Option<TrackId>> = const { std::cell::Cell::new(None) };
+/// A panic payload's identity: the same box travels from `resume_unwind`
+/// to whoever catches it.
+fn payload_id(payload: &(dyn Any + Send)) -> usize {
+    std::ptr::from_ref(payload).cast::<()>() as usize
 }
 
-/// The track of the hot closure whose panic this thread last saw unwind
-/// (taken: the next call finds `None`).
-pub(crate) fn panicked_in() -> Option<TrackId> {
-    PANICKED_IN.with(std::cell::Cell::take)
+std::thread_local! {
+    static PANICKED_IN: std::cell::Cell<Option<(TrackId, usize)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The track of the hot closure whose panic `payload` is, if it is one
+/// (a panic caught elsewhere before leaves nothing behind that matches).
+pub(crate) fn panicked_in(payload: &(dyn Any + Send)) -> Option<TrackId> {
+    let noted = PANICKED_IN.with(std::cell::Cell::take)?;
+    (noted.1 == payload_id(payload)).then_some(noted.0)
+}
+
+impl<F: ?Sized> Drop for Hot<F> {
+    fn drop(&mut self) {
+        // A living operator going away: what commits still send it is
+        // dropped, not kept. (One never polled keeps its closure for a
+        // living operator to adopt.)
+        if self.current.is_some() {
+            let _ = self.slot.close();
+        }
+    }
 }
 
 struct HotNode<F: ?Sized>(sync::Arc<Mailbox<Box<F>>>);
@@ -301,7 +321,16 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
         let mut this = self.project();
         loop {
             if let Some(fut) = this.pending.as_mut() {
-                let out = ready!(fut.as_mut().poll(cx));
+                // A future that panics is dropped: polled again, it would
+                // panic again. Its item is lost.
+                let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+                let out = match polled {
+                    Ok(polled) => ready!(polled),
+                    Err(payload) => {
+                        *this.pending = None;
+                        unwind_from(this.f.track, payload)
+                    }
+                };
                 *this.pending = None;
                 return Poll::Ready(Some(out));
             }

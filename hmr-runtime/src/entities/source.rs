@@ -86,7 +86,7 @@ impl<T: 'static> Switch<T> {
     }
 
     /// Whether no inner stream is alive (every handle was dropped).
-    fn is_torn(&self) -> bool {
+    pub(crate) fn is_torn(&self) -> bool {
         sync::lock(&self.state).torn
     }
 
@@ -325,7 +325,11 @@ impl<T: 'static> Source<T> {
         if !self.receiver {
             match self.try_receive(cx) {
                 Take::Wait => return Poll::Pending,
-                Take::Ended => return Poll::Ready(None),
+                Take::Ended => {
+                    self.done = true;
+                    Boundary::note_input_disposed();
+                    return Poll::Ready(None);
+                }
                 Take::Receive => {}
             }
         }
@@ -437,10 +441,12 @@ where
     let builder = Builder::new();
     let shape = Shape::new(Op::Input.name(), &[Ty::of::<S::Item>()]);
     if let Some(living) = builder.living::<SwitchNode<S::Item>>(Op::Input.name(), &shape) {
+        // The handle first: with it counted, the input cannot be torn down
+        // after the check below.
+        let handle = Source::waiting(living.switch.clone());
         let keep = !builder.is_reset()
             && !living.switch.is_torn()
             && lock(&living.deps).as_ref().is_some_and(|d| d.same(&deps));
-        let switch = living.switch.clone();
         let staged = if keep {
             Staged { inner: None, deps: None, switch_on_update: false }
         } else {
@@ -449,7 +455,7 @@ where
         };
         let follower = Arc::new(Follower::new(living, staged));
         builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, follower);
-        return Source::waiting(switch);
+        return handle;
     }
     let (handle, switch) = Source::first(Box::pin(make()), false);
     let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(Some(Box::new(deps))) });
@@ -562,7 +568,8 @@ impl<T: 'static> SwitchNode<T> {
     fn take(&self, staged: Staged<T>, switch: bool, commit: &mut Commit) {
         let Staged { inner, deps, switch_on_update } = staged;
         if let Some(deps) = deps {
-            *lock(&self.deps) = Some(deps);
+            let old = lock(&self.deps).replace(deps);
+            commit.discard(old);
         }
         let Some(inner) = inner else { return };
         if switch || switch_on_update || self.switch.is_torn() {

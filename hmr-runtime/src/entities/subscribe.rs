@@ -236,8 +236,21 @@ impl<T: 'static> Future for Task<T> {
             let polled = match polled {
                 Ok(polled) => polled,
                 Err(payload) => {
-                    let track = super::hot::panicked_in().or(this.ctl.track);
-                    runtime_panic(track, "the pipeline", this.ctl.id, &*payload);
+                    let Some(track) = super::hot::panicked_in(&*payload) else {
+                        // Not a hot closure (a plain adapter, the input): the
+                        // pipeline's state is unknown, polling it again would
+                        // panic again. It is dropped; a rebuild gives another.
+                        this.pipeline = None;
+                        runtime_panic(
+                            this.ctl.track,
+                            "the pipeline (outside any hot closure; \
+                            dropped until a reload rebuilds it)",
+                            this.ctl.id,
+                            &*payload,
+                        );
+                        return Poll::Pending;
+                    };
+                    runtime_panic(Some(track), "a hot closure", this.ctl.id, &*payload);
                     // Let other tasks run before the pipeline is polled again.
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
@@ -259,7 +272,9 @@ impl<T: 'static> Future for Task<T> {
                     // Its input's track is gone: no rebuild can come, unless
                     // one is staged already (the input was replaced by a
                     // rebuild whose commit this item began before).
-                    if Boundary::take_input_disposed() && !this.ctl.mail.has_letters() {
+                    if Boundary::take_input_disposed()
+                        && !this.ctl.mail.any(|next| next.pipeline.is_some())
+                    {
                         this.ctl.stop_with(false);
                         return Poll::Ready(());
                     }
@@ -350,8 +365,10 @@ impl fmt::Debug for Subscription {
 
 impl Subscription {
     /// Stops the task now (every handle sees it stopped). When it returns,
-    /// no handler call is running or will start — unless it is called from
-    /// inside a handler, which it does not wait for.
+    /// no handler call is running or will start: it waits for a handler
+    /// call in progress on another thread to end (unless it is called from
+    /// inside a handler, which it does not wait for). Dropping the last
+    /// handle of a subscription that is not detached does the same.
     pub fn unsubscribe(&self) {
         self.guard.ctl.stop();
     }
@@ -432,7 +449,9 @@ impl<T: 'static> Node for SubNode<T> {
         }
     }
     fn dispose(&self) {
-        self.ctl.stop();
+        // A reload must not wait for a handler (which may wait for the
+        // reload: a handler that runs a module).
+        self.ctl.stop_with(false);
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -453,8 +472,11 @@ impl<T: 'static> Node for SubNode<T> {
 /// start afresh) and never sees an end in between. A handler that panics
 /// loses that item; the subscription goes on and a `reload-error` is emitted.
 ///
-/// A commit reaches the task between two items: each item goes through one
-/// version's code from its input to the handler.
+/// A commit reaches the task between two items: an item the pipeline yields
+/// within one poll goes through one version's code from its input to the
+/// handler. An item that waits inside an async stage (`hot_then`, a plain
+/// buffering adapter) across a commit finishes that stage in the version
+/// that started it and goes on downstream in the newer one.
 ///
 /// A pipeline that ends leaves the task waiting for a rebuild, unless it
 /// ended because its input's track was disposed: then the subscription
@@ -495,7 +517,7 @@ where
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
     };
-    let input = builder.previous_entity();
+    let input = builder.consumed_entity();
     let living = builder.living::<SubNode<S::Item>>("subscribe", &shape);
     let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
     if let Some(target) = living.as_ref().filter(|node| !node.ctl.is_stopped()) {
