@@ -703,3 +703,164 @@ fn a_subscription_whose_input_is_rebuilt_goes_on_and_loses_nothing() {
     let numbers: Vec<u64> = handled.iter().map(|t| t.0).collect();
     assert_consecutive("retyped", &numbers);
 }
+
+// ---- Review cases: torn-down receivers, ended channels, panics, deadlocks -----
+
+#[hmr_track(key = "exact::torn::app")]
+fn torn_app(seen: Seen<u64>) -> (Broadcast<u64>, hmr_runtime::Subscription) {
+    let b = broadcast::<u64>(16);
+    let subscription = subscribe(b.subscribe(), move |x| seen.lock().unwrap().push(x));
+    (b, subscription)
+}
+
+#[test]
+fn a_receiver_torn_down_with_its_runtime_is_made_anew() {
+    let log = seen();
+    let first = {
+        let runtime = runtime();
+        let _entered = runtime.enter();
+        let (b, subscription) = module("exact-torn", || torn_app(log.clone())).unwrap();
+        b.send(1).unwrap();
+        wait_until("round 1's item", || log.lock().unwrap().len() == 1);
+        subscription
+    };
+    assert!(!first.is_active());
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let (b, second) = module("exact-torn", || torn_app(log.clone())).unwrap();
+    assert!(second.is_active());
+    b.send(2).expect("the restarted subscription has a living receiver");
+    wait_until("round 2's item", || log.lock().unwrap().len() == 2);
+}
+
+#[hmr_track(key = "exact::ended::channel")]
+fn ended_channel() -> (Sender<u32>, Receiver<u32>) {
+    channel(4)
+}
+
+#[tokio::test]
+async fn a_channel_whose_halves_were_dropped_is_made_anew() {
+    let (tx, rx) = module("exact-ended-a", ended_channel).unwrap();
+    drop((tx, rx));
+    let (tx, mut rx) = module("exact-ended-a", ended_channel).unwrap();
+    tx.try_send(5).expect("a new channel");
+    let next = tokio::time::timeout(Duration::from_secs(5), rx.next()).await.unwrap();
+    assert_eq!(next, Some(5));
+}
+
+#[tokio::test]
+async fn a_channel_receiver_ends_when_its_senders_are_dropped() {
+    let (tx, mut rx) = module("exact-ended-b", ended_channel).unwrap();
+    tx.send(1).await.unwrap();
+    drop(tx);
+    assert_eq!(rx.next().await, Some(1));
+    let next = tokio::time::timeout(Duration::from_secs(5), rx.next()).await;
+    assert_eq!(next, Ok(None), "the receiver ends");
+}
+
+#[test]
+fn a_hot_then_future_that_panics_loses_its_item_only() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let sink = MemoryLog::new();
+    let _guard = add_sink(sink.clone());
+    let handled = seen::<u32>();
+    let slow = futures::stream::iter([1u32, 2, 3]).hot_then(|x| async move {
+        assert!(x != 2, "two fails");
+        x
+    });
+    let _subscription = subscribe(slow, {
+        let handled = handled.clone();
+        move |x| handled.lock().unwrap().push(x)
+    });
+    wait_until("items 1 and 3", || handled.lock().unwrap().len() == 2);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(*handled.lock().unwrap(), [1, 3]);
+    let errors = sink
+        .events()
+        .iter()
+        .filter(
+            |e| matches!(e, Event::ReloadError { message, .. } if message.contains("two fails")),
+        )
+        .count();
+    assert_eq!(errors, 1, "one panic, one report (the future is not polled again)");
+}
+
+#[hmr_track(key = "exact::inputs::child")]
+fn inputs_child() -> impl Stream<Item = u32> + use<> {
+    futures::stream::pending()
+}
+
+#[hmr_track(key = "exact::inputs::app")]
+fn inputs_app() -> Vec<hmr_runtime::Subscription> {
+    let b = broadcast::<u32>(4);
+    vec![subscribe(b.subscribe(), |_| {}), subscribe(inputs_child(), |_| {})]
+}
+
+#[test]
+fn subscribe_names_no_input_it_does_not_know() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let (_subscriptions, events) = capture_events(|| module("exact-inputs", inputs_app).unwrap());
+    let inputs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Subscribe { input, .. } => Some(*input),
+            _ => None,
+        })
+        .collect();
+    // A channel's receiver and a child track's stream are not parts of this
+    // scope's chain: no entity of this scope is what they consume.
+    assert_eq!(inputs, [None, None]);
+}
+
+#[hmr_track(key = "exact::deadlock::app")]
+fn deadlock_app(v: u32, entered: Arc<AtomicBool>) {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
+    tx.unbounded_send(1).unwrap();
+    std::mem::forget(tx);
+    if v == 1 {
+        subscribe(rx, move |_| {
+            entered.store(true, SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+            // A handler reacting to a change runs a module.
+            let _ = module("exact-deadlock-other", || ());
+        })
+        .detach();
+    } else {
+        // Another item type: the subscription is replaced, the old one disposed.
+        subscribe(rx.map(u64::from), |_| {}).detach();
+    }
+}
+
+#[test]
+fn disposing_a_subscription_does_not_wait_for_its_handler() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let entered = Arc::new(AtomicBool::new(false));
+    module("exact-deadlock", || deadlock_app(1, entered.clone())).unwrap();
+    wait_until("the handler runs", || entered.load(SeqCst));
+    let started = Instant::now();
+    module("exact-deadlock", || deadlock_app(2, entered.clone())).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "the reload waited for the handler");
+}
+
+#[test]
+fn unsubscribe_returns_once_a_running_handler_call_ended() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let running = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU32::new(0));
+    let subscription = subscribe(futures::stream::iter(0u32..), {
+        let (running, calls) = (running.clone(), calls.clone());
+        move |_| {
+            running.store(true, SeqCst);
+            calls.fetch_add(1, SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            running.store(false, SeqCst);
+        }
+    });
+    wait_until("a handler call is running", || running.load(SeqCst));
+    subscription.unsubscribe();
+    assert!(!running.load(SeqCst), "unsubscribe returned while a handler call ran");
+}

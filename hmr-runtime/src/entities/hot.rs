@@ -71,7 +71,7 @@ impl<F: ?Sized> Hot<F> {
 #[inline(never)]
 fn unwind_from(track: Option<TrackId>, payload: Box<dyn Any + Send>) -> ! {
     let id = payload_id(&*payload);
-    PANICKED_IN.with(|p| p.set(track.map(|t| (t, id))));
+    PANICKED_IN.with(|p| p.set(Some((track, id))));
     resume_unwind(payload)
 }
 
@@ -82,13 +82,15 @@ fn payload_id(payload: &(dyn Any + Send)) -> usize {
 }
 
 std::thread_local! {
-    static PANICKED_IN: std::cell::Cell<Option<(TrackId, usize)>> =
+    static PANICKED_IN: std::cell::Cell<Option<(Option<TrackId>, usize)>> =
         const { std::cell::Cell::new(None) };
 }
 
-/// The track of the hot closure whose panic `payload` is, if it is one
-/// (a panic caught elsewhere before leaves nothing behind that matches).
-pub(crate) fn panicked_in(payload: &(dyn Any + Send)) -> Option<TrackId> {
+/// If `payload` is the panic of a hot closure, `Some` of the closure's track
+/// (`Some(None)` for one built outside any track). A panic caught elsewhere
+/// before leaves nothing behind that matches.
+#[allow(clippy::option_option, reason = "not a hot closure, or one of no track")]
+pub(crate) fn panicked_in(payload: &(dyn Any + Send)) -> Option<Option<TrackId>> {
     let noted = PANICKED_IN.with(std::cell::Cell::take)?;
     (noted.1 == payload_id(payload)).then_some(noted.0)
 }

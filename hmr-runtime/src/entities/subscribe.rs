@@ -250,7 +250,8 @@ impl<T: 'static> Future for Task<T> {
                         );
                         return Poll::Pending;
                     };
-                    runtime_panic(Some(track), "a hot closure", this.ctl.id, &*payload);
+                    let track = track.or(this.ctl.track);
+                    runtime_panic(track, "a hot closure", this.ctl.id, &*payload);
                     // Let other tasks run before the pipeline is polled again.
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
