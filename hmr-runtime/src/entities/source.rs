@@ -157,7 +157,10 @@ enum Checked {
 /// old inner is dropped (never ended into the consumer), and the first item
 /// of the commit's epoch comes from the new one (a consumer parked on the old
 /// one is woken). Polling costs one atomic load and a compare on top of the
-/// inner stream; no lock.
+/// inner stream, no lock; a source over hot operators of its own scope (or a
+/// returned chain) polled outside a subscription also opens the per-item
+/// boundary that keeps its parts on one version (a thread-local read and two
+/// writes).
 ///
 /// Handles handed out by re-executions of the same track share the living
 /// stream: the handle that holds the inner stream (the first one) receives;
