@@ -864,3 +864,49 @@ fn unsubscribe_returns_once_a_running_handler_call_ended() {
     subscription.unsubscribe();
     assert!(!running.load(SeqCst), "unsubscribe returned while a handler call ran");
 }
+
+#[hmr_track(key = "exact::choice::a")]
+fn choice_a(b: &Broadcast<u64>) -> impl Stream<Item = u64> + use<> {
+    b.subscribe()
+}
+
+#[hmr_track(key = "exact::choice::b")]
+fn choice_b(b: &Broadcast<u64>) -> impl Stream<Item = u64> + use<> {
+    b.subscribe()
+}
+
+#[hmr_track(key = "exact::choice::app")]
+fn choice_app(v: u32, b: &Broadcast<u64>, seen: Seen<(u64, u32)>) -> hmr_runtime::Subscription {
+    // A choice of tracked inputs, wrapped in `source`: the living source
+    // switches to the chosen one (README, "A chain keeps the input …").
+    let input: futures::stream::BoxStream<'static, u64> =
+        if v.is_multiple_of(2) { choice_a(b).boxed() } else { choice_b(b).boxed() };
+    subscribe(source(input).hot_map(|x| x), move |x| seen.lock().unwrap().push((x, v)))
+}
+
+#[test]
+fn a_choice_of_tracked_inputs_through_source_keeps_the_subscription() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let log = seen();
+    let b = broadcast::<u64>(1 << 16);
+    let first = module("exact-choice", || choice_app(1, &b, log.clone())).unwrap();
+    let (stop, _last, producer) = produce({
+        let b = b.clone();
+        move |n| {
+            let _ = b.send(n);
+        }
+    });
+    for v in 2..=60 {
+        let again = module("exact-choice", || choice_app(v, &b, log.clone())).unwrap();
+        assert_eq!(again.id(), first.id());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let at_end = log.lock().unwrap().len();
+    wait_until("items through the last version", || {
+        log.lock().unwrap()[at_end..].iter().any(|t| t.1 == 60)
+    });
+    stop.store(true, SeqCst);
+    producer.join().unwrap();
+    assert!(first.is_active(), "the subscription went on");
+}
