@@ -245,7 +245,7 @@ impl Drop for Commit {
 }
 
 /// Published letters an unread mailbox keeps (see [`Commit::stage`]).
-pub(crate) const KEPT: usize = 32;
+pub(crate) const KEPT: usize = 256;
 
 /// What a mailbox carries.
 pub(crate) trait Letter: Send + Sized + 'static {

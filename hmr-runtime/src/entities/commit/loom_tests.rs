@@ -213,7 +213,7 @@ fn loom_commits_racing_one_item() {
 #[test]
 fn loom_unread_mailbox_keeps_kept_letters() {
     let mut builder = loom::model::Builder::new();
-    builder.max_branches = 100_000;
+    builder.max_branches = 10_000_000;
     builder.check(|| {
         let (pa, pb) = (Probe::new(), Probe::new());
         let (a, b) = (mailbox(&pa), mailbox(&pb));
