@@ -909,8 +909,9 @@ fn a_swap_whose_drop_panics_is_reported_and_the_module_commits() {
     let _v2 = module("drop-panics-living", || drop_panics(true)).unwrap();
     let mut events = Vec::new();
     let mut result = Ok(());
-    for _ in 0..40 {
-        // …until the unread slot holds more versions than it keeps: then the
+    for _ in 0..300 {
+        // …until the unread slot holds more versions than it keeps (256):
+        // then the
         // oldest are dropped, and the panic is caught and reported.
         let (r, e) =
             capture_events(|| module("drop-panics-living", || drop_panics(false)).map(drop));
