@@ -913,3 +913,27 @@ fn a_choice_of_tracked_inputs_through_source_keeps_the_subscription() {
     producer.join().unwrap();
     assert!(first.is_active(), "the subscription went on");
 }
+
+static ENDED_MAKES: AtomicU32 = AtomicU32::new(0);
+
+#[hmr_track(key = "exact::ended::input")]
+fn ended_input() -> Source<u32> {
+    input("feed", || {
+        ENDED_MAKES.fetch_add(1, SeqCst);
+        futures::stream::iter([1, 2])
+    })
+}
+
+#[tokio::test]
+async fn an_input_whose_stream_ended_is_made_again() {
+    let mut first = module("exact-ended-input", ended_input).unwrap();
+    assert_eq!(first.next().await, Some(1));
+    assert_eq!(first.next().await, Some(2));
+    assert_eq!(first.next().await, None);
+    // The first handle is alive (the input is not torn down), its feed over.
+    let second = module("exact-ended-input", ended_input).unwrap();
+    assert_eq!(ENDED_MAKES.load(SeqCst), 2, "the same deps, but the feed had ended: made again");
+    drop(first);
+    let items = tokio::time::timeout(Duration::from_secs(5), second.collect::<Vec<_>>()).await;
+    assert_eq!(items.unwrap(), [1, 2]);
+}

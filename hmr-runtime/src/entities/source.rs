@@ -43,6 +43,8 @@ struct State<T> {
     waiting: Vec<Waker>,
     /// The last handle went away and took the inner stream down with it.
     torn: bool,
+    /// The receiving handle saw its inner stream end (and no switch since).
+    ended: bool,
     /// The track is gone: the stream ends.
     disposed: bool,
 }
@@ -58,6 +60,7 @@ impl<T: 'static> Switch<T> {
                 handles: 0,
                 waiting: Vec::new(),
                 torn: false,
+                ended: false,
                 disposed: false,
             }),
         }
@@ -76,6 +79,7 @@ impl<T: 'static> Switch<T> {
                 return;
             }
             state.torn = false;
+            state.ended = false;
             // Staged under the lock: the last handle's drop either comes
             // first (and the inner is discarded above) or finds it in the
             // mailbox when it tears down.
@@ -83,6 +87,11 @@ impl<T: 'static> Switch<T> {
         }
         // A waiting handle takes it when nobody receives.
         self.wake_waiting();
+    }
+
+    /// Whether its inner stream ended (a finite feed, a closed connection).
+    fn is_ended(&self) -> bool {
+        sync::lock(&self.state).ended
     }
 
     /// Whether no inner stream is alive (every handle was dropped).
@@ -309,7 +318,12 @@ impl<T: 'static> Source<T> {
         self.inner = None;
         self.mail.register(cx.waker());
         match self.check() {
-            Checked::Same | Checked::Closed => Poll::Ready(None),
+            Checked::Same => {
+                // An input over it is made again by its next re-execution.
+                sync::lock(&self.switch.state).ended = true;
+                Poll::Ready(None)
+            }
+            Checked::Closed => Poll::Ready(None),
             Checked::Switched => self.poll_slow(cx),
             Checked::Later => {
                 cx.waker().wake_by_ref();
@@ -406,8 +420,9 @@ where
 
 /// An input that stays connected across edits: `make` builds its stream
 /// only when the track's input is first built, when `deps` differs (by
-/// `PartialEq`) from the living input's, on `#[hmr_track(reset)]`, or after
-/// the input was torn down (every handle dropped). Otherwise `make` is not
+/// `PartialEq`) from the living input's, on `#[hmr_track(reset)]`, after the
+/// input was torn down (every handle dropped), or after its stream ended (a
+/// finite feed, a closed connection: the next version reconnects). Otherwise `make` is not
 /// called and the living stream goes on: an interval keeps its count, a
 /// generator does not replay, a connection is not reopened (DESIGN §10).
 ///
@@ -449,6 +464,7 @@ where
         let handle = Source::waiting(living.switch.clone());
         let keep = !builder.is_reset()
             && !living.switch.is_torn()
+            && !living.switch.is_ended()
             && lock(&living.deps).as_ref().is_some_and(|d| d.same(&deps));
         let staged = if keep {
             Staged { inner: None, deps: None, switch_on_update: false }
