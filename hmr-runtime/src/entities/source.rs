@@ -41,12 +41,21 @@ struct State<T> {
     handles: usize,
     /// Handles waiting to become the receiver.
     waiting: Vec<Waker>,
-    /// The last handle went away and took the inner stream down with it.
-    torn: bool,
-    /// The receiving handle saw its inner stream end (and no switch since).
-    ended: bool,
+    /// What became of the inner stream.
+    feed: Feed,
+}
+
+/// What became of a switch's inner stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// It flows (or waits for its next item).
+    Flowing,
+    /// The receiving handle saw it end, and no switch came since.
+    Ended,
+    /// The last handle went away and took it down.
+    TornDown,
     /// The track is gone: the stream ends.
-    disposed: bool,
+    Disposed,
 }
 
 impl<T: 'static> Switch<T> {
@@ -59,9 +68,7 @@ impl<T: 'static> Switch<T> {
                 received: false,
                 handles: 0,
                 waiting: Vec::new(),
-                torn: false,
-                ended: false,
-                disposed: false,
+                feed: Feed::Flowing,
             }),
         }
     }
@@ -71,15 +78,16 @@ impl<T: 'static> Switch<T> {
     pub(crate) fn stage(&self, commit: &mut Commit, inner: Inner<T>) {
         {
             let mut state = sync::lock(&self.state);
-            if state.disposed || state.handles == 0 {
+            if state.feed == Feed::Disposed || state.handles == 0 {
                 // Nobody would consume it: it stays down.
-                state.torn = !state.disposed;
+                if state.feed != Feed::Disposed {
+                    state.feed = Feed::TornDown;
+                }
                 drop(state);
                 commit.discard(inner);
                 return;
             }
-            state.torn = false;
-            state.ended = false;
+            state.feed = Feed::Flowing;
             // Staged under the lock: the last handle's drop either comes
             // first (and the inner is discarded above) or finds it in the
             // mailbox when it tears down.
@@ -91,12 +99,12 @@ impl<T: 'static> Switch<T> {
 
     /// Whether its inner stream ended (a finite feed, a closed connection).
     fn is_ended(&self) -> bool {
-        sync::lock(&self.state).ended
+        sync::lock(&self.state).feed == Feed::Ended
     }
 
     /// Whether no inner stream is alive (every handle was dropped).
     pub(crate) fn is_torn(&self) -> bool {
-        sync::lock(&self.state).torn
+        sync::lock(&self.state).feed == Feed::TornDown
     }
 
     fn wake_waiting(&self) {
@@ -107,7 +115,7 @@ impl<T: 'static> Switch<T> {
     pub(crate) fn dispose(&self) {
         let (spare, waiting) = {
             let mut state = sync::lock(&self.state);
-            state.disposed = true;
+            state.feed = Feed::Disposed;
             (state.spare.take(), std::mem::take(&mut state.waiting))
         };
         self.mail.close();
@@ -220,7 +228,7 @@ impl<T: 'static> Source<T> {
     #[cold]
     fn try_receive(&mut self, cx: &Context<'_>) -> Take {
         let mut state = sync::lock(&self.switch.state);
-        if state.disposed {
+        if state.feed == Feed::Disposed {
             return Take::Ended;
         }
         if state.received {
@@ -320,7 +328,10 @@ impl<T: 'static> Source<T> {
         match self.check() {
             Checked::Same => {
                 // An input over it is made again by its next re-execution.
-                sync::lock(&self.switch.state).ended = true;
+                let mut state = sync::lock(&self.switch.state);
+                if state.feed == Feed::Flowing {
+                    state.feed = Feed::Ended;
+                }
                 Poll::Ready(None)
             }
             Checked::Closed => Poll::Ready(None),
@@ -372,7 +383,7 @@ impl<T> Drop for Source<T> {
             state.handles -= 1;
             if self.receiver {
                 state.received = false;
-                if state.handles > 0 && !state.disposed {
+                if state.handles > 0 && state.feed != Feed::Disposed {
                     // Hand the inner stream back, for a waiting handle.
                     state.spare = self.inner.take();
                 }
@@ -380,7 +391,9 @@ impl<T> Drop for Source<T> {
             let teardown = state.handles == 0;
             let spare = if teardown {
                 // Nobody left to consume it: the upstream goes down now.
-                state.torn = true;
+                if state.feed != Feed::Disposed {
+                    state.feed = Feed::TornDown;
+                }
                 state.spare.take()
             } else {
                 None
