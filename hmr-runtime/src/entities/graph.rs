@@ -21,7 +21,7 @@
 
 use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use super::commit::Commit;
@@ -29,10 +29,7 @@ use crate::accumulator::dispatch::{Hook, hooks, store};
 use crate::accumulator::reducer::Apply;
 use crate::events::{Change, EntityId, EntityKind};
 
-/// Locks `m`; a panic elsewhere does not poison the graph.
-pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use super::sync::std_lock as lock;
 
 /// A value that may be compared with another of unknown type.
 pub(crate) trait Arg: Send {
@@ -334,23 +331,7 @@ impl Builder {
     /// connections are kept (sources, returned streams, subscriptions: their
     /// consumers stay connected); channels and tasks are rebuilt.
     pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
-        let scope = self.scope.as_ref()?;
-        if scope.reset && !matches!(op, "source" | "input" | "stream" | "subscribe" | "receiver") {
-            return None;
-        }
-        let nth = self
-            .building
-            .as_ref()
-            .map_or(0, |b| lock(&b.parts).iter().filter(|p| p.op == op).count());
-        let node = {
-            let living = lock(&self.living.as_ref()?.parts);
-            let part = living.iter().filter(|p| p.op == op).nth(nth)?;
-            if !part.shape.same(shape) {
-                return None;
-            }
-            part.node.clone()
-        };
-        node.into_any().downcast::<N>().ok()
+        self.living_part(op, shape, false)
     }
 
     /// [`living`](Builder::living) for parts told apart by their shape (a
@@ -361,14 +342,27 @@ impl Builder {
         op: &'static str,
         shape: &Shape,
     ) -> Option<Arc<N>> {
+        self.living_part(op, shape, true)
+    }
+
+    fn living_part<N: Node>(
+        &self,
+        op: &'static str,
+        shape: &Shape,
+        by_shape: bool,
+    ) -> Option<Arc<N>> {
         let scope = self.scope.as_ref()?;
-        let _ = scope;
-        let nth = self.building.as_ref().map_or(0, |b| {
-            lock(&b.parts).iter().filter(|p| p.op == op && p.shape.same(shape)).count()
-        });
+        if scope.reset && !matches!(op, "source" | "input" | "stream" | "subscribe" | "receiver") {
+            return None;
+        }
+        let alike = |p: &&Part| p.op == op && (!by_shape || p.shape.same(shape));
+        let nth = self.building.as_ref().map_or(0, |b| lock(&b.parts).iter().filter(alike).count());
         let node = {
             let living = lock(&self.living.as_ref()?.parts);
-            let part = living.iter().filter(|p| p.op == op && p.shape.same(shape)).nth(nth)?;
+            let part = living.iter().filter(alike).nth(nth)?;
+            if !part.shape.same(shape) {
+                return None;
+            }
             part.node.clone()
         };
         node.into_any().downcast::<N>().ok()

@@ -93,8 +93,8 @@ impl<T: 'static> Switch<T> {
             // mailbox when it tears down.
             commit.stage(&self.mail, inner);
         }
-        // A waiting handle takes it when nobody receives.
-        self.wake_waiting();
+        // The receiver reads it once published. (A handle waits only while
+        // another receives; that one's drop wakes it.)
     }
 
     /// Whether its inner stream ended (a finite feed, a closed connection).
@@ -105,11 +105,6 @@ impl<T: 'static> Switch<T> {
     /// Whether no inner stream is alive (every handle was dropped).
     pub(crate) fn is_torn(&self) -> bool {
         sync::lock(&self.state).feed == Feed::TornDown
-    }
-
-    fn wake_waiting(&self) {
-        let waiting = std::mem::take(&mut sync::lock(&self.state).waiting);
-        waiting.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) fn dispose(&self) {

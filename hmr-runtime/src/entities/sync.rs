@@ -13,11 +13,13 @@ pub(crate) use futures_util::task::AtomicWaker;
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64};
 
-/// Locks `m`; a panic elsewhere does not poison the protocol.
-#[cfg(not(loom))]
-pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks std's `m`; a panic elsewhere does not poison what it guards.
+pub(crate) fn std_lock<T: ?Sized>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(not(loom))]
+pub(crate) use std_lock as lock;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64};
