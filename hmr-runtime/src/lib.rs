@@ -100,8 +100,8 @@
 //!
 //! # Live editing
 //!
-//! With feature `subsecond`, real code edits drive the reloads: run the
-//! program under `dx serve --hot-patch` (dioxus-cli 0.7), call
+//! With feature `subsecond` (or `subsecond-0-8`, see Features), real code
+//! edits drive the reloads: run the program under `dx serve --hot-patch`, call
 //! `dioxus_devtools::connect_subsecond()` at the start of `main`, and register
 //! the code to re-run as roots (`root("app", app)`). Roots are called
 //! through `subsecond::HotFn`, so a re-run executes the newest code. After each
@@ -121,12 +121,26 @@
 //! - `enabled` (default): record tracked calls. Without it `#[hmr_track]`
 //!   functions compile to themselves.
 //! - `tracing` (default): the `TracingSink` bridge.
-//! - `subsecond`: live editing with `dx serve --hot-patch` (above):
-//!   `patch_status()`, `PatchStatus`, `PatchReload`.
+//! - `subsecond`: live editing with `dx serve --hot-patch` (above) of
+//!   dioxus-cli 0.7, on subsecond 0.7: `patch_status()`, `PatchStatus`,
+//!   `PatchReload`. dx 0.7 patches only the crate that holds `main`.
+//! - `subsecond-0-8`: the same on subsecond 0.8.0-alpha.3 (pinned exactly:
+//!   an alpha line), for dioxus-cli 0.8, which also patches the workspace's
+//!   library crates. Exclusive with `subsecond`: enable the one matching the
+//!   dioxus-cli and dioxus-devtools you use.
 
 // With the `enabled` feature off, nothing reaches the recording half
 // (`__private` hands out the `disabled` items instead).
 #![cfg_attr(not(feature = "enabled"), allow(dead_code, unreachable_pub))]
+
+// One subsecond: two would be two jump tables and two handler lists, and
+// dx's patches would reach only the one dioxus-devtools links.
+#[cfg(all(feature = "subsecond", feature = "subsecond-0-8"))]
+compile_error!(
+    "hmr-runtime: features `subsecond` (subsecond 0.7, for dioxus-cli 0.7) and `subsecond-0-8` \
+     (subsecond 0.8 alpha, for dioxus-cli 0.8) exclude each other: enable the one that matches \
+     your dioxus-cli and dioxus-devtools"
+);
 
 mod accumulator;
 mod entities;
@@ -154,7 +168,7 @@ pub use events::{
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
 pub use reload::module::{ReloadError, module, reload, root};
-#[cfg(feature = "subsecond")]
+#[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
 pub use reload::patch::{PatchReload, PatchStatus, patch_status};
 pub use store::queries::{current_track, derive_structural_path, render_tree, snapshot};
 pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};

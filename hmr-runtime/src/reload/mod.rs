@@ -1,5 +1,5 @@
 //! Reload units and the functions that re-run them.
 
 pub(crate) mod module;
-#[cfg(feature = "subsecond")]
+#[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
 pub(crate) mod patch;

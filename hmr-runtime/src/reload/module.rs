@@ -199,7 +199,7 @@ static ROOTS: Mutex<Vec<Root>> = Mutex::new(Vec::new());
 /// version of the code) and runs it. A root registered inside a tokio runtime
 /// is re-run inside it by reloads from threads that have none.
 ///
-/// With feature `subsecond`, `f` is called through `subsecond::HotFn`, so a
+/// With feature `subsecond` (or `subsecond-0-8`), `f` is called through `subsecond::HotFn`, so a
 /// re-run after a code patch executes the newest code, and the first `root`
 /// starts the patch engine: every patch posts a reload (see the crate docs,
 /// "Live editing"). Fn items (`root("app", app)`) and closures are patched;
@@ -211,9 +211,9 @@ pub fn root<F>(name: &str, f: F) -> Result<(), ReloadError>
 where
     F: Fn() + Send + Sync + 'static,
 {
-    #[cfg(feature = "subsecond")]
+    #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
     let f: RootFn = Arc::new(super::patch::hot(name, f));
-    #[cfg(not(feature = "subsecond"))]
+    #[cfg(not(any(feature = "subsecond", feature = "subsecond-0-8")))]
     let f: RootFn = Arc::new(f);
     let runtime = Handle::try_current().ok();
     {

@@ -1,4 +1,9 @@
-//! The subsecond engine (feature `subsecond`): real code patches drive reloads.
+//! The subsecond engine (feature `subsecond`, or `subsecond-0-8`): real code
+//! patches drive reloads.
+//!
+//! The two features are the same code on subsecond 0.7 and 0.8, whose APIs
+//! used here (`HotFn`, `register_handler`) agree: with `subsecond-0-8`, the
+//! 0.8 crate is imported as `subsecond`.
 //!
 //! `subsecond` (driven by `dx serve --hot-patch`) patches machine code through
 //! a jump table and then calls every handler registered with
@@ -20,6 +25,9 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+
+#[cfg(all(feature = "subsecond-0-8", not(feature = "subsecond")))]
+use subsecond_0_8 as subsecond;
 
 use super::module::{ReloadError, panic_message, reload_because};
 use crate::events::{CallReason, Change, Event};
@@ -54,7 +62,7 @@ where
     move || hot.lock().unwrap_or_else(PoisonError::into_inner).call(())
 }
 
-/// What the patch engine has done (feature `subsecond`); see [`patch_status`].
+/// What the patch engine has done (feature `subsecond` or `subsecond-0-8`); see [`patch_status`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PatchStatus {
