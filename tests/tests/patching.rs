@@ -1,12 +1,16 @@
 //! End to end: real machine code is patched under a running subscription,
-//! without `dx`, the way `dx serve --hot-patch` does it.
+//! without `dx`, the way `dx serve --hot-patch` does it. Twice: on subsecond
+//! 0.7 (feature `subsecond`), editing the program's own crate, which is what
+//! dx 0.7 patches; and on subsecond 0.8 (feature `subsecond-0-8`), editing a
+//! library crate of the program's workspace, which dx 0.8 patches too.
 //!
-//! 1. One `cargo build` of the fixture workspace (tests/patch-fixture) builds
-//!    the program, `feed_app` (linked with `-rdynamic`), and the crate a patch
-//!    is linked from: `feed_app` again, as a library, with one edit. Building
-//!    both in one invocation gives the patch exactly the crates (the same
-//!    `hmr-runtime`, tokio, std) the program runs. Each edit is one more build
-//!    of the patch crate alone.
+//! 1. One `cargo build` of the fixture workspace (tests/patch-fixture, or
+//!    tests/patch-fixture-0-8) builds the program, `feed_app` (linked with
+//!    `-rdynamic`), and the crate a patch is linked from: the edited crate
+//!    again (`feed_app` as a library, or the library `pipes`), with one edit.
+//!    Building both in one invocation gives the patch exactly the crates (the
+//!    same `hmr-runtime`, tokio, std) the program runs. Each edit is one more
+//!    build of the patch crate alone.
 //! 2. The patch crate's objects are linked with `cc -shared` and nothing
 //!    else: every symbol they need from other crates stays undefined and is
 //!    bound, at `dlopen`, to the program's exported symbols. So the patch's
@@ -42,15 +46,46 @@ const EDIT_3: u64 = 3_000_000;
 /// edit-4 also adds a `hot_filter` (even ticks only): `prices` is rebuilt.
 const EDIT_4: u64 = 4_000_000;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("patch-fixture")
+/// A workspace holding the program and the crate its patches are built from.
+#[derive(Clone, Copy, Debug)]
+struct Fixture {
+    /// Its directory in tests/, and its target directory's in `<target>`.
+    dir: &'static str,
+    /// The package of the edited crate, where `closure-root` is set.
+    edited_package: &'static str,
+    /// The package at `patch/`: the edited crate after an edit.
+    patch_package: &'static str,
+    /// The edited crate, which the tracked functions' keys name.
+    edited_crate: &'static str,
 }
 
-/// `<target>/patch-fixture`, beside the build running this test.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/debug/deps/patching-<hash>
-    exe.ancestors().nth(3).unwrap().join("patch-fixture")
+/// subsecond 0.7: the edited code is in the program's own crate.
+const BINARY_CRATE: Fixture = Fixture {
+    dir: "patch-fixture",
+    edited_package: "hmr-e2e-app",
+    patch_package: "hmr-e2e-patch",
+    edited_crate: "feed_app",
+};
+
+/// subsecond 0.8: the edited code is in `pipes`, a library of the workspace.
+const WORKSPACE_LIBRARY: Fixture = Fixture {
+    dir: "patch-fixture-0-8",
+    edited_package: "hmr-e2e-pipes",
+    patch_package: "hmr-e2e-pipes-patch",
+    edited_crate: "pipes",
+};
+
+impl Fixture {
+    fn path(self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(self.dir)
+    }
+
+    /// `<target>/<dir>`, beside the build running this test.
+    fn target_dir(self) -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        // <target>/debug/deps/patching-<hash>
+        exe.ancestors().nth(3).unwrap().join(self.dir)
+    }
 }
 
 struct Build {
@@ -72,27 +107,27 @@ enum Form {
 }
 
 impl Form {
-    fn features(self, edit: &str) -> String {
+    /// The features of the program and the patch crate.
+    fn features(self, fixture: Fixture, edit: &str) -> String {
+        let (edited, patch) = (fixture.edited_package, fixture.patch_package);
         match self {
-            Form::FnItem => format!("hmr-e2e-patch/{edit}"),
-            Form::Closure => {
-                format!("hmr-e2e-patch/{edit},hmr-e2e-patch/closure-root,hmr-e2e-app/closure-root")
-            }
+            Form::FnItem => format!("{patch}/{edit}"),
+            Form::Closure => format!("{patch}/{edit},{patch}/closure-root,{edited}/closure-root"),
         }
     }
 }
 
 /// Builds the program and the patch crate with `edit`, and says where they are.
-fn build(form: Form, edit: &str) -> Build {
+fn build(fixture: Fixture, form: Form, edit: &str) -> Build {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .current_dir(fixture())
+        .current_dir(fixture.path())
         .args(["build", "--locked", "--message-format=json-render-diagnostics"])
-        .args(["-p", "hmr-e2e-app", "-p", "hmr-e2e-patch"])
+        .args(["-p", "hmr-e2e-app", "-p", fixture.patch_package])
         .arg("--features")
-        .arg(form.features(edit))
+        .arg(form.features(fixture, edit))
         .arg("--target-dir")
-        .arg(target_dir())
+        .arg(fixture.target_dir())
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .stderr(Stdio::inherit())
@@ -118,13 +153,16 @@ fn build(form: Form, edit: &str) -> Build {
                 .find(|f| f.extension().is_some_and(|e| e == "rmeta"))
                 .map(|f| f.with_extension("rlib"))
         };
+        // The patch crate has the edited crate's name: tell them by package.
+        let patch_crate = Path::new(message["manifest_path"].as_str().unwrap())
+            == fixture.path().join("patch/Cargo.toml");
         match message["target"]["name"].as_str().unwrap() {
             "feed_app" if kinds.contains(&json!("bin")) => {
                 app = Some(PathBuf::from(message["executable"].as_str().unwrap()));
                 app_fresh = message["fresh"] == true;
             }
-            "feed_app" => patch = rlib(),
             "hmr_runtime" => runtime = rlib(),
+            _ if patch_crate => patch = rlib(),
             _ => {}
         }
     }
@@ -375,18 +413,25 @@ fn median(mut values: Vec<u128>) -> u128 {
 fn real_patches_swap_the_code_of_a_living_subscription() {
     // One form after the other: both builds write the same `feed_app`.
     for form in [Form::FnItem, Form::Closure] {
-        patch_a_living_subscription(form);
+        patch_a_living_subscription(BINARY_CRATE, form);
     }
 }
 
-/// Builds the program and its three patches; returns the program and the jump
+#[test]
+fn real_patches_of_a_workspace_library_swap_the_code_under_subsecond_0_8() {
+    for form in [Form::FnItem, Form::Closure] {
+        patch_a_living_subscription(WORKSPACE_LIBRARY, form);
+    }
+}
+
+/// Builds the program and its four patches; returns the program and the jump
 /// table of each edit.
-fn build_patches(form: Form) -> (PathBuf, BTreeMap<&'static str, Value>) {
-    let dir = target_dir();
+fn build_patches(fixture: Fixture, form: Form) -> (PathBuf, BTreeMap<&'static str, Value>) {
+    let dir = fixture.target_dir();
     let builds: Vec<(&str, Build, PathBuf)> = ["edit-1", "edit-2", "edit-3", "edit-4"]
         .into_iter()
         .map(|edit| {
-            let build = build(form, edit);
+            let build = build(fixture, form, edit);
             let lib = dir.join(format!("patch-{form:?}-{edit}.so"));
             link(&build.patch, &lib);
             (edit, build, lib)
@@ -401,8 +446,8 @@ fn build_patches(form: Form) -> (PathBuf, BTreeMap<&'static str, Value>) {
     (first.app.clone(), tables)
 }
 
-fn patch_a_living_subscription(form: Form) {
-    let (program, tables) = build_patches(form);
+fn patch_a_living_subscription(fixture: Fixture, form: Form) {
+    let (program, tables) = build_patches(fixture, form);
     let mut app = App::start(&program);
     let ready = app.until("the program to start", |line| line.get("ready").cloned());
     let tasks = ready["tasks"].as_u64().unwrap();
@@ -441,6 +486,15 @@ fn patch_a_living_subscription(form: Form) {
         assert_eq!(calls.len(), 1, "one reload: {calls:?}");
         assert_eq!((&calls[0]["module"], &calls[0]["reason"]), (&json!("feed"), &json!("patch")));
         assert_eq!(count_events(&patched.lines, "track-update"), 2, "both tracks reached");
+        let mut keys: Vec<&str> = patched
+            .lines
+            .iter()
+            .filter(|l| l["type"] == "track-call")
+            .map(|l| l["key"].as_str().unwrap())
+            .collect();
+        keys.sort_unstable();
+        let krate = fixture.edited_crate;
+        assert_eq!(keys, [format!("{krate}::feed::prices"), format!("{krate}::feed::totals")]);
         assert_eq!(count_events(&patched.lines, "subscribe"), 0, "the living task is kept");
         // Items flow on, through the old code until the swap and through the
         // new code from then on.
@@ -495,9 +549,10 @@ fn patch_a_living_subscription(form: Form) {
     assert_eq!(total_subscribes, 1, "one task for the whole run");
     assert!(stderr.contains("edit-2: the new code panics"), "the panic was printed: {stderr}");
     eprintln!(
-        "{form:?} root, {} patches, medians: apply_patch to the reload's end {} µs {reloads:?} \
+        "{} ({form:?} root), {} patches, medians: apply_patch to the reload's end {} µs {reloads:?} \
          (the reload alone {} µs {reloads_alone:?}); apply_patch to the first item through \
          the new code {} µs {to_new_code:?} (the new ticks come every 2 ms)",
+        fixture.dir,
         reloads.len(),
         median(reloads.clone()),
         median(reloads_alone.clone()),

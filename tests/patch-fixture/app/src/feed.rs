@@ -3,6 +3,11 @@
 //!
 //! The `edit-N` features are the edits: they are compiled only into patches
 //! (the crate in ../patch), never into the running program.
+//!
+//! Both fixtures compile this file: here as a module of the program's binary
+//! crate (the crate dx 0.7 patches), and in ../../patch-fixture-0-8 as a
+//! module of a library crate the binary uses (a workspace library, which dx
+//! 0.8 patches).
 
 #[cfg(feature = "closure-root")]
 use std::sync::Arc;
@@ -11,16 +16,31 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::Stream;
 use hmr_runtime::{HmrStreamExt, Subscription, hmr_track, source, subscribe};
 
+/// Registers the root and runs it. Here, in the edited crate, is where
+/// `subsecond::HotFn`'s call of the root is instantiated: the function a
+/// patch's jump table maps onto its new build.
+///
+/// # Errors
+/// As `hmr_runtime::root`.
+pub fn start() -> Result<(), hmr_runtime::ReloadError> {
+    hmr_runtime::root("feed", root())
+}
+
+/// The size of the root: one pointer for the closure form.
+pub fn root_size() -> usize {
+    size_of_val(&root())
+}
+
 /// The root handed to `hmr_runtime::root("feed", …)`: the fn item.
 #[cfg(not(feature = "closure-root"))]
-pub fn root() -> impl Fn() + Send + Sync + 'static {
+fn root() -> impl Fn() + Send + Sync + 'static {
     pipeline
 }
 
 /// The root handed to `hmr_runtime::root("feed", …)`: a closure capturing one
 /// `Arc`, so one pointer in size.
 #[cfg(feature = "closure-root")]
-pub fn root() -> impl Fn() + Send + Sync + 'static {
+fn root() -> impl Fn() + Send + Sync + 'static {
     let name = Arc::new(String::from("feed"));
     move || {
         assert_eq!(name.as_str(), "feed");
@@ -90,6 +110,6 @@ fn ticks() -> impl Stream<Item = u64> + Send + 'static {
 }
 
 /// Microseconds since the epoch: a clock the app and its patches share.
-pub(crate) fn micros() -> u128 {
+pub fn micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
