@@ -19,14 +19,12 @@
 //!
 //! Without dx (`cargo run` here) it just ticks: nothing sends patches.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+mod changes;
+
 use std::time::Duration;
 
 use futures::Stream;
-use hmr_runtime::{
-    Event, HmrStreamExt, Sink, Subscription, TrackId, add_sink, hmr_track, input, root, subscribe,
-};
+use hmr_runtime::{HmrStreamExt, Subscription, add_sink, hmr_track, input, root, subscribe};
 
 /// The root (`root("app", app)`): what every patch re-runs.
 fn app() {
@@ -64,43 +62,12 @@ fn ticks() -> impl Stream<Item = u64> + Send + 'static {
     })
 }
 
-/// Prints what each reload did to the tracks.
-#[derive(Default)]
-struct Changes {
-    paths: Mutex<HashMap<TrackId, String>>,
-}
-
-impl Sink for Changes {
-    fn record(&self, event: &Event) {
-        let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = |id: &TrackId| paths.get(id).cloned().unwrap_or_else(|| id.to_string());
-        match event {
-            Event::TrackCall { id, path, .. } => {
-                paths.insert(*id, path.clone());
-            }
-            Event::HmrModuleCall { module, version, reason, .. } => {
-                println!("-- {module} v{version} ({reason:?})");
-            }
-            Event::TrackUpdate { id, change, .. } => println!("   {}: {change:?}", path(id)),
-            Event::TrackDispose { id, reason } => {
-                println!("   {}: disposed ({reason:?})", path(id));
-            }
-            Event::ReloadError { module, message, .. } => {
-                println!(
-                    "   {module}: the new code panicked, the old code keeps running: {message}"
-                );
-            }
-            _ => {}
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() {
     // Connects to `dx serve`'s dev server when there is one (it says where in
     // the environment) and applies the patches it sends.
     dioxus_devtools::connect_subsecond();
-    let _changes = add_sink(Changes::default());
+    let _changes = add_sink(changes::Changes::default());
     root("app", app).expect("the first version runs");
     std::future::pending::<()>().await;
 }

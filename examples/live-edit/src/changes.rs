@@ -1,0 +1,39 @@
+//! What each reload did to the tracks, printed as it happens: the reload
+//! (`-- app v2 (Patch)`), each track's change (`FnOnly`, `Structural`,
+//! disposed), and a new version's panic. Shared by both live-editing examples.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use hmr_runtime::{Event, Sink, TrackId};
+
+/// Prints what each reload did to the tracks.
+#[derive(Default)]
+pub(crate) struct Changes {
+    paths: Mutex<HashMap<TrackId, String>>,
+}
+
+impl Sink for Changes {
+    fn record(&self, event: &Event) {
+        let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = |id: &TrackId| paths.get(id).cloned().unwrap_or_else(|| id.to_string());
+        match event {
+            Event::TrackCall { id, path, .. } => {
+                paths.insert(*id, path.clone());
+            }
+            Event::HmrModuleCall { module, version, reason, .. } => {
+                println!("-- {module} v{version} ({reason:?})");
+            }
+            Event::TrackUpdate { id, change, .. } => println!("   {}: {change:?}", path(id)),
+            Event::TrackDispose { id, reason } => {
+                println!("   {}: disposed ({reason:?})", path(id));
+            }
+            Event::ReloadError { module, message, .. } => {
+                println!(
+                    "   {module}: the new code panicked, the old code keeps running: {message}"
+                );
+            }
+            _ => {}
+        }
+    }
+}
