@@ -17,7 +17,20 @@ static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Debug)]
 pub(crate) enum Segment {
     Track(&'static Key),
+    /// A `keyed(key, f)` scope: `[key]`, its key's `Debug` text.
+    Keyed(Arc<str>),
     Module(Arc<ModuleVersion>),
+}
+
+/// The identity of a `keyed(key, f)` scope: a track whose key is a value.
+#[derive(Debug)]
+pub(crate) struct Keyed {
+    /// `[key]`, with the key's `Debug` text.
+    pub(crate) text: Arc<str>,
+    /// The key's `Hash`, salted apart from static keys.
+    pub(crate) hash: u64,
+    /// Where `keyed` was called.
+    pub(crate) site: &'static std::panic::Location<'static>,
 }
 
 /// A materialised structural path: built only when someone needs it (an
@@ -46,6 +59,11 @@ impl PathNode {
                 Segment::Track(key) => {
                     let _ = write!(out, "{}#{}", key.text, node.n);
                 }
+                // The key is the identity: a repeat of it is rare, and numbered.
+                Segment::Keyed(text) if node.n == 0 => out.push_str(text),
+                Segment::Keyed(text) => {
+                    let _ = write!(out, "{text}#{}", node.n);
+                }
                 Segment::Module(m) => out.push_str(&m.name),
             }
         }
@@ -59,7 +77,7 @@ impl PathNode {
         }
         match &cur.segment {
             Segment::Module(m) => Some((**m).clone()),
-            Segment::Track(_) => None,
+            Segment::Track(_) | Segment::Keyed(_) => None,
         }
     }
 }
@@ -84,6 +102,8 @@ struct Cold {
     link: Link,
     /// A module scope's module.
     module: Option<Arc<ModuleVersion>>,
+    /// A keyed scope's key.
+    keyed: Option<Keyed>,
     /// An async frame's repeat counters, kept between polls.
     saved_counters: Vec<(u64, u32)>,
     /// The parts the entity types built in this execution so far.
@@ -101,7 +121,7 @@ pub(crate) struct Frame {
     pub(crate) call: CallId,
     /// The enclosing *track* (None under a module scope or at top level).
     pub(crate) parent: Option<TrackId>,
-    /// The function's key; `None` for a module scope.
+    /// The function's key; `None` for a module scope and a keyed scope.
     key: Option<&'static Key>,
     pub(crate) n: u32,
     /// Where this frame's repeat counters start in `Stack::counters` while
@@ -121,8 +141,9 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// A module scope: not a track.
     pub(crate) fn is_module(&self) -> bool {
-        self.key.is_none()
+        self.key.is_none() && self.cold.as_ref().is_none_or(|c| c.keyed.is_none())
     }
 
     /// The parts this execution built (DESIGN §7), shared with the store's
@@ -137,10 +158,14 @@ impl Frame {
     }
 
     fn segment(&self) -> Segment {
-        match (self.key, self.cold.as_ref().and_then(|c| c.module.clone())) {
-            (Some(key), _) => Segment::Track(key),
-            (None, Some(module)) => Segment::Module(module),
-            (None, None) => unreachable!("a module frame always has its module"),
+        if let Some(key) = self.key {
+            return Segment::Track(key);
+        }
+        let cold = self.cold.as_deref().expect("a module or keyed frame has its cold part");
+        match (&cold.keyed, &cold.module) {
+            (Some(keyed), _) => Segment::Keyed(keyed.text.clone()),
+            (None, Some(module)) => Segment::Module(module.clone()),
+            (None, None) => unreachable!("a frame without a key is a module or a keyed scope"),
         }
     }
 
@@ -150,23 +175,38 @@ impl Frame {
 
     /// The `track-call` event of this frame; `node` is its materialised path.
     pub(crate) fn call_event(&mut self, node: &PathNode) -> Event {
-        let key = self.key.expect("module frames have no track-call");
         if self.call.0 == 0 {
             self.call = CallId(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
         }
+        let (key, site, reset) = match (self.key, self.cold.as_deref()) {
+            (Some(key), _) => {
+                let callsite = key.callsite;
+                let site = Site {
+                    file: callsite.file.to_owned(),
+                    line: callsite.line,
+                    column: callsite.column,
+                };
+                (key.text.to_string(), site, callsite.reset)
+            }
+            (None, Some(Cold { keyed: Some(keyed), .. })) => {
+                let site = Site {
+                    file: keyed.site.file().to_owned(),
+                    line: keyed.site.line(),
+                    column: keyed.site.column(),
+                };
+                (keyed.text.to_string(), site, false)
+            }
+            (None, _) => unreachable!("module frames have no track-call"),
+        };
         Event::TrackCall {
             id: self.id,
             call: self.call,
-            key: key.text.to_string(),
+            key,
             path: node.path(),
             parent: self.parent,
-            site: Site {
-                file: key.callsite.file.to_owned(),
-                line: key.callsite.line,
-                column: key.callsite.column,
-            },
+            site,
             module: node.module(),
-            reset: key.callsite.reset,
+            reset,
         }
     }
 }
@@ -220,30 +260,29 @@ struct Placement {
 }
 
 impl Stack {
-    /// Place a call of `key` under the top frame, counting it there.
+    /// Place a call of the key hashed `hash` under the top frame, counting
+    /// it there.
     #[inline]
-    fn place(&mut self, key: &'static Key) -> Placement {
+    fn place(&mut self, hash: u64) -> Placement {
         match self.frames.last() {
             Some(top) => {
                 let mine = &mut self.counters[top.counters_from..];
-                let n = if let Some((_, count)) = mine.iter_mut().find(|(h, _)| *h == key.hash) {
+                let n = if let Some((_, count)) = mine.iter_mut().find(|(h, _)| *h == hash) {
                     *count += 1;
                     *count - 1
                 } else {
-                    self.counters.push((key.hash, 1));
+                    self.counters.push((hash, 1));
                     0
                 };
                 Placement {
-                    id: derive_id(top.id.0, key.hash, n),
+                    id: derive_id(top.id.0, hash, n),
                     parent: if top.is_module() { None } else { Some(top.id) },
                     n,
                     in_module: top.in_module,
                 }
             }
             // Outside any scope and module: one track per static key.
-            None => {
-                Placement { id: derive_id(0, key.hash, 0), parent: None, n: 0, in_module: false }
-            }
+            None => Placement { id: derive_id(0, hash, 0), parent: None, n: 0, in_module: false },
         }
     }
 
@@ -251,7 +290,7 @@ impl Stack {
     /// events go to the store.
     #[inline]
     pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
-        let p = self.place(key);
+        let p = self.place(key.hash);
         let frame = Frame {
             id: p.id,
             call: CallId(0),
@@ -286,7 +325,7 @@ impl Stack {
     /// A frame for an `async fn` future, placed under the current top but not
     /// pushed: the future owns it and pushes it for each poll.
     pub(crate) fn new_async_frame(&mut self, key: &'static Key) -> Frame {
-        let p = self.place(key);
+        let p = self.place(key.hash);
         let parent_node = self.top_node();
         Frame {
             id: p.id,
@@ -313,6 +352,28 @@ impl Stack {
         }
         self.frames.push(frame);
         self.frames.len()
+    }
+
+    /// Open a keyed scope (`keyed(key, f)`): a track placed by its key, whose
+    /// calls are counted afresh. Returns the new depth and whether its events
+    /// go to the store.
+    pub(crate) fn push_keyed(&mut self, keyed: Keyed) -> (usize, bool) {
+        let p = self.place(keyed.hash);
+        self.frames.push(Frame {
+            id: p.id,
+            call: CallId(0),
+            parent: p.parent,
+            key: None,
+            n: p.n,
+            counters_from: self.counters.len(),
+            entity: None,
+            announced: 0,
+            reduced: p.in_module,
+            panicking_at_entry: std::thread::panicking(),
+            in_module: p.in_module,
+            cold: Some(Box::new(Cold { keyed: Some(keyed), ..Cold::default() })),
+        });
+        (self.frames.len(), p.in_module)
     }
 
     /// Open a module scope.

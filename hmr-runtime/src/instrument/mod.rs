@@ -4,5 +4,6 @@ pub(crate) mod callsite;
 pub(crate) mod disabled;
 #[cfg(feature = "enabled")]
 pub(crate) mod future;
+pub(crate) mod keyed;
 #[cfg(feature = "enabled")]
 pub(crate) mod scope;

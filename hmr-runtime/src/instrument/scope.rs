@@ -36,6 +36,18 @@ pub struct ScopeGuard {
     _not_send: PhantomData<*const ()>,
 }
 
+impl ScopeGuard {
+    /// The guard of the scope pushed at `depth`.
+    pub(crate) fn at(depth: usize) -> ScopeGuard {
+        ScopeGuard { depth, _not_send: PhantomData }
+    }
+
+    /// A guard with no scope (the thread is being torn down).
+    pub(crate) fn inert() -> ScopeGuard {
+        ScopeGuard { depth: 0, _not_send: PhantomData }
+    }
+}
+
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
