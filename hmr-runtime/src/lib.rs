@@ -169,6 +169,7 @@ pub use events::{
 pub use hmr_macros::hmr_track;
 pub use instrument::keyed::keyed;
 pub use reload::module::{ReloadError, module, reload, root};
+pub use reload::module_async::module_async;
 #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
 pub use reload::patch::{PatchReload, PatchStatus, patch_status};
 pub use store::queries::{current_track, derive_structural_path, render_tree, snapshot};

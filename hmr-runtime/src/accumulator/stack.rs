@@ -376,23 +376,43 @@ impl Stack {
         (self.frames.len(), p.in_module)
     }
 
-    /// Open a module scope.
-    pub(crate) fn push_module(&mut self, module: ModuleVersion) -> usize {
+    /// Whether a scope of module `name` is open on this stack.
+    pub(crate) fn runs_module(&self, name: &str) -> bool {
+        self.frames.iter().any(|f| {
+            f.key.is_none()
+                && f.cold.as_ref().and_then(|c| c.module.as_ref()).is_some_and(|m| m.name == name)
+        })
+    }
+
+    /// A module scope's frame for a module's future, not pushed: the future
+    /// owns it and pushes it for each poll ([`enter_async`](Self::enter_async)).
+    pub(crate) fn new_module_frame(module: ModuleVersion) -> Frame {
+        Self::module_frame(module)
+    }
+
+    fn module_frame(module: ModuleVersion) -> Frame {
         let id = derive_id(0, crate::events::ids::hash_str(&module.name) ^ MODULE_SALT, 0);
-        self.frames.push(Frame {
+        Frame {
             id,
             call: CallId(0),
             parent: None,
             key: None,
             n: 0,
-            counters_from: self.counters.len(),
+            counters_from: 0,
             entity: None,
             announced: 0,
             reduced: true,
             panicking_at_entry: false,
             in_module: true,
             cold: Some(Box::new(Cold { module: Some(Arc::new(module)), ..Cold::default() })),
-        });
+        }
+    }
+
+    /// Open a module scope.
+    pub(crate) fn push_module(&mut self, module: ModuleVersion) -> usize {
+        let mut frame = Self::module_frame(module);
+        frame.counters_from = self.counters.len();
+        self.frames.push(frame);
         self.frames.len()
     }
 

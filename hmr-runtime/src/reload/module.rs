@@ -4,11 +4,14 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::Handle;
 
-use crate::accumulator::dispatch::{emit, emit_deferring_disposal, horizon, listening, store};
+use crate::accumulator::dispatch::{
+    Aftermath, emit, emit_deferring_disposal, horizon, listening, store,
+};
 use crate::accumulator::stack::STACK;
 use crate::events::{CallReason, Event, ModuleVersion};
 use crate::store::ModuleRecord;
@@ -56,10 +59,117 @@ impl std::error::Error for ReloadError {}
 /// different modules may run at once (a module may wait for other threads
 /// running other modules). As with any locks, two threads nesting the same
 /// two modules in opposite orders can deadlock: nest modules in one order.
-fn module_lock(name: &str) -> Arc<Mutex<()>> {
-    static LOCKS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+pub(super) fn module_lock(name: &str) -> Arc<ModuleLock> {
+    static LOCKS: Mutex<BTreeMap<String, Arc<ModuleLock>>> = Mutex::new(BTreeMap::new());
     let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
     locks.entry(name.to_owned()).or_default().clone()
+}
+
+/// A module's lock, held by a sync [`module`] (blocking) or by a
+/// [`module_async`](super::module_async::module_async) across its awaits.
+#[derive(Debug, Default)]
+pub(super) struct ModuleLock {
+    state: Mutex<LockState>,
+    /// Wakes blocked sync waiters.
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct LockState {
+    held: bool,
+    /// Async waiters, all woken when the lock is freed.
+    waiting: Vec<Waker>,
+}
+
+/// Holds a [`ModuleLock`] until dropped.
+#[derive(Debug)]
+pub(super) struct ModuleGuard(Arc<ModuleLock>);
+
+impl ModuleLock {
+    fn state(&self) -> MutexGuard<'_, LockState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits, blocking the thread, until the lock is free, and takes it.
+    fn lock_blocking(self: &Arc<Self>) -> ModuleGuard {
+        let mut state = self.state();
+        while state.held {
+            state = self.freed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.held = true;
+        ModuleGuard(self.clone())
+    }
+
+    /// Takes the lock if it is free; else wakes `cx` when it is freed.
+    pub(super) fn poll_lock(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<ModuleGuard> {
+        let mut state = self.state();
+        if !state.held {
+            state.held = true;
+            return Poll::Ready(ModuleGuard(self.clone()));
+        }
+        if !state.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            state.waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ModuleGuard {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut state = self.0.state();
+            state.held = false;
+            std::mem::take(&mut state.waiting)
+        };
+        self.0.freed.notify_all();
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// A module version that has begun: its `hmr-module-call` is out.
+pub(super) struct Begun {
+    pub(super) module: ModuleVersion,
+    /// The listeners its call went to; its return goes to the same.
+    pair: u64,
+}
+
+impl Begun {
+    /// Begins the next version of `name`. Call with its lock held.
+    pub(super) fn new(name: &str, reason: CallReason) -> Begun {
+        let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
+        // The module's call and return go to the same listeners, like a scope's.
+        let pair = if listening() { horizon() } else { 0 };
+        let call = Event::HmrModuleCall { module: name.to_owned(), version, reason };
+        emit_deferring_disposal(call, pair).finish(name);
+        Begun { module: ModuleVersion { name: name.to_owned(), version }, pair }
+    }
+
+    /// Ends the version: committed, or rolled back with `error`. Committed
+    /// swaps land now, before the next version may start; what the returned
+    /// aftermath holds (disposers) runs after the lock is released.
+    pub(super) fn end(self, error: Option<String>) -> Aftermath {
+        let name = self.module.name;
+        let end = Event::HmrModuleCallReturn {
+            module: name.clone(),
+            committed: error.is_none(),
+            error: error.clone(),
+        };
+        let mut aftermath = emit_deferring_disposal(end, self.pair);
+        aftermath.apply();
+        if let Some(message) = error {
+            emit(Event::ReloadError { module: name, message, path: None });
+        }
+        aftermath
+    }
+}
+
+/// Whether a scope of module `name` is open on this thread: its code, or a
+/// future polled inside it, is calling it again.
+pub(super) fn open_here(name: &str) -> bool {
+    let running = RUNNING.try_with(|r| r.borrow().iter().any(|n| n == name)).unwrap_or(false);
+    running || STACK.try_with(|s| s.borrow().runs_module(name)).unwrap_or(false)
 }
 
 /// Serialises [`reload`] calls.
@@ -135,33 +245,20 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
 
 /// [`module`], telling listeners why it runs.
 fn run<R>(name: &str, reason: CallReason, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
+    if open_here(name) {
+        return Err(ReloadError::Reentrant { module: name.to_owned() });
+    }
     let Some(_running) = Running::enter(name) else {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     };
     let lock = module_lock(name);
     let (result, aftermath) = {
-        let _serial = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
-        // The module's call and return go to the same listeners, like a scope's.
-        let pair = if listening() { horizon() } else { 0 };
-        let call = Event::HmrModuleCall { module: name.to_owned(), version, reason };
-        emit_deferring_disposal(call, pair).finish(name);
-        let module = ModuleVersion { name: name.to_owned(), version };
-        let depth = STACK.try_with(|s| s.borrow_mut().push_module(module)).unwrap_or(0);
+        let _serial = lock.lock_blocking();
+        let begun = Begun::new(name, reason);
+        let depth = STACK.try_with(|s| s.borrow_mut().push_module(begun.module.clone()));
         let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p));
-        let _ = STACK.try_with(|s| s.borrow_mut().pop(depth));
-        let error = result.as_ref().err().cloned();
-        let end = Event::HmrModuleCallReturn {
-            module: name.to_owned(),
-            committed: error.is_none(),
-            error: error.clone(),
-        };
-        let mut aftermath = emit_deferring_disposal(end, pair);
-        // Committed swaps land before the next version may start.
-        aftermath.apply();
-        if let Some(message) = error {
-            emit(Event::ReloadError { module: name.to_owned(), message, path: None });
-        }
+        let _ = STACK.try_with(|s| s.borrow_mut().pop(depth.unwrap_or(0)));
+        let aftermath = begun.end(result.as_ref().err().cloned());
         (result, aftermath)
     };
     aftermath.finish(name);
