@@ -85,7 +85,7 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
                 *seq += 1;
                 let _ = feed.send((symbol, *seq));
                 n += 1;
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     std::thread::sleep(Duration::from_micros(50));
                 }
             }
@@ -121,7 +121,6 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
             _ => None,
         })
         .collect();
-    let aapl_scope = tracks_before.track(ids["AAPL"]).unwrap().parent.unwrap();
     // (The keyed scope and `desk` built nothing: the store keeps no record
     // of them, so there is nothing of theirs to dispose.)
     assert_eq!(disposed, [ids["AAPL"]], "exactly AAPL's pipeline");

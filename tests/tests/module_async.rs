@@ -192,7 +192,7 @@ fn a_panic_after_an_await_rolls_back_and_a_cancelled_run_rolls_back_and_frees_th
     let cancelled = runtime.block_on(async {
         tokio::time::timeout(
             Duration::from_millis(20),
-            module_async("async-broken", || std::future::pending::<()>()),
+            module_async("async-broken", std::future::pending::<()>),
         )
         .await
     });
