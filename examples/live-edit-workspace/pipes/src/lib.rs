@@ -4,7 +4,8 @@
 //!
 //! - `calibrate`: `raw * 2` → `raw * 3 + 100`: the next reading goes through
 //!   the new code, both tracks report `FnOnly`, and the count and sum go on.
-//! - add `.hot_filter(|celsius| *celsius < 60)` after `hot_map(calibrate)`:
+//! - add `.hot_filter(|celsius| *celsius < 40)` after `hot_map(calibrate)`
+//!   (a threshold inside the calibrated range: `< 160` after the edit above):
 //!   `calibrated` is rebuilt (`Structural`), `report` and its count go on.
 //! - `panic!("…")` at the start of `app`: the panic is printed with `the new
 //!   code panicked, the old code keeps running`, and readings go on through
