@@ -467,10 +467,27 @@ async fn s4_structural_edit_rebuilds_and_the_task_keeps_running() {
     assert_eq!(s1.id(), s2.id());
     tx2.send(4).unwrap(); // filtered out by the new operator
     tx2.send(5).unwrap();
-    // The scan restarted: 5, not 8.
-    assert_eq!(log.wait_for(3).await, ["1", "3", "5"]);
+    // The scan's own definition did not change: its state is kept (DESIGN
+    // §10), 3 + 5.
+    assert_eq!(log.wait_for(3).await, ["1", "3", "8"]);
     assert_eq!(alive_tasks(), tasks, "the same task");
     assert!(s1.is_active());
+
+    // A changed seed restarts it, in a chain rebuilt or not.
+    let (tx3, rx3) = channel();
+    let (_s3, events) = capture_events(|| module("s4-living", || s4_v3(rx3, log.clone())).unwrap());
+    assert_eq!(changes(&events), [Change::Structural]);
+    tx3.send(7).unwrap();
+    assert_eq!(log.wait_for(4).await, ["1", "3", "8", "107"]);
+}
+
+#[hmr_track(key = "living::s4")]
+fn s4_v3(input: impl Stream<Item = u32> + Send + 'static, log: Log) -> Subscription {
+    let pipeline = source(input).hot_filter(|x| x % 2 == 1).hot_scan(100, |a, x| {
+        *a += x;
+        Some(*a)
+    });
+    subscribe(pipeline, move |v| log.push(v.to_string()))
 }
 
 #[hmr_track(key = "living::s4::returned")]

@@ -92,6 +92,11 @@ impl Shape {
         self
     }
 
+    /// The same operator over the same types, whatever its argument.
+    fn same_kind(&self, other: &Shape) -> bool {
+        self.op == other.op && self.types == other.types
+    }
+
     fn same(&self, other: &Shape) -> bool {
         self.op == other.op
             && self.types == other.types
@@ -121,6 +126,11 @@ pub(crate) trait Node: Send + Sync + 'static {
     }
     /// The track is gone: stop tasks, close channels, end streams.
     fn dispose(&self);
+    /// A stateful operator's hand-off cell (a [`StateCell`]), through which
+    /// a rebuilt chain's twin takes its state.
+    fn state_cell(&self) -> Option<&(dyn Any + Send + Sync)> {
+        None
+    }
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -165,8 +175,15 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
     }
 }
 
+/// Where a stateful operator leaves its state when its chain is dropped, for
+/// the twin in a rebuilt chain to take (see [`Builder::inherit`]).
+pub(crate) type StateCell<St> = Mutex<Option<St>>;
+
 pub(crate) struct Part {
     op: &'static str,
+    /// A stateful operator's kind, state type and seed: what a rebuilt
+    /// chain's operator must match to take its state.
+    state: Option<Shape>,
     /// The entity id it was recorded under.
     entity: EntityId,
     /// Its entity was captured (announced in an event).
@@ -325,6 +342,30 @@ impl Builder {
         }
     }
 
+    /// The hand-off cell of the living stateful operator whose state a new
+    /// one keyed `key` (kind, state type, seed) takes when its chain is
+    /// rebuilt: the living operator of the same kind and state type with the
+    /// same ordinal among those, if its seed is the same too (React keeps
+    /// hook state by position; a changed seed resets). None outside a
+    /// module and in a `reset` scope.
+    pub(crate) fn inherit<St: Send + 'static>(&self, key: &Shape) -> Option<Arc<StateCell<St>>> {
+        let scope = self.scope.as_ref()?;
+        if scope.reset {
+            return None;
+        }
+        let alike = |p: &&Part| p.state.as_ref().is_some_and(|k| k.same_kind(key));
+        let nth = self.building.as_ref().map_or(0, |b| lock(&b.parts).iter().filter(alike).count());
+        let node = {
+            let living = lock(&self.living.as_ref()?.parts);
+            let part = living.iter().filter(alike).nth(nth)?;
+            if !part.state.as_ref().is_some_and(|k| k.same(key)) {
+                return None;
+            }
+            part.node.clone()
+        };
+        node.state_cell()?.downcast_ref::<Arc<StateCell<St>>>().cloned()
+    }
+
     /// The living node of type `N` a new part of `op` with `shape` stands
     /// for: the living part of that op and the same ordinal among the parts
     /// of that op, if its shape is the same. In a `reset` scope only
@@ -378,7 +419,20 @@ impl Builder {
         shape: Shape,
         node: Arc<dyn Node>,
     ) -> EntityId {
-        self.record(Some(kind), op, name, shape, node)
+        self.record(Some(kind), op, name, shape, None, node)
+    }
+
+    /// [`finish`](Builder::finish) for a stateful operator, keyed `state`
+    /// for [`inherit`](Builder::inherit).
+    pub(crate) fn finish_stateful(
+        self,
+        kind: EntityKind,
+        op: &'static str,
+        name: String,
+        (shape, state): (Shape, Shape),
+        node: Arc<dyn Node>,
+    ) -> EntityId {
+        self.record(Some(kind), op, name, shape, Some(state), node)
     }
 
     /// Whether the scope runs inside a module (a later version swaps).
@@ -395,7 +449,7 @@ impl Builder {
         shape: Shape,
         node: Arc<dyn Node>,
     ) {
-        self.record(None, op, name, shape, node);
+        self.record(None, op, name, shape, None, node);
     }
 
     fn record(
@@ -404,6 +458,7 @@ impl Builder {
         op: &'static str,
         name: String,
         shape: Shape,
+        state: Option<Shape>,
         node: Arc<dyn Node>,
     ) -> EntityId {
         let entity = next_entity();
@@ -435,7 +490,8 @@ impl Builder {
                 NEXT_SHAPE.fetch_add(1, Ordering::Relaxed)
             };
             let captured = kind.is_some();
-            parts.push(Part { op, entity, captured, shape, number, name: name.clone(), node });
+            let name = name.clone();
+            parts.push(Part { op, state, entity, captured, shape, number, name, node });
             number
         };
         if let Some(kind) = kind {

@@ -13,7 +13,7 @@ use futures_core::future::BoxFuture;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::commit::{Commit, Mail, Mailbox};
-use super::graph::{Builder, Node, Shape, Ty};
+use super::graph::{Builder, Node, Shape, StateCell, Ty, lock};
 use super::source::short_type_name;
 use super::sync;
 use crate::events::{EntityKind, TrackId};
@@ -106,7 +106,52 @@ impl<F: ?Sized> Drop for Hot<F> {
     }
 }
 
-struct HotNode<F: ?Sized>(sync::Arc<Mailbox<Box<F>>>);
+/// How a stateful operator's state outlives its chain (DESIGN §10). When a
+/// re-execution rebuilds the chain (an operator added, plain code around
+/// it), the task drops the living chain and polls the new one: the living
+/// operator leaves its state in its cell as it is dropped, and its twin in
+/// the new chain takes it at its first poll. An operator dropped before its
+/// first poll (a version overtaken by the next one before any item) passes
+/// on what it would have taken.
+pub(crate) struct Handoff<St> {
+    /// Where this operator leaves its state.
+    own: Arc<StateCell<St>>,
+    /// The living twin's cell, until the first poll.
+    from: Option<Arc<StateCell<St>>>,
+    polled: bool,
+}
+
+impl<St> Handoff<St> {
+    /// At the first poll: the state the living twin left, if any.
+    #[inline]
+    fn first_poll(&mut self) -> Option<St> {
+        if self.polled {
+            return None;
+        }
+        self.take_inherited()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_inherited(&mut self) -> Option<St> {
+        self.polled = true;
+        self.from.take().and_then(|cell| lock(&cell).take())
+    }
+
+    /// On drop: leave `state` (or, never polled, what it would have taken).
+    fn leave(&mut self, state: Option<St>) {
+        let state = if self.polled { state } else { self.take_inherited() };
+        if let Some(state) = state {
+            *lock(&self.own) = Some(state);
+        }
+    }
+}
+
+struct HotNode<F: ?Sized> {
+    slot: sync::Arc<Mailbox<Box<F>>>,
+    /// A stateful operator's `Arc<StateCell<St>>`.
+    state: Option<Box<dyn Any + Send + Sync>>,
+}
 
 impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -115,12 +160,15 @@ impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     fn adopt(&self, new: &dyn Node, commit: &mut Commit) -> bool {
         let Some(new) = new.as_any().downcast_ref::<HotNode<F>>() else { return false };
         // A closure already taken (the new operator was polled) stays there.
-        if let Some(f) = new.0.take_all().pop() {
-            commit.stage(&self.0, f);
+        if let Some(f) = new.slot.take_all().pop() {
+            commit.stage(&self.slot, f);
         }
         true
     }
     fn dispose(&self) {}
+    fn state_cell(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.state.as_deref()
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -141,8 +189,34 @@ fn hot<F: ?Sized + Send + 'static>(
     let builder = Builder::new();
     let track = builder.track();
     let name = builder.chain(label);
-    builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(HotNode(slot.clone())));
+    let node = HotNode { slot: slot.clone(), state: None };
+    builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(node));
     Hot { slot, seen: 0, current: None, track }
+}
+
+/// [`hot`] for a stateful operator: `key` (kind, state type, seed) finds
+/// the living twin whose state it takes if its chain is rebuilt.
+fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
+    op: &'static str,
+    label: &str,
+    (shape, key): (Shape, Shape),
+    f: Box<F>,
+) -> (Hot<F>, Handoff<St>) {
+    let own = Arc::new(StateCell::default());
+    if !cfg!(feature = "enabled") {
+        let slot = sync::Arc::new(Mailbox::new(None));
+        let handoff = Handoff { own, from: None, polled: true };
+        return (Hot { slot, seen: 0, current: Some(f), track: None }, handoff);
+    }
+    let slot = sync::Arc::new(Mailbox::new(Some(f)));
+    let builder = Builder::new();
+    let track = builder.track();
+    let name = builder.chain(label);
+    let from = builder.inherit::<St>(&key);
+    let state: Box<dyn Any + Send + Sync> = Box::new(own.clone());
+    let node = HotNode { slot: slot.clone(), state: Some(state) };
+    builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
+    (Hot { slot, seen: 0, current: None, track }, Handoff { own, from, polled: false })
 }
 
 fn types<A: 'static, B: 'static>() -> [Ty; 2] {
@@ -275,6 +349,9 @@ impl<S: Stream> Stream for HotInspect<S> {
     }
 }
 
+/// `hot_scan`'s closure.
+type ScanFn<St, T, B> = dyn FnMut(&mut St, T) -> Option<B> + Send;
+
 pin_project_lite::pin_project! {
     /// Stream for [`HmrStreamExt::hot_scan`].
     #[must_use = "streams do nothing unless polled"]
@@ -282,7 +359,15 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         state: Option<St>,
-        f: Hot<dyn FnMut(&mut St, S::Item) -> Option<B> + Send>,
+        handoff: Handoff<St>,
+        f: Hot<ScanFn<St, S::Item, B>>,
+    }
+
+    impl<S, St, B> PinnedDrop for HotScan<S, St, B> where S: Stream {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.handoff.leave(this.state.take());
+        }
     }
 }
 debug_op!(HotScan<S, St, B>);
@@ -292,6 +377,9 @@ impl<S: Stream, St, B> Stream for HotScan<S, St, B> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<B>> {
         let this = self.project();
+        if let Some(kept) = this.handoff.first_poll() {
+            *this.state = Some(kept);
+        }
         let Some(state) = this.state.as_mut() else { return Poll::Ready(None) };
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
         let out = this.f.call(|f| f(state, item)).flatten();
@@ -312,7 +400,15 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         pending: Option<BoxFuture<'static, B>>,
+        handoff: Handoff<BoxFuture<'static, B>>,
         f: Hot<dyn FnMut(S::Item) -> BoxFuture<'static, B> + Send>,
+    }
+
+    impl<S, B> PinnedDrop for HotThen<S, B> where S: Stream {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.handoff.leave(this.pending.take());
+        }
     }
 }
 debug_op!(HotThen<S, B>);
@@ -321,6 +417,10 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
     type Item = B;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<B>> {
         let mut this = self.project();
+        if let Some(kept) = this.handoff.first_poll() {
+            // The item the living twin was waiting on finishes here.
+            *this.pending = Some(kept);
+        }
         loop {
             if let Some(fut) = this.pending.as_mut() {
                 // A future that panics is dropped: polled again, it would
@@ -448,7 +548,10 @@ pub trait HmrStreamExt: Stream {
         let shape =
             Shape::new("hot_scan", &[Ty::of::<Self::Item>(), Ty::of::<St>(), Ty::of::<B>()])
                 .with_arg(init.clone());
-        HotScan { stream: self, state: Some(init), f: hot("hot_scan", &label, shape, Box::new(f)) }
+        let key = Shape::new("hot_scan", &[Ty::of::<St>()]).with_arg(init.clone());
+        let f: Box<ScanFn<St, Self::Item, B>> = Box::new(f);
+        let (f, handoff) = hot_stateful("hot_scan", &label, (shape, key), f);
+        HotScan { stream: self, state: Some(init), handoff, f }
     }
 
     /// Runs the future `f` returns for each item, one at a time, yielding
@@ -462,9 +565,11 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(Self::Item) -> Fut + Send + 'static,
     {
         let shape = Shape::new("hot_then", &types::<Self::Item, Fut::Output>());
+        let key = Shape::new("hot_then", &[Ty::of::<Fut::Output>()]);
         let boxed: Box<dyn FnMut(Self::Item) -> BoxFuture<'static, Fut::Output> + Send> =
             Box::new(move |item| Box::pin(f(item)));
-        HotThen { stream: self, pending: None, f: hot("hot_then", "hot_then(fn)", shape, boxed) }
+        let (f, handoff) = hot_stateful("hot_then", "hot_then(fn)", (shape, key), boxed);
+        HotThen { stream: self, pending: None, handoff, f }
     }
 }
 

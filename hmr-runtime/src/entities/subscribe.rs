@@ -175,7 +175,8 @@ impl<T: 'static> Task<T> {
             Mail::Letters(letters) => {
                 for next in letters {
                     if let Some(pipeline) = next.pipeline {
-                        // The old pipeline is dropped: its state restarts (a rebuild).
+                        // The old pipeline is dropped: its stateful operators
+                        // leave their state to their twins in the new one.
                         self.pipeline = Some(pipeline);
                     }
                     if let Some(handler) = next.handler {
@@ -469,8 +470,11 @@ impl<T: 'static> Node for SubNode<T> {
 /// stream part built in the same scope (a plain stream such as a channel's
 /// receiver, or a stable stream another tracked fn returned) has nothing to
 /// swap into: the task takes the new one. If the pipeline's
-/// shape changed, the task takes the new pipeline instead (its operators
-/// start afresh) and never sees an end in between. A handler that panics
+/// shape changed, the task takes the new pipeline instead and never sees an
+/// end in between; each stateful operator in it whose own definition (kind,
+/// state type, seed) is unchanged keeps the living one's state (a
+/// `hot_scan`'s accumulator, a `hot_then` item in flight), matched by
+/// position among the operators of its kind. A handler that panics
 /// loses that item; the subscription goes on and a `reload-error` is emitted.
 ///
 /// A commit reaches the task between two items: an item the pipeline yields

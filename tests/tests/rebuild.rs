@@ -1,0 +1,158 @@
+//! Rebuilt chains keep their operators' state (DESIGN §10): when a
+//! re-execution rebuilds a chain (an operator added or removed), each
+//! stateful operator whose own definition (kind, state type, seed) did not
+//! change takes its living twin's state, matched by position among the
+//! operators of its kind; a `hot_then` item in flight finishes.
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmr_runtime::{
+    Broadcast, Change, Event, HmrStreamExt, Subscription, broadcast, capture_events, hmr_track,
+    module, source, subscribe,
+};
+use tokio::sync::Notify;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn changes(events: &[Event]) -> Vec<Change> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackUpdate { change, .. } => Some(*change),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (count, item, version)
+type Seen = Arc<Mutex<Vec<(u64, u64, u32)>>>;
+
+#[hmr_track(key = "rebuild::feed")]
+fn feed() -> Broadcast<u64> {
+    broadcast(1 << 16)
+}
+
+/// Odd versions count the items; even ones add an operator before the
+/// count: every reload rebuilds the chain.
+#[hmr_track(key = "rebuild::counted")]
+fn counted(v: u32, seen: Seen) -> Broadcast<u64> {
+    let feed = feed();
+    let count = |count: &mut u64, x: u64| {
+        *count += 1;
+        Some((*count, x))
+    };
+    let counted: std::pin::Pin<Box<dyn futures::Stream<Item = (u64, u64)> + Send>> = if v % 2 == 1 {
+        Box::pin(source(feed.subscribe()).hot_scan(0, count))
+    } else {
+        Box::pin(source(feed.subscribe()).hot_inspect(|_| ()).hot_scan(0, count))
+    };
+    subscribe(counted, move |(count, x)| seen.lock().unwrap().push((count, x, v))).detach();
+    feed
+}
+
+#[test]
+fn rebuilt_chains_keep_the_scan_state_under_a_live_producer() {
+    const VERSIONS: u32 = 60;
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let seen: Seen = Arc::default();
+    let feed = module("rebuild-live", || counted(1, seen.clone())).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut n = 0;
+            while !stop.load(SeqCst) {
+                n += 1;
+                let _ = feed.send(n);
+                if n.is_multiple_of(64) {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+            n
+        }
+    });
+    wait_until("items flow", || seen.lock().unwrap().len() > 50);
+    let mut structural = 0;
+    for v in 2..=VERSIONS {
+        let (result, events) =
+            capture_events(|| module("rebuild-live", || counted(v, seen.clone())));
+        result.unwrap();
+        structural += changes(&events).iter().filter(|c| **c == Change::Structural).count();
+        let at = seen.lock().unwrap().len();
+        wait_until("items after the reload", || seen.lock().unwrap().len() > at + 20);
+    }
+    stop.store(true, SeqCst);
+    let last = producer.join().unwrap();
+    wait_until("the last item", || seen.lock().unwrap().last().is_some_and(|t| t.1 == last));
+    assert!(structural >= usize::try_from(VERSIONS).unwrap() - 1, "every reload rebuilt");
+
+    let seen = seen.lock().unwrap();
+    for (i, &(count, x, _)) in seen.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!((count, x), (n, n), "item {i}: the count went on through every rebuild");
+    }
+    let versions: Vec<u32> = seen.iter().map(|t| t.2).collect();
+    assert!(versions.windows(2).all(|w| w[0] <= w[1]), "versions never go back");
+    assert_eq!(versions.last(), Some(&VERSIONS));
+}
+
+/// Item 1's future waits for `gate`; the others go through at once. Version
+/// 2 adds an operator in front: a rebuild while item 1 is in flight.
+#[hmr_track(key = "rebuild::then")]
+fn then(v: u32, feed: &Broadcast<u64>, gate: Arc<Notify>, seen: Seen) -> Subscription {
+    let wait = move |x: u64| {
+        let gate = gate.clone();
+        async move {
+            if x == 1 {
+                gate.notified().await;
+            }
+            (x, v)
+        }
+    };
+    let out: std::pin::Pin<Box<dyn futures::Stream<Item = (u64, u32)> + Send>> = if v == 1 {
+        Box::pin(source(feed.subscribe()).hot_then(wait))
+    } else {
+        Box::pin(source(feed.subscribe()).hot_inspect(|_| ()).hot_then(wait))
+    };
+    subscribe(out, move |(x, started_in)| seen.lock().unwrap().push((x, x, started_in)))
+}
+
+#[test]
+fn an_item_in_flight_in_hot_then_finishes_across_a_rebuild() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let seen: Seen = Arc::default();
+    let feed = broadcast::<u64>(16);
+    let gate = Arc::new(Notify::new());
+    let _s = module("rebuild-then", || then(1, &feed, gate.clone(), seen.clone())).unwrap();
+    feed.send(1).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(seen.lock().unwrap().is_empty(), "item 1 waits in v1's future");
+    let (result, events) =
+        capture_events(|| module("rebuild-then", || then(2, &feed, gate.clone(), seen.clone())));
+    result.unwrap();
+    assert_eq!(changes(&events), [Change::Structural]);
+    std::thread::sleep(Duration::from_millis(20));
+    gate.notify_one();
+    feed.send(2).unwrap();
+    wait_until("both items", || seen.lock().unwrap().len() == 2);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        *seen,
+        [(1, 1, 1), (2, 2, 2)],
+        "item 1 finished in v1's future, item 2 went through v2"
+    );
+}
