@@ -143,7 +143,7 @@ fn an_item_in_flight_in_hot_then_finishes_across_a_rebuild() {
     assert!(seen.lock().unwrap().is_empty(), "item 1 waits in v1's future");
     let (result, events) =
         capture_events(|| module("rebuild-then", || then(2, &feed, gate.clone(), seen.clone())));
-    result.unwrap();
+    let _s2 = result.unwrap();
     assert_eq!(changes(&events), [Change::Structural]);
     std::thread::sleep(Duration::from_millis(20));
     gate.notify_one();
