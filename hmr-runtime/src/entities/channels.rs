@@ -351,6 +351,7 @@ where
     if !builder.in_module() {
         return make();
     }
+    let builder = builder.streams(std::any::type_name::<BoxStream<'static, T>>());
     let shape = Shape::new("receiver", &[Ty::of::<T>()]).with_arg(ChannelId(channel));
     if let Some(living) = builder.living_of_shape::<SwitchNode<T>>("receiver", &shape) {
         // The handle first: with it counted, the receiver cannot be torn

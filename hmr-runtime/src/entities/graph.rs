@@ -181,6 +181,9 @@ pub(crate) type StateCell<St> = Mutex<Option<St>>;
 
 pub(crate) struct Part {
     op: &'static str,
+    /// A stream part's own stream type (`type_name`): what the next part of
+    /// its chain reads when nothing stands between them.
+    out: Option<&'static str>,
     /// A stateful operator's kind, state type and seed: what a rebuilt
     /// chain's operator must match to take its state.
     state: Option<Shape>,
@@ -246,12 +249,26 @@ impl Built {
 
 static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
 
+/// Whether `ty` names a stable stream of this crate: its consumers follow
+/// its switches, so nothing in front of it goes stale.
+fn is_stable(ty: &str) -> bool {
+    let stable = |t: &str| t.split_once('<').map_or(t.len(), |(path, _)| path.len());
+    let source = std::any::type_name::<super::source::Source<()>>();
+    let receiver = std::any::type_name::<super::channels::Receiver<()>>();
+    [source, receiver].iter().any(|s| {
+        let path = &s[..stable(s)];
+        ty.strip_prefix(path).is_some_and(|rest| rest.starts_with('<'))
+    })
+}
+
 /// An entity being built in the current scope.
 pub(crate) struct Builder {
     scope: Option<Scope>,
     building: Option<Arc<Built>>,
     /// What the previous version of the track built, if it is living.
     living: Option<Arc<Built>>,
+    /// The stream type of the part it records, if a stream part.
+    out: Option<&'static str>,
 }
 
 impl Builder {
@@ -259,13 +276,14 @@ impl Builder {
     /// what the living version of its track holds.
     pub(crate) fn new() -> Builder {
         let Some(scope) = current_scope() else {
-            return Builder { scope: None, building: None, living: None };
+            return Builder { scope: None, building: None, living: None, out: None };
         };
         let building = scope.built.clone();
         if !scope.in_module {
             // Outside a module a repeated call is not a new version of the
             // code: it builds its own entities, the earlier ones live on.
-            return Builder { scope: Some(scope), building: Some(building), living: None };
+            let building = Some(building);
+            return Builder { scope: Some(scope), building, living: None, out: None };
         }
         let living = {
             let mut cached = lock(&building.living);
@@ -282,7 +300,7 @@ impl Builder {
                 living
             }
         };
-        Builder { scope: Some(scope), building: Some(building), living }
+        Builder { scope: Some(scope), building: Some(building), living, out: None }
     }
 
     /// The track of the innermost scope, if any.
@@ -327,6 +345,41 @@ impl Builder {
                 .take_while(|p| p.op != "subscribe")
                 .any(|p| matches!(p.op, "source" | "input" | "stream") || p.op.starts_with("hot_"))
         })
+    }
+
+    /// Whether a part (or a consumer) that reads a stream of type `input`
+    /// reads the previous stream part of its chain directly, or a stable
+    /// stream of this crate (a `Source`, a `Receiver`): no plain code stands
+    /// between, such as a closure in a `StreamExt` adapter, which a swap in
+    /// place could not reach (DESIGN §10, no stale code). In front of a
+    /// chain's first part is its input: plain code only if a closure is in
+    /// its type (an iterator, an interval or a receiver are kept as they
+    /// are; a fn item in an adapter there is not seen).
+    pub(crate) fn chained(&self, input: &'static str) -> bool {
+        let Some(building) = &self.building else { return true };
+        if is_stable(input) {
+            return true;
+        }
+        match lock(&building.parts).iter().rev().find_map(|p| p.out) {
+            Some(out) => out == input,
+            None => !input.contains("{{closure}}"),
+        }
+    }
+
+    /// Records plain code in front of what is built next: the chain no
+    /// longer matches the living one and is rebuilt (`structural`), its
+    /// stateful operators keeping their state, so the plain code runs in
+    /// its new version from the next item.
+    pub(crate) fn plain_code_before(&self, input: &'static str) {
+        if !self.chained(input) {
+            self.diverge();
+        }
+    }
+
+    /// The part it records is a stream part whose own type is `out`.
+    pub(crate) fn streams(mut self, out: &'static str) -> Builder {
+        self.out = Some(out);
+        self
     }
 
     /// The name of the entity built just before in this scope, if any.
@@ -491,7 +544,8 @@ impl Builder {
             };
             let captured = kind.is_some();
             let name = name.clone();
-            parts.push(Part { op, state, entity, captured, shape, number, name, node });
+            let out = self.out;
+            parts.push(Part { op, out, state, entity, captured, shape, number, name, node });
             number
         };
         if let Some(kind) = kind {

@@ -174,10 +174,23 @@ impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     }
 }
 
+/// The stream types an operator reads and is: `type_name`s, compared to
+/// find plain code between the parts of a chain.
+#[derive(Clone, Copy)]
+struct Io {
+    input: &'static str,
+    out: &'static str,
+}
+
+fn io<In: ?Sized, Out>() -> Io {
+    Io { input: std::any::type_name::<In>(), out: std::any::type_name::<Out>() }
+}
+
 /// Puts `f` in a new slot, records the operator in the current scope.
 fn hot<F: ?Sized + Send + 'static>(
     op: &'static str,
     label: &str,
+    io: Io,
     shape: Shape,
     f: Box<F>,
 ) -> Hot<F> {
@@ -187,6 +200,8 @@ fn hot<F: ?Sized + Send + 'static>(
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
+    builder.plain_code_before(io.input);
+    let builder = builder.streams(io.out);
     let track = builder.track();
     let name = builder.chain(label);
     let node = HotNode { slot: slot.clone(), state: None };
@@ -199,6 +214,7 @@ fn hot<F: ?Sized + Send + 'static>(
 fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     op: &'static str,
     label: &str,
+    io: Io,
     (shape, key): (Shape, Shape),
     f: Box<F>,
 ) -> (Hot<F>, Handoff<St>) {
@@ -210,6 +226,8 @@ fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
+    builder.plain_code_before(io.input);
+    let builder = builder.streams(io.out);
     let track = builder.track();
     let name = builder.chain(label);
     let from = builder.inherit::<St>(&key);
@@ -488,7 +506,10 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(Self::Item) -> B + Send + 'static,
     {
         let shape = Shape::new("hot_map", &types::<Self::Item, B>());
-        HotMap { stream: self, f: hot("hot_map", "hot_map(fn)", shape, Box::new(f)) }
+        HotMap {
+            stream: self,
+            f: hot("hot_map", "hot_map(fn)", io::<Self, HotMap<Self, B>>(), shape, Box::new(f)),
+        }
     }
 
     /// Keeps the items for which `f` returns `true`.
@@ -499,7 +520,8 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(&Self::Item) -> bool + Send + 'static,
     {
         let shape = Shape::new("hot_filter", &types::<Self::Item, ()>());
-        HotFilter { stream: self, f: hot("hot_filter", "hot_filter(fn)", shape, Box::new(f)) }
+        let io = io::<Self, HotFilter<Self>>();
+        HotFilter { stream: self, f: hot("hot_filter", "hot_filter(fn)", io, shape, Box::new(f)) }
     }
 
     /// Maps each item through `f`, keeping the `Some`s.
@@ -513,7 +535,13 @@ pub trait HmrStreamExt: Stream {
         let shape = Shape::new("hot_filter_map", &types::<Self::Item, B>());
         HotFilterMap {
             stream: self,
-            f: hot("hot_filter_map", "hot_filter_map(fn)", shape, Box::new(f)),
+            f: hot(
+                "hot_filter_map",
+                "hot_filter_map(fn)",
+                io::<Self, HotFilterMap<Self, B>>(),
+                shape,
+                Box::new(f),
+            ),
         }
     }
 
@@ -525,7 +553,11 @@ pub trait HmrStreamExt: Stream {
         F: FnMut(&Self::Item) + Send + 'static,
     {
         let shape = Shape::new("hot_inspect", &types::<Self::Item, ()>());
-        HotInspect { stream: self, f: hot("hot_inspect", "hot_inspect(fn)", shape, Box::new(f)) }
+        let io = io::<Self, HotInspect<Self>>();
+        HotInspect {
+            stream: self,
+            f: hot("hot_inspect", "hot_inspect(fn)", io, shape, Box::new(f)),
+        }
     }
 
     /// Folds the items into a state that survives swaps, yielding what `f`
@@ -550,7 +582,8 @@ pub trait HmrStreamExt: Stream {
                 .with_arg(init.clone());
         let key = Shape::new("hot_scan", &[Ty::of::<St>()]).with_arg(init.clone());
         let f: Box<ScanFn<St, Self::Item, B>> = Box::new(f);
-        let (f, handoff) = hot_stateful("hot_scan", &label, (shape, key), f);
+        let io = io::<Self, HotScan<Self, St, B>>();
+        let (f, handoff) = hot_stateful("hot_scan", &label, io, (shape, key), f);
         HotScan { stream: self, state: Some(init), handoff, f }
     }
 
@@ -568,7 +601,8 @@ pub trait HmrStreamExt: Stream {
         let key = Shape::new("hot_then", &[Ty::of::<Fut::Output>()]);
         let boxed: Box<dyn FnMut(Self::Item) -> BoxFuture<'static, Fut::Output> + Send> =
             Box::new(move |item| Box::pin(f(item)));
-        let (f, handoff) = hot_stateful("hot_then", "hot_then(fn)", (shape, key), boxed);
+        let io = io::<Self, HotThen<Self, Fut::Output>>();
+        let (f, handoff) = hot_stateful("hot_then", "hot_then(fn)", io, (shape, key), boxed);
         HotThen { stream: self, pending: None, handoff, f }
     }
 }

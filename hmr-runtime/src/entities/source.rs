@@ -464,7 +464,7 @@ where
     S::Item: 'static,
     F: FnOnce() -> S,
 {
-    let builder = Builder::new();
+    let builder = Builder::new().streams(type_name::<Source<S::Item>>());
     let shape = Shape::new(Op::Input.name(), &[Ty::of::<S::Item>()]);
     if let Some(living) = builder.living::<SwitchNode<S::Item>>(Op::Input.name(), &shape) {
         // The handle first: with it counted, the input cannot be torn down
@@ -498,6 +498,10 @@ where
     S::Item: 'static,
 {
     let builder = Builder::new();
+    if !builder.no_stream_parts() {
+        // Plain code at the end of the returned chain: rebuilt, not swapped.
+        builder.plain_code_before(type_name::<S>());
+    }
     let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
     switchable(builder, Op::Stream, name, Box::pin(stream), true)
 }
@@ -532,6 +536,7 @@ fn switchable<T: 'static>(
 ) -> Source<T> {
     let shape = Shape::new(op.name(), &[Ty::of::<T>()]);
     let kind = if op == Op::Source { EntityKind::Factory } else { EntityKind::Pipe };
+    let builder = builder.streams(type_name::<Source<T>>());
     if let Some(target) = builder.living::<SwitchNode<T>>(op.name(), &shape) {
         let switch = target.switch.clone();
         // A source switches to its new inner stream on every re-execution.

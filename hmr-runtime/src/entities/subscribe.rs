@@ -523,6 +523,10 @@ where
         None => "subscribe(stream)".to_owned(),
     };
     let input = builder.consumed_entity();
+    if !builder.no_stream_parts() {
+        // Plain code at the end of the chain: rebuilt, not swapped.
+        builder.plain_code_before(std::any::type_name::<S>());
+    }
     let living = builder.living::<SubNode<S::Item>>("subscribe", &shape);
     let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
     if let Some(target) = living.as_ref().filter(|node| !node.ctl.is_stopped()) {
