@@ -240,3 +240,67 @@ fn a_run_inside_its_own_module_is_an_error_not_a_deadlock() {
         Err(ReloadError::Reentrant { module: "async-reentrant".into() })
     );
 }
+
+static ROOT_VERSION: AtomicU32 = AtomicU32::new(1);
+
+/// An async root: reads "the code's version" from a static, as a patch
+/// would change the code.
+async fn async_root(seen: Seen) {
+    let v = ROOT_VERSION.load(SeqCst);
+    setup(v, seen).await;
+}
+
+/// The committed runs of module `name` in `log`, and the versions its
+/// `setup` ran under.
+fn root_runs(log: &MemoryLog, name: &str) -> (usize, Vec<u64>) {
+    let events = log.events();
+    let committed = events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::HmrModuleCallReturn { module, committed: true, .. } if module == name)
+        })
+        .count();
+    let setups = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackCall { key, module: Some(m), .. }
+                if key == "module_async::setup" && m.name == name =>
+            {
+                Some(m.version)
+            }
+            _ => None,
+        })
+        .collect();
+    (committed, setups)
+}
+
+#[test]
+fn an_async_root_is_run_again_by_reload_and_refused_on_a_current_thread_runtime() {
+    let runtime = runtime();
+    let log = MemoryLog::new();
+    let _sink = add_sink(log.clone());
+    let seen: Seen = Arc::default();
+    runtime
+        .block_on(hmr_runtime::root_async("async-root", move || async_root(seen.clone())))
+        .unwrap();
+
+    ROOT_VERSION.store(2, SeqCst);
+    // From this plain thread: the root runs on its runtime, and reload waits.
+    hmr_runtime::reload().unwrap();
+    assert_eq!(root_runs(&log, "async-root"), (2, vec![1, 2]), "registered, then reloaded");
+
+    // From a task, and from a blocking thread, of the multi-thread runtime.
+    let inside = runtime.block_on(async { tokio::spawn(async { hmr_runtime::reload() }).await });
+    inside.unwrap().unwrap();
+    let blocking =
+        runtime.block_on(async { tokio::task::spawn_blocking(hmr_runtime::reload).await });
+    blocking.unwrap().unwrap();
+    assert_eq!(root_runs(&log, "async-root"), (4, vec![1, 2, 3, 4]));
+
+    // On a current-thread runtime it would stop the runtime: refused, with
+    // the way out in the error.
+    let single = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let error = single.block_on(async { hmr_runtime::reload() }).unwrap_err();
+    assert_eq!(error, ReloadError::Blocking { module: "async-root".into() });
+    assert!(error.to_string().contains("plain thread"), "{error}");
+}

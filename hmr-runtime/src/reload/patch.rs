@@ -45,15 +45,15 @@ use crate::events::{CallReason, Change, Event};
 /// function of that crate, and its new build calls the new build of `F`'s body.
 /// (A function pointer given as a root is the one thing this does not patch:
 /// the wrapper calls the pointer it holds. Pass the fn item.)
-pub(crate) fn hot<F>(name: &str, f: F) -> impl Fn() + Send + Sync + 'static
+pub(crate) fn hot<F, R>(name: &str, f: F) -> impl Fn() -> R + Send + Sync + 'static
 where
-    F: Fn() + Send + Sync + 'static,
+    F: Fn() -> R + Send + Sync + 'static,
 {
     start(name);
     let pad = [0u8; 9];
     let padded = move || {
         std::hint::black_box(&pad);
-        f();
+        f()
     };
     debug_assert_ne!(size_of_val(&padded), size_of::<fn()>());
     // `HotFn::call` takes `&mut self`; a root never runs twice at once (its
@@ -481,5 +481,30 @@ mod tests {
         post();
         let cleaned = wait_until("the cleaning reload", |s| !s.busy && s.reloads > after.reloads);
         assert_eq!(cleaned.last.expect("a reload ran").disposed, 1, "the tap's track");
+    }
+
+    static ASYNC_RUNS: AtomicU64 = AtomicU64::new(0);
+
+    #[crate::hmr_track(crate = crate)]
+    async fn handshake() {
+        tokio::task::yield_now().await;
+        ASYNC_RUNS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_patch_runs_an_async_root_again_on_its_runtime() {
+        // Kept for the process: other tests' reloads run this root too.
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+        let runtime = RUNTIME.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap()
+        });
+        runtime.block_on(crate::root_async("engine-async", handshake)).unwrap();
+        let before = wait_until("an idle engine", |s| !s.busy);
+        let runs = ASYNC_RUNS.load(Ordering::SeqCst);
+        post();
+        let after = wait_until("the reload", |s| !s.busy && s.reloads > before.reloads);
+        assert_eq!(after.last.expect("a reload ran").errors, []);
+        assert!(ASYNC_RUNS.load(Ordering::SeqCst) > runs, "the reload thread ran it, and waited");
     }
 }
