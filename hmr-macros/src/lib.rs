@@ -23,13 +23,22 @@ use proc_macro::TokenStream;
 /// *track*) that the function's entities attach to, and that a re-execution
 /// after an edit finds again by its structural path.
 ///
-/// ```ignore
-/// use hmr_runtime::hmr_track;
+/// ```
+/// use futures::Stream;
+/// use hmr_runtime::{HmrStreamExt, hmr_track, source};
+///
+/// struct Quote {
+///     price: f64,
+/// }
 ///
 /// #[hmr_track]
-/// fn prices(feed: &Feed) -> impl Stream<Item = Price> {
-///     feed.quotes().hot_map(|q| q.price)
+/// fn prices(quotes: impl Stream<Item = Quote> + Send + 'static) -> impl Stream<Item = f64> {
+///     source(quotes).hot_map(|q| q.price)
 /// }
+///
+/// let quotes = futures::stream::iter([Quote { price: 1.5 }, Quote { price: 2.0 }]);
+/// let prices: Vec<f64> = futures::executor::block_on(futures::StreamExt::collect(prices(quotes)));
+/// assert_eq!(prices, [1.5, 2.0]);
 /// ```
 ///
 /// The function behaves as without the attribute (returned closures and

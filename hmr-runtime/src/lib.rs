@@ -142,6 +142,11 @@ compile_error!(
      your dioxus-cli and dioxus-devtools"
 );
 
+/// The README's Rust blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 mod accumulator;
 mod entities;
 mod events;
