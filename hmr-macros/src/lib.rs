@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! hmr-runtime = "0.1"
+//! hmr-runtime = { path = "../hmr/hmr-runtime" } # not published yet: a path to a clone
 //! ```
 //!
 //! See [`macro@hmr_track`] for what the attribute does and accepts.
