@@ -73,6 +73,47 @@ fn bench_items<S: Stream<Item = u64>>(bencher: Bencher<'_, '_>, mut stream: Pin<
 /// variants have.
 struct Built<S>(S);
 
+// ---- ops: the newer hot operators against their plain twins ------------------
+
+/// An operator, plain (`StreamExt`) or hot.
+#[derive(Clone, Copy)]
+enum Op {
+    TakeWhilePlain,
+    TakeWhileHot,
+    FlatMapPlain,
+    FlatMapHot,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::TakeWhilePlain => "take_while",
+            Op::TakeWhileHot => "hot_take_while",
+            Op::FlatMapPlain => "flat_map",
+            Op::FlatMapHot => "hot_flat_map",
+        })
+    }
+}
+
+/// Per item out of an endless `iter`: `take_while` always true, and
+/// `flat_map` to two items (`x`, `x + 1`; the cost is per item out).
+#[divan::bench(args = [Op::TakeWhilePlain, Op::TakeWhileHot, Op::FlatMapPlain, Op::FlatMapHot])]
+fn ops(bencher: Bencher<'_, '_>, variant: Op) {
+    let input = || stream::iter(0u64..);
+    let pair = |x: u64| stream::iter([x, x + 1]);
+    match variant {
+        Op::TakeWhilePlain => {
+            bench_items(
+                bencher,
+                pin!(input().take_while(|x| futures::future::ready(*x < u64::MAX))),
+            );
+        }
+        Op::TakeWhileHot => bench_items(bencher, pin!(input().hot_take_while(|x| *x < u64::MAX))),
+        Op::FlatMapPlain => bench_items(bencher, pin!(input().flat_map(pair))),
+        Op::FlatMapHot => bench_items(bencher, pin!(input().hot_flat_map(pair))),
+    }
+}
+
 // ---- pipeline --------------------------------------------------------------
 
 /// `x * 3`, then a running sum, with hot operators.

@@ -161,8 +161,9 @@ pub use entities::channels::{
 pub use entities::hot::{
     HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
 };
+pub use entities::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
 pub use entities::source::{Source, input, source};
-pub use entities::subscribe::{Subscription, spawn, subscribe};
+pub use entities::subscribe::{Subscription, spawn, subscribe, subscribe_async};
 #[cfg(feature = "tracing")]
 pub use events::sink::TracingSink;
 pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};

@@ -7,8 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use std::time::Duration;
+
 use futures_core::Stream;
 use futures_core::future::BoxFuture;
+use futures_util::stream::{FuturesOrdered, FuturesUnordered};
+
+use super::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -25,7 +30,7 @@ pub(crate) struct Hot<F: ?Sized> {
     seen: u64,
     current: Option<Box<F>>,
     /// The track that built it: named when the closure panics.
-    track: Option<TrackId>,
+    pub(crate) track: Option<TrackId>,
 }
 
 impl<F: ?Sized> Hot<F> {
@@ -57,7 +62,7 @@ impl<F: ?Sized> Hot<F> {
     /// Calls the closure with `call`; a panic names the operator's track on
     /// its way up (see [`panicked_in`]).
     #[inline]
-    fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
+    pub(crate) fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
         let f = self.get()?;
         match catch_unwind(AssertUnwindSafe(|| call(f))) {
             Ok(out) => Some(out),
@@ -69,7 +74,7 @@ impl<F: ?Sized> Hot<F> {
 /// Notes which track's closure panicked, and goes on unwinding.
 #[cold]
 #[inline(never)]
-fn unwind_from(track: Option<TrackId>, payload: Box<dyn Any + Send>) -> ! {
+pub(crate) fn unwind_from(track: Option<TrackId>, payload: Box<dyn Any + Send>) -> ! {
     let id = payload_id(&*payload);
     PANICKED_IN.with(|p| p.set(Some((track, id))));
     resume_unwind(payload)
@@ -122,9 +127,17 @@ pub(crate) struct Handoff<St> {
 }
 
 impl<St> Handoff<St> {
+    pub(crate) fn new(
+        own: Arc<StateCell<St>>,
+        from: Option<Arc<StateCell<St>>>,
+        polled: bool,
+    ) -> Handoff<St> {
+        Handoff { own, from, polled }
+    }
+
     /// At the first poll: the state the living twin left, if any.
     #[inline]
-    fn first_poll(&mut self) -> Option<St> {
+    pub(crate) fn first_poll(&mut self) -> Option<St> {
         if self.polled {
             return None;
         }
@@ -139,7 +152,7 @@ impl<St> Handoff<St> {
     }
 
     /// On drop: leave `state` (or, never polled, what it would have taken).
-    fn leave(&mut self, state: Option<St>) {
+    pub(crate) fn leave(&mut self, state: Option<St>) {
         let state = if self.polled { state } else { self.take_inherited() };
         if let Some(state) = state {
             *lock(&self.own) = Some(state);
@@ -177,17 +190,17 @@ impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
 /// The stream types an operator reads and is: `type_name`s, compared to
 /// find plain code between the parts of a chain.
 #[derive(Clone, Copy)]
-struct Io {
-    input: &'static str,
-    out: &'static str,
+pub(crate) struct Io {
+    pub(crate) input: &'static str,
+    pub(crate) out: &'static str,
 }
 
-fn io<In: ?Sized, Out>() -> Io {
+pub(crate) fn io<In: ?Sized, Out>() -> Io {
     Io { input: std::any::type_name::<In>(), out: std::any::type_name::<Out>() }
 }
 
 /// Puts `f` in a new slot, records the operator in the current scope.
-fn hot<F: ?Sized + Send + 'static>(
+pub(crate) fn hot<F: ?Sized + Send + 'static>(
     op: &'static str,
     label: &str,
     io: Io,
@@ -211,7 +224,7 @@ fn hot<F: ?Sized + Send + 'static>(
 
 /// [`hot`] for a stateful operator: `key` (kind, state type, seed) finds
 /// the living twin whose state it takes if its chain is rebuilt.
-fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
+pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     op: &'static str,
     label: &str,
     io: Io,
@@ -237,7 +250,7 @@ fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     (Hot { slot, seen: 0, current: None, track }, Handoff { own, from, polled: false })
 }
 
-fn types<A: 'static, B: 'static>() -> [Ty; 2] {
+pub(crate) fn types<A: 'static, B: 'static>() -> [Ty; 2] {
     [Ty::of::<A>(), Ty::of::<B>()]
 }
 
@@ -604,6 +617,95 @@ pub trait HmrStreamExt: Stream {
         let io = io::<Self, HotThen<Self, Fut::Output>>();
         let (f, handoff) = hot_stateful("hot_then", "hot_then(fn)", io, (shape, key), boxed);
         HotThen { stream: self, pending: None, handoff, f }
+    }
+
+    /// Yields the items while `f` returns `true`, and ends at the first
+    /// `false` (like `StreamExt::take_while`, with a plain predicate).
+    fn hot_take_while<F>(self, f: F) -> HotTakeWhile<Self>
+    where
+        Self: Sized,
+        Self::Item: 'static,
+        F: FnMut(&Self::Item) -> bool + Send + 'static,
+    {
+        super::ops::take_while(self, f)
+    }
+
+    /// Maps each item to a stream and yields its items, one stream after
+    /// the other (like `StreamExt::flat_map`). The stream being read is
+    /// state: a rebuilt chain's `hot_flat_map` goes on reading it. Its type
+    /// is part of the shape.
+    fn hot_flat_map<U, F>(self, f: F) -> HotFlatMap<Self, U>
+    where
+        Self: Sized,
+        Self::Item: 'static,
+        U: Stream + Send + 'static,
+        U::Item: 'static,
+        F: FnMut(Self::Item) -> U + Send + 'static,
+    {
+        super::ops::flat_map(self, f)
+    }
+
+    /// Runs the futures `f` returns for up to `limit` items at once, yielding
+    /// their outputs in the items' order (like `map(f).buffered(limit)`).
+    /// `limit` (at least 1) is part of the shape; the futures in flight are
+    /// state, and a rebuilt chain's operator finishes them. A future that
+    /// panics drops the others in flight.
+    fn hot_then_concurrent<Fut, F>(
+        self,
+        limit: usize,
+        f: F,
+    ) -> HotConcurrent<Self, Fut::Output, FuturesOrdered<BoxFuture<'static, Fut::Output>>>
+    where
+        Self: Sized,
+        Self::Item: 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+    {
+        super::ops::concurrent(self, limit, ("hot_then_concurrent", true), f)
+    }
+
+    /// [`hot_then_concurrent`](HmrStreamExt::hot_then_concurrent), yielding
+    /// each output as soon as its future is done (like
+    /// `map(f).buffer_unordered(limit)`).
+    fn hot_then_unordered<Fut, F>(
+        self,
+        limit: usize,
+        f: F,
+    ) -> HotConcurrent<Self, Fut::Output, FuturesUnordered<BoxFuture<'static, Fut::Output>>>
+    where
+        Self: Sized,
+        Self::Item: 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+        F: FnMut(Self::Item) -> Fut + Send + 'static,
+    {
+        super::ops::concurrent(self, limit, ("hot_then_unordered", false), f)
+    }
+
+    /// Yields an item once `quiet` has passed without a newer one (the last
+    /// of a burst), and the held item at once when the input ends. Uses
+    /// tokio's timer: poll it inside a tokio runtime with time enabled.
+    /// `quiet` is part of the shape; the held item and its due time are
+    /// state, kept by a rebuilt chain's `hot_debounce`.
+    fn hot_debounce(self, quiet: Duration) -> HotDebounce<Self>
+    where
+        Self: Sized,
+        Self::Item: Send + 'static,
+    {
+        super::ops::debounce(self, quiet)
+    }
+
+    /// Yields an item, then drops the items that come within `every` of it
+    /// (the first of each interval). Reads tokio's clock: poll it inside a
+    /// tokio runtime. `every` is part of the shape; the end of the current
+    /// interval is state, kept by a rebuilt chain's `hot_throttle`.
+    fn hot_throttle(self, every: Duration) -> HotThrottle<Self>
+    where
+        Self: Sized,
+        Self::Item: 'static,
+    {
+        super::ops::throttle(self, every)
     }
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod channels;
 pub(crate) mod commit;
 pub(crate) mod graph;
 pub(crate) mod hot;
+pub(crate) mod ops;
 pub(crate) mod source;
 pub(crate) mod subscribe;
 mod sync;

@@ -585,6 +585,50 @@ where
     handle
 }
 
+/// [`subscribe`] with an async handler: the future `handler` returns for an
+/// item runs to its end before the next item is handled (one at a time).
+///
+/// The handler is hot like a `hot_then` closure: a re-execution swaps it in
+/// place, and an item whose future is running when a version commits
+/// finishes in the version that started it. (It is a `hot_then` in front of
+/// the subscription, and shows as one in the entity's name.)
+///
+/// ```
+/// use futures::stream;
+/// use hmr_runtime::subscribe_async;
+/// use std::sync::{Arc, Mutex};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let subscription = subscribe_async(stream::iter([1, 2, 3]), move |x| {
+///     let sink = sink.clone();
+///     async move {
+///         tokio::task::yield_now().await; // say, a write to a database
+///         sink.lock().unwrap().push(x);
+///     }
+/// });
+/// while seen.lock().unwrap().len() < 3 {
+///     tokio::task::yield_now().await;
+/// }
+/// assert_eq!(*seen.lock().unwrap(), [1, 2, 3]);
+/// subscription.unsubscribe();
+/// # });
+/// ```
+///
+/// # Panics
+/// As [`subscribe`].
+pub fn subscribe_async<S, F, Fut>(stream: S, handler: F) -> Subscription
+where
+    S: Stream + Send + 'static,
+    S::Item: 'static,
+    F: FnMut(S::Item) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    use super::hot::HmrStreamExt;
+    subscribe(stream.hot_then(handler), |()| {})
+}
+
 /// The living task of a `spawn(…)`.
 struct SpawnNode {
     runtime: Handle,
