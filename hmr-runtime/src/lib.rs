@@ -173,7 +173,7 @@ pub use events::{
 };
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
-pub use instrument::keyed::keyed;
+pub use instrument::keyed::{KeyedAsync, keyed, keyed_async};
 pub use reload::module::{ReloadError, module, reload, root, root_async};
 pub use reload::module_async::module_async;
 #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]

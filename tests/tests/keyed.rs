@@ -181,3 +181,44 @@ fn a_repeated_key_is_numbered_and_keys_show_in_paths_and_events() {
     let pipelines = snapshot().tracks().filter(|t| t.key == "keyed::pipeline").count();
     assert!(pipelines >= 2, "two pipelines under the two scopes");
 }
+
+#[hmr_track(key = "keyed::connect")]
+async fn connect(symbol: &'static str) {
+    tokio::task::yield_now().await;
+    hmr_runtime::capture_entity(hmr_runtime::EntityKind::Factory, format!("feed({symbol})"));
+}
+
+async fn connect_all(symbols: &[&'static str]) {
+    for symbol in symbols {
+        hmr_runtime::keyed_async(symbol, connect(symbol)).await;
+    }
+}
+
+#[test]
+fn keyed_async_keys_tracked_async_fns_and_removing_one_disposes_exactly_it() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let run = |symbols: &'static [&'static str]| {
+        capture_events(|| {
+            runtime.block_on(hmr_runtime::module_async("keyed-async", || connect_all(symbols)))
+        })
+    };
+    let (first, _) = run(&["AAPL", "MSFT", "GOOG"]);
+    first.unwrap();
+    let store = snapshot();
+    let id = |symbol: &str| {
+        let path = format!(r#"keyed-async/["{symbol}"]/keyed::connect#0"#);
+        store.tracks().find(|t| t.path == path).map(|t| t.id).expect("a keyed async track")
+    };
+    let (aapl, msft) = (id("AAPL"), id("MSFT"));
+    let (second, events) = run(&["MSFT", "GOOG"]);
+    second.unwrap();
+    let disposed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackDispose { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disposed, [aapl], "exactly AAPL's");
+    assert!(snapshot().track(msft).is_some(), "MSFT keeps its track");
+}

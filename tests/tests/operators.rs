@@ -297,3 +297,30 @@ async fn subscribe_async_swaps_its_handler_in_the_same_task() {
     wait(2).await;
     assert_eq!(*seen.lock().unwrap(), ["a1", "b2"]);
 }
+
+#[tokio::test]
+async fn the_time_operators_take_any_duration_and_never_hold_the_thread() {
+    // `Duration::MAX` means never: no overflow panic.
+    let mut never = Box::pin(futures::stream::iter([1u32, 2]).hot_debounce(Duration::MAX));
+    assert_eq!(next(&mut never).await, Some(2), "the input ended: the held item goes");
+    let mut once = Box::pin(futures::stream::iter([1u32, 2]).hot_throttle(Duration::MAX));
+    assert_eq!(next(&mut once).await, Some(1));
+    assert_eq!(next(&mut once).await, None, "2 dropped: the interval never ends");
+    // An input that is always ready: on this one-thread runtime, other tasks
+    // still run while both operators poll it.
+    let debounced = tokio::spawn(async {
+        let mut s = Box::pin(futures::stream::repeat(1u32).hot_debounce(Duration::from_secs(60)));
+        s.next().await
+    });
+    let throttled = tokio::spawn(async {
+        let mut s = Box::pin(futures::stream::repeat(1u32).hot_throttle(Duration::from_secs(60)));
+        s.next().await;
+        s.next().await
+    });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!debounced.is_finished() && !throttled.is_finished());
+    debounced.abort();
+    throttled.abort();
+}

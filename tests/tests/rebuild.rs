@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use hmr_runtime::{
     Broadcast, Change, Event, HmrStreamExt, Subscription, broadcast, capture_events, hmr_track,
     module, source, subscribe,
@@ -233,4 +234,97 @@ fn an_edit_of_plain_map_and_filter_applies_from_the_next_item_and_the_total_is_k
         }
     }
     assert_eq!(seen.last().unwrap().2, 4);
+}
+
+// ---- what is plain code, and what is a chain's input --------------------------
+
+type Items = Arc<Mutex<Vec<u64>>>;
+
+/// Two chains in one scope, each over an iterator (a closure-free input):
+/// an unchanged re-execution is `fn-only`, and neither input replays.
+#[hmr_track(key = "rebuild::two_chains")]
+fn two_chains(first: Items, second: Items) {
+    let a = futures::stream::iter(0..3u64).hot_map(|x| x);
+    subscribe(a, move |x| first.lock().unwrap().push(x)).detach();
+    let b = futures::stream::iter(100..103u64).hot_map(|x| x);
+    subscribe(b, move |x| second.lock().unwrap().push(x)).detach();
+}
+
+#[test]
+fn a_second_chain_over_an_iterator_is_its_input_not_plain_code() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let (first, second): (Items, Items) = Default::default();
+    module("rebuild-two", || two_chains(first.clone(), second.clone())).unwrap();
+    wait_until("both chains ran", || {
+        first.lock().unwrap().len() == 3 && second.lock().unwrap().len() == 3
+    });
+    let (result, events) =
+        capture_events(|| module("rebuild-two", || two_chains(first.clone(), second.clone())));
+    result.unwrap();
+    assert_eq!(changes(&events), [Change::FnOnly]);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(first.lock().unwrap().len(), 3, "no replay");
+    assert_eq!(second.lock().unwrap().len(), 3, "no replay");
+}
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+/// A fn item in a plain adapter between hot operators is plain code too.
+#[hmr_track(key = "rebuild::fn_item")]
+fn fn_item(feed: &Broadcast<u64>, seen: Items) -> Subscription {
+    let chain = source(feed.subscribe()).hot_map(|x| x).map(double).hot_map(|x| x);
+    subscribe(chain, move |x| seen.lock().unwrap().push(x))
+}
+
+#[test]
+fn a_fn_item_between_hot_operators_is_plain_code() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let feed = broadcast::<u64>(16);
+    let seen: Items = Arc::default();
+    let _s1 = module("rebuild-fn-item", || fn_item(&feed, seen.clone())).unwrap();
+    let (result, events) =
+        capture_events(|| module("rebuild-fn-item", || fn_item(&feed, seen.clone())));
+    let _s2 = result.unwrap();
+    assert_eq!(changes(&events), [Change::Structural], "rebuilt, so an edit of `double` applies");
+}
+
+/// Version 1's plain code panics once the total reaches 6 (its pipeline is
+/// dropped, the scan's total left in its cell); version 2 panics while
+/// building (rolled back); version 3 is the fix.
+#[hmr_track(key = "rebuild::rolled_back")]
+fn rolled_back(v: u32, feed: &Broadcast<u64>, seen: Items) -> Subscription {
+    let chain = source(feed.subscribe()).hot_scan(0u64, |total, x| {
+        *total += x;
+        Some(*total)
+    });
+    let checked = chain.map(move |total| {
+        assert!(v != 1 || total < 6, "a bug in version 1's plain code");
+        total
+    });
+    let subscription = subscribe(checked, move |total| seen.lock().unwrap().push(total));
+    assert!(v != 2, "version 2 panics while building");
+    subscription
+}
+
+#[test]
+fn a_rolled_back_version_takes_no_state_the_next_one_takes_it() {
+    let runtime = runtime();
+    let _entered = runtime.enter();
+    let feed = broadcast::<u64>(16);
+    let seen: Items = Arc::default();
+    let _s1 = module("rebuild-rolled-back", || rolled_back(1, &feed, seen.clone())).unwrap();
+    feed.send(1).unwrap();
+    feed.send(2).unwrap();
+    wait_until("two totals", || seen.lock().unwrap().len() == 2);
+    feed.send(3).unwrap(); // total 6: version 1's plain code panics
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(module("rebuild-rolled-back", || rolled_back(2, &feed, seen.clone())).is_err());
+    let _s3 = module("rebuild-rolled-back", || rolled_back(3, &feed, seen.clone())).unwrap();
+    feed.send(4).unwrap();
+    wait_until("the next total", || seen.lock().unwrap().len() == 3);
+    assert_eq!(*seen.lock().unwrap(), [1, 3, 10], "version 3 took version 1's total (6)");
 }

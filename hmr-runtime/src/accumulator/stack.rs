@@ -376,11 +376,46 @@ impl Stack {
         (self.frames.len(), p.in_module)
     }
 
+    /// A keyed scope's frame for a future ([`keyed_async`](crate::keyed_async)),
+    /// placed under the current top but not pushed, like
+    /// [`new_async_frame`](Self::new_async_frame).
+    pub(crate) fn new_keyed_frame(&mut self, keyed: Keyed) -> Frame {
+        let p = self.place(keyed.hash);
+        let parent_node = self.top_node();
+        Frame {
+            id: p.id,
+            call: CallId(0),
+            parent: p.parent,
+            key: None,
+            n: p.n,
+            counters_from: 0,
+            entity: None,
+            announced: 0,
+            reduced: p.in_module,
+            panicking_at_entry: false,
+            in_module: p.in_module,
+            cold: Some(Box::new(Cold {
+                keyed: Some(keyed),
+                link: Link::Captured(parent_node),
+                ..Cold::default()
+            })),
+        }
+    }
+
     /// Whether a scope of module `name` is open on this stack.
     pub(crate) fn runs_module(&self, name: &str) -> bool {
-        self.frames.iter().any(|f| {
-            f.key.is_none()
-                && f.cold.as_ref().and_then(|c| c.module.as_ref()).is_some_and(|m| m.name == name)
+        self.modules().any(|m| m == name)
+    }
+
+    /// The innermost module whose scope is open on this stack, if any.
+    pub(crate) fn innermost_module(&self) -> Option<String> {
+        self.modules().last().map(str::to_owned)
+    }
+
+    fn modules(&self) -> impl Iterator<Item = &str> {
+        self.frames.iter().filter_map(|f| match (f.key, f.cold.as_deref()) {
+            (None, Some(Cold { module: Some(m), .. })) => Some(m.name.as_str()),
+            _ => None,
         })
     }
 

@@ -177,7 +177,17 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
 
 /// Where a stateful operator leaves its state when its chain is dropped, for
 /// the twin in a rebuilt chain to take (see [`Builder::inherit`]).
-pub(crate) type StateCell<St> = Mutex<Option<St>>;
+pub(crate) type StateCell<St> = Mutex<Kept<St>>;
+
+/// A [`StateCell`]'s content.
+pub(crate) struct Kept<St> {
+    /// The state its operator left when dropped.
+    pub(crate) state: Option<St>,
+    /// The cell of the living twin it was built to take over from, until
+    /// its first poll: an operator dropped before any poll (its version
+    /// overtaken by the next) leaves nothing, and the next one looks past it.
+    pub(crate) before: Option<Arc<StateCell<St>>>,
+}
 
 pub(crate) struct Part {
     op: &'static str,
@@ -348,22 +358,29 @@ impl Builder {
     }
 
     /// Whether a part (or a consumer) that reads a stream of type `input`
-    /// reads the previous stream part of its chain directly, or a stable
-    /// stream of this crate (a `Source`, a `Receiver`): no plain code stands
-    /// between, such as a closure in a `StreamExt` adapter, which a swap in
-    /// place could not reach (DESIGN §10, no stale code). In front of a
-    /// chain's first part is its input: plain code only if a closure is in
-    /// its type (an iterator, an interval or a receiver are kept as they
-    /// are; a fn item in an adapter there is not seen).
+    /// has no plain code in front of it that a swap in place could not reach
+    /// (DESIGN §10, no stale code): it reads a stream part of its chain (one
+    /// built since the scope's last subscription) or a stable stream of this
+    /// crate (a `Source`, a `Receiver`) directly. Plain code is a type that
+    /// wraps one of the chain's parts (an adapter between them, a closure or
+    /// a fn item), or holds a closure. Anything else is the chain's input
+    /// (an iterator, an interval, a receiver), kept as it is. A box hides
+    /// what it holds.
     pub(crate) fn chained(&self, input: &'static str) -> bool {
         let Some(building) = &self.building else { return true };
         if is_stable(input) {
             return true;
         }
-        match lock(&building.parts).iter().rev().find_map(|p| p.out) {
-            Some(out) => out == input,
-            None => !input.contains("{{closure}}"),
+        let parts = lock(&building.parts);
+        let chain = parts.iter().rev().take_while(|p| p.op != "subscribe").filter_map(|p| p.out);
+        let mut wraps = false;
+        for out in chain {
+            if out == input {
+                return true;
+            }
+            wraps |= input.contains(out);
         }
+        !wraps && !input.contains("{{closure}}")
     }
 
     /// Records plain code in front of what is built next: the chain no

@@ -18,7 +18,7 @@ use super::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrott
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use super::commit::{Commit, Mail, Mailbox};
-use super::graph::{Builder, Node, Shape, StateCell, Ty, lock};
+use super::graph::{Builder, Kept, Node, Shape, StateCell, Ty, lock};
 use super::source::short_type_name;
 use super::sync;
 use crate::events::{EntityKind, TrackId};
@@ -116,23 +116,25 @@ impl<F: ?Sized> Drop for Hot<F> {
 /// it), the task drops the living chain and polls the new one: the living
 /// operator leaves its state in its cell as it is dropped, and its twin in
 /// the new chain takes it at its first poll. An operator dropped before its
-/// first poll (a version overtaken by the next one before any item) passes
-/// on what it would have taken.
+/// first poll (a version overtaken by the next before any item, or rolled
+/// back) leaves nothing; the twin after it looks past it, to the cell of the
+/// last operator that ran.
 pub(crate) struct Handoff<St> {
-    /// Where this operator leaves its state.
+    /// Its cell: where it leaves its state, and the cells before it.
     own: Arc<StateCell<St>>,
-    /// The living twin's cell, until the first poll.
-    from: Option<Arc<StateCell<St>>>,
     polled: bool,
 }
 
 impl<St> Handoff<St> {
-    pub(crate) fn new(
-        own: Arc<StateCell<St>>,
-        from: Option<Arc<StateCell<St>>>,
-        polled: bool,
-    ) -> Handoff<St> {
-        Handoff { own, from, polled }
+    /// A hand-off taking over from `from` (the living twin's cell), if any.
+    pub(crate) fn new(from: Option<Arc<StateCell<St>>>, polled: bool) -> Handoff<St> {
+        let own = Arc::new(StateCell::new(Kept { state: None, before: from }));
+        Handoff { own, polled }
+    }
+
+    /// The cell, for the graph.
+    pub(crate) fn cell(&self) -> Arc<StateCell<St>> {
+        self.own.clone()
     }
 
     /// At the first poll: the state the living twin left, if any.
@@ -144,18 +146,28 @@ impl<St> Handoff<St> {
         self.take_inherited()
     }
 
+    /// Takes the newest state left before it; the cells before are let go.
     #[cold]
     #[inline(never)]
     fn take_inherited(&mut self) -> Option<St> {
         self.polled = true;
-        self.from.take().and_then(|cell| lock(&cell).take())
+        let mut next = lock(&self.own).before.take();
+        while let Some(cell) = next {
+            let mut kept = lock(&cell);
+            if let Some(state) = kept.state.take() {
+                return Some(state);
+            }
+            let before = kept.before.clone();
+            drop(kept);
+            next = before;
+        }
+        None
     }
 
-    /// On drop: leave `state` (or, never polled, what it would have taken).
+    /// On drop: leave `state`, if it ran.
     pub(crate) fn leave(&mut self, state: Option<St>) {
-        let state = if self.polled { state } else { self.take_inherited() };
-        if let Some(state) = state {
-            *lock(&self.own) = Some(state);
+        if self.polled {
+            lock(&self.own).state = state;
         }
     }
 }
@@ -231,10 +243,9 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     (shape, key): (Shape, Shape),
     f: Box<F>,
 ) -> (Hot<F>, Handoff<St>) {
-    let own = Arc::new(StateCell::default());
     if !cfg!(feature = "enabled") {
         let slot = sync::Arc::new(Mailbox::new(None));
-        let handoff = Handoff { own, from: None, polled: true };
+        let handoff = Handoff::new(None, true);
         return (Hot { slot, seen: 0, current: Some(f), track: None }, handoff);
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
@@ -243,11 +254,11 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     let builder = builder.streams(io.out);
     let track = builder.track();
     let name = builder.chain(label);
-    let from = builder.inherit::<St>(&key);
-    let state: Box<dyn Any + Send + Sync> = Box::new(own.clone());
+    let handoff = Handoff::new(builder.inherit::<St>(&key), false);
+    let state: Box<dyn Any + Send + Sync> = Box::new(handoff.cell());
     let node = HotNode { slot: slot.clone(), state: Some(state) };
     builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
-    (Hot { slot, seen: 0, current: None, track }, Handoff { own, from, polled: false })
+    (Hot { slot, seen: 0, current: None, track }, handoff)
 }
 
 pub(crate) fn types<A: 'static, B: 'static>() -> [Ty; 2] {
@@ -647,7 +658,7 @@ pub trait HmrStreamExt: Stream {
 
     /// Runs the futures `f` returns for up to `limit` items at once, yielding
     /// their outputs in the items' order (like `map(f).buffered(limit)`).
-    /// `limit` (at least 1) is part of the shape; the futures in flight are
+    /// `limit` (0 is taken as 1) is part of the shape; the futures in flight are
     /// state, and a rebuilt chain's operator finishes them. A future that
     /// panics drops the others in flight.
     fn hot_then_concurrent<Fut, F>(
@@ -684,7 +695,8 @@ pub trait HmrStreamExt: Stream {
     }
 
     /// Yields an item once `quiet` has passed without a newer one (the last
-    /// of a burst), and the held item at once when the input ends. Uses
+    /// of a burst), and the held item at once when the input ends. From an
+    /// input that is always ready it takes at most 64 items per poll. Uses
     /// tokio's timer: poll it inside a tokio runtime with time enabled.
     /// `quiet` is part of the shape; the held item and its due time are
     /// state, kept by a rebuilt chain's `hot_debounce`.
@@ -697,7 +709,8 @@ pub trait HmrStreamExt: Stream {
     }
 
     /// Yields an item, then drops the items that come within `every` of it
-    /// (the first of each interval). Reads tokio's clock: poll it inside a
+    /// (the first of each interval); at most 64 dropped per poll, so an
+    /// input that is always ready does not hold the task. Reads tokio's clock: poll it inside a
     /// tokio runtime. `every` is part of the shape; the end of the current
     /// interval is state, kept by a rebuilt chain's `hot_throttle`.
     fn hot_throttle(self, every: Duration) -> HotThrottle<Self>

@@ -18,7 +18,7 @@ use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use tokio::time::{Instant, Sleep};
 
 use super::commit::Commit;
-use super::graph::{Builder, Node, Shape, StateCell, Ty};
+use super::graph::{Builder, Node, Shape, Ty};
 use super::hot::{Handoff, Hot, Io, hot, hot_stateful, io, types, unwind_from};
 use super::source::short_type_name;
 use crate::events::EntityKind;
@@ -247,7 +247,8 @@ where
     F: FnMut(S::Item) -> Fut + Send + 'static,
 {
     // The limit is in the shape (a new limit rebuilds); the futures in
-    // flight go over to the rebuilt operator all the same.
+    // flight go over to the rebuilt operator all the same. 0 means 1.
+    let limit = limit.max(1);
     let shape = Shape::new(op, &types::<S::Item, B>()).with_arg((limit, ordered));
     let key = Shape::new(op, &[Ty::of::<B>()]);
     let boxed: Box<dyn FnMut(S::Item) -> BoxFuture<'static, B> + Send> =
@@ -255,7 +256,7 @@ where
     let label = format!("{op}({limit},fn)");
     let io = io::<S, HotConcurrent<S, B, R>>();
     let (f, handoff) = hot_stateful(op, &label, io, (shape, key), boxed);
-    HotConcurrent { stream, ended: false, limit: limit.max(1), running: R::default(), handoff, f }
+    HotConcurrent { stream, ended: false, limit, running: R::default(), handoff, f }
 }
 
 impl<S: Stream, B, R: InFlight<B>> Stream for HotConcurrent<S, B, R> {
@@ -323,18 +324,27 @@ fn stateful<St: Send + 'static>(
     io: Io,
     (shape, key): (Shape, Shape),
 ) -> Handoff<St> {
-    let own = Arc::new(StateCell::default());
     if !cfg!(feature = "enabled") {
-        return Handoff::new(own, None, true);
+        return Handoff::new(None, true);
     }
     let builder = Builder::new();
     builder.plain_code_before(io.input);
     let builder = builder.streams(io.out);
     let name = builder.chain(label);
-    let from = builder.inherit::<St>(&key);
-    let node = StateNode(Box::new(own.clone()));
+    let handoff = Handoff::new(builder.inherit::<St>(&key), false);
+    let node = StateNode(Box::new(handoff.cell()));
     builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
-    Handoff::new(own, from, false)
+    handoff
+}
+
+/// Items an operator takes from an always-ready input in one poll before it
+/// yields to the executor (a task must not spin).
+const BUDGET: usize = 64;
+
+/// `now + d`, or about 30 years from now where that overflows (as tokio's
+/// `sleep` does): a `Duration::MAX` means never.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// What a debounce holds: the last item and when it may go.
@@ -385,12 +395,19 @@ impl<S: Stream> Stream for HotDebounce<S> {
             *this.pending = pending;
             *this.sleep = deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
         }
+        let mut budget = BUDGET;
         while !*this.ended {
+            if budget == 0 {
+                // An input that is always ready: let the executor run others.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => {
                     // A newer item: the quiet time starts again.
                     *this.pending = Some(item);
-                    let due = Instant::now() + *this.quiet;
+                    let due = after(Instant::now(), *this.quiet);
                     match this.sleep.as_mut() {
                         Some(sleep) => sleep.as_mut().reset(due),
                         None => *this.sleep = Some(Box::pin(tokio::time::sleep_until(due))),
@@ -457,16 +474,19 @@ impl<S: Stream> Stream for HotThrottle<S> {
         if let Some(open_at) = this.handoff.first_poll() {
             *this.open_at = Some(open_at);
         }
-        loop {
+        for _ in 0..BUDGET {
             let Some(item) = ready!(this.stream.as_mut().poll_next(cx)) else {
                 return Poll::Ready(None);
             };
             let now = Instant::now();
             if this.open_at.is_none_or(|open| now >= open) {
-                *this.open_at = Some(now + *this.every);
+                *this.open_at = Some(after(now, *this.every));
                 return Poll::Ready(Some(item));
             }
             // Within the interval: dropped.
         }
+        // An input that is always ready: let the executor run others.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }

@@ -22,6 +22,11 @@ use std::panic::Location;
 /// longer does disposes it with everything inside. Using one key twice in the
 /// same execution numbers the second (`["AAPL"]#1`), as repeated calls are.
 ///
+/// The scope is open while `f` runs. A tracked `async fn` opens its scope at
+/// its first poll, so one only *called* inside `f` and awaited after it is
+/// placed where it is awaited, not under the key: await it inside (in an
+/// async context, use [`keyed_async`]).
+///
 /// ```
 /// use hmr_runtime::{capture_entity, hmr_track, keyed, module, snapshot, EntityKind};
 ///
@@ -60,6 +65,56 @@ pub fn keyed<K: Hash + Debug, R>(key: K, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// [`keyed`] for a future: `fut` runs in the scope identified by `key`,
+/// opened at its first poll and re-entered on every poll, so the tracked
+/// calls it makes, `async fn`s included, take their identity from the key.
+///
+/// ```
+/// use hmr_runtime::{hmr_track, keyed_async, module_async, snapshot};
+///
+/// #[hmr_track(key = "docs::connect_symbol")]
+/// async fn connect(symbol: &str) {
+///     tokio::task::yield_now().await;
+///     hmr_runtime::capture_entity(hmr_runtime::EntityKind::Factory, format!("feed({symbol})"));
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// module_async("docs-keyed-async", || async {
+///     for symbol in ["AAPL", "MSFT"] {
+///         keyed_async(symbol, connect(symbol)).await;
+///     }
+/// })
+/// .await
+/// .unwrap();
+/// let store = snapshot();
+/// let paths: Vec<_> = store.tracks_with_key("docs::connect_symbol").map(|t| t.path.clone()).collect();
+/// assert!(paths.contains(&r#"docs-keyed-async/["MSFT"]/docs::connect_symbol#0"#.to_owned()));
+/// # });
+/// ```
+#[track_caller]
+pub fn keyed_async<K: Hash + Debug, F: Future>(key: K, fut: F) -> KeyedAsync<F> {
+    #[cfg(feature = "enabled")]
+    {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let keyed = enabled::keyed(format!("[{key:?}]"), hasher.finish(), Location::caller());
+        crate::instrument::future::keyed_future(keyed, fut)
+    }
+    #[cfg(not(feature = "enabled"))]
+    {
+        let _ = (&key, Location::caller(), DefaultHasher::new().finish());
+        fut
+    }
+}
+
+/// The future [`keyed_async`] returns.
+#[cfg(feature = "enabled")]
+pub type KeyedAsync<F> = crate::instrument::future::KeyedFuture<F>;
+/// The future [`keyed_async`] returns (the future itself: feature `enabled`
+/// is off).
+#[cfg(not(feature = "enabled"))]
+pub type KeyedAsync<F> = F;
+
 #[cfg(feature = "enabled")]
 mod enabled {
     use std::panic::Location;
@@ -71,9 +126,14 @@ mod enabled {
     /// Apart from the hashes of static keys.
     const KEYED_SALT: u64 = 0x6b65_7965_6400_0000;
 
+    /// A keyed scope's identity.
+    pub(super) fn keyed(text: String, hash: u64, site: &'static Location<'static>) -> Keyed {
+        Keyed { text: text.into(), hash: hash ^ KEYED_SALT, site }
+    }
+
     /// Opens the keyed scope; the guard closes it as a track scope's does.
     pub(super) fn enter(text: String, hash: u64, site: &'static Location<'static>) -> ScopeGuard {
-        let keyed = Keyed { text: text.into(), hash: hash ^ KEYED_SALT, site };
+        let keyed = keyed(text, hash, site);
         let opened = STACK.try_with(|stack| {
             let mut stack = stack.borrow_mut();
             let (depth, reduced) = stack.push_keyed(keyed);

@@ -200,10 +200,10 @@ thread_local! {
 }
 
 /// Marks `name` as running on this thread until dropped.
-struct Running;
+pub(super) struct Running;
 
 impl Running {
-    fn enter(name: &str) -> Option<Running> {
+    pub(super) fn enter(name: &str) -> Option<Running> {
         RUNNING
             .try_with(|r| {
                 let mut running = r.borrow_mut();
@@ -369,7 +369,11 @@ where
 /// other tasks over while it waits, as in `block_in_place`). On a
 /// current-thread runtime's thread it cannot wait without stopping the
 /// runtime, and returns [`ReloadError::Blocking`] for the root instead: call
-/// it from a plain thread there.
+/// it from a plain thread there. The root's runtime must be running for a
+/// reload to finish: a current-thread runtime only while its `block_on`
+/// runs (the program's `main`, typically), or the reload waits for it.
+/// Called from inside the root's own run, `reload` returns
+/// [`ReloadError::Reentrant`].
 ///
 /// ```
 /// use hmr_runtime::{hmr_track, root_async, reload};
@@ -465,7 +469,11 @@ pub fn reload() -> Result<(), ReloadError> {
 
 /// [`reload`], telling listeners why.
 pub(crate) fn reload_because(reason: CallReason) -> Result<(), ReloadError> {
+    // Inside a module (its code, a future polled inside it, its disposers):
+    // a root's re-run would wait for that module to end.
     let running = RUNNING.try_with(|r| r.borrow().last().cloned()).ok().flatten();
+    let running =
+        running.or_else(|| STACK.try_with(|s| s.borrow().innermost_module()).ok().flatten());
     if let Some(module) = running {
         return Err(ReloadError::Reentrant { module });
     }

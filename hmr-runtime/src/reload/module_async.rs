@@ -5,7 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::module::{Begun, ModuleGuard, ReloadError, module_lock, open_here, panic_message};
+use super::module::{
+    Begun, ModuleGuard, ReloadError, Running, module_lock, open_here, panic_message,
+};
 use crate::accumulator::stack::{Frame, STACK, Stack};
 use crate::events::CallReason;
 
@@ -95,6 +97,9 @@ impl Version {
         let name = begun.module.name.clone();
         let aftermath = begun.end(error);
         drop(self.guard.take());
+        // Its disposers run as the module's, like a sync module's: one that
+        // runs the module again gets `Reentrant`, not a deadlock.
+        let _running = Running::enter(&name);
         aftermath.finish(&name);
     }
 }

@@ -61,12 +61,12 @@ fn call(hot: &mut Hot<Fun>) -> u32 {
 /// one's closure under a commit. Notes `tag` in `order` while the commit is
 /// held: commits are serialised, so `order` is the order they publish in.
 fn adopt(living: &sync::Arc<Mailbox<Box<Fun>>>, f: Box<Fun>, tag: u32, order: &StdMutex<Vec<u32>>) {
-    let new = HotNode(slot(f));
+    let new = HotNode { slot: slot(f), state: None };
     let mut commit = Commit::begin();
     order.lock().unwrap().push(tag);
-    assert!(HotNode(living.clone()).adopt(&new, &mut commit));
+    assert!(HotNode { slot: living.clone(), state: None }.adopt(&new, &mut commit));
     assert!(commit.publish().is_empty(), "no drop panicked");
-    assert!(new.0.take_all().is_empty(), "the living node took the new closure");
+    assert!(new.slot.take_all().is_empty(), "the living node took the new closure");
 }
 
 /// An operator calling its closure while a re-execution adopts a new one:
