@@ -36,7 +36,7 @@ pub(crate) struct Apply {
 /// the store; the caller keeps a copy only for listeners).
 pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
     match event {
-        Event::TrackCall { id, call, key, path, parent, site, module, reset } => {
+        Event::TrackCall { id, call, key, path, parent, site, module, reset, item_of } => {
             let open = OpenCall {
                 id,
                 key,
@@ -45,6 +45,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
                 site,
                 module,
                 reset,
+                item_of,
                 captured: Vec::new(),
                 detached: false,
             };
@@ -273,6 +274,7 @@ fn reached(
             module: open.module,
             change: None,
             reset: open.reset,
+            item_of: open.item_of,
         };
         tracks.insert(id, record);
         return;
@@ -332,12 +334,29 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
         m.as_ref().is_some_and(|m| m.name == module && m.version == version)
     };
     let mut keys: BTreeSet<String> = BTreeSet::new();
+    // A call of this version still running (an `async fn` pending past the
+    // module's end) has reached its track too.
+    let mut kept: BTreeSet<TrackId> = module_tracks(store, module)
+        .filter(|track| {
+            this_version(&track.module)
+                || store.open.values().any(|open| open.id == track.id && this_version(&open.module))
+        })
+        .map(|track| track.id)
+        .collect();
+    // Tracks made while a track handled items live as long as it does.
+    loop {
+        let grown = module_tracks(store, module)
+            .filter(|t| !kept.contains(&t.id))
+            .filter(|t| t.item_of.is_some_and(|owner| kept.contains(&owner)))
+            .map(|t| t.id)
+            .collect::<Vec<_>>();
+        if grown.is_empty() {
+            break;
+        }
+        kept.extend(grown);
+    }
     for track in module_tracks(store, module) {
-        // A call of this version still running (an `async fn` pending past
-        // the module's end) has reached the track too.
-        let visited = this_version(&track.module)
-            || store.open.values().any(|open| open.id == track.id && this_version(&open.module));
-        if visited {
+        if kept.contains(&track.id) {
             if !keys.contains(&track.key) {
                 keys.insert(track.key.clone());
             }

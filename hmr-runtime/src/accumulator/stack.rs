@@ -20,6 +20,9 @@ pub(crate) enum Segment {
     /// A `keyed(key, f)` scope: `[key]`, its key's `Debug` text.
     Keyed(Arc<str>),
     Module(Arc<ModuleVersion>),
+    /// A per-item scope: the whole path of the track it belongs to, and the
+    /// module version that last ran that track.
+    Owner(Arc<str>, Option<ModuleVersion>),
 }
 
 /// The identity of a `keyed(key, f)` scope: a track whose key is a value.
@@ -65,6 +68,7 @@ impl PathNode {
                     let _ = write!(out, "{text}#{}", node.n);
                 }
                 Segment::Module(m) => out.push_str(&m.name),
+                Segment::Owner(path, _) => out.push_str(path),
             }
         }
         out
@@ -77,6 +81,7 @@ impl PathNode {
         }
         match &cur.segment {
             Segment::Module(m) => Some((**m).clone()),
+            Segment::Owner(_, module) => module.clone(),
             Segment::Track(_) | Segment::Keyed(_) => None,
         }
     }
@@ -133,6 +138,10 @@ pub(crate) struct Frame {
     pub(crate) announced: u64,
     /// Its events go to the store (inside a module, or it captured an entity).
     pub(crate) reduced: bool,
+    /// A per-item scope (see [`Stack::push_item`]): not a call, no events.
+    item: bool,
+    /// The track whose per-item scope it was placed in, directly or not.
+    item_of: Option<TrackId>,
     /// The thread was already unwinding when the scope opened (a tracked
     /// call from a `Drop` during a panic): it did not unwind *through* it.
     pub(crate) panicking_at_entry: bool,
@@ -143,7 +152,12 @@ pub(crate) struct Frame {
 impl Frame {
     /// A module scope: not a track.
     pub(crate) fn is_module(&self) -> bool {
-        self.key.is_none() && self.cold.as_ref().is_none_or(|c| c.keyed.is_none())
+        self.key.is_none() && !self.item && self.cold.as_ref().is_none_or(|c| c.keyed.is_none())
+    }
+
+    /// A per-item scope: its track's, for the calls an item makes.
+    pub(crate) fn is_item(&self) -> bool {
+        self.item
     }
 
     /// The parts this execution built (DESIGN §7), shared with the store's
@@ -160,6 +174,14 @@ impl Frame {
     fn segment(&self) -> Segment {
         if let Some(key) = self.key {
             return Segment::Track(key);
+        }
+        if self.item {
+            // Materialised only when a call made for an item needs its
+            // path: the track's own, as stored.
+            let store = crate::accumulator::dispatch::store();
+            let record = store.tracks.get(&self.id);
+            let path = record.map_or_else(|| self.id.to_string(), |t| t.path.clone());
+            return Segment::Owner(path.into(), record.and_then(|t| t.module.clone()));
         }
         let cold = self.cold.as_deref().expect("a module or keyed frame has its cold part");
         match (&cold.keyed, &cold.module) {
@@ -207,6 +229,7 @@ impl Frame {
             site,
             module: node.module(),
             reset,
+            item_of: self.item_of,
         }
     }
 }
@@ -257,6 +280,7 @@ struct Placement {
     parent: Option<TrackId>,
     n: u32,
     in_module: bool,
+    item_of: Option<TrackId>,
 }
 
 impl Stack {
@@ -279,10 +303,17 @@ impl Stack {
                     parent: if top.is_module() { None } else { Some(top.id) },
                     n,
                     in_module: top.in_module,
+                    item_of: top.item_of,
                 }
             }
             // Outside any scope and module: one track per static key.
-            None => Placement { id: derive_id(0, hash, 0), parent: None, n: 0, in_module: false },
+            None => Placement {
+                id: derive_id(0, hash, 0),
+                parent: None,
+                n: 0,
+                in_module: false,
+                item_of: None,
+            },
         }
     }
 
@@ -303,6 +334,8 @@ impl Stack {
             reduced: p.in_module,
             panicking_at_entry: std::thread::panicking(),
             in_module: p.in_module,
+            item: false,
+            item_of: p.item_of,
             cold: None,
         };
         // With room known, the frame is written straight into the buffer;
@@ -339,6 +372,8 @@ impl Stack {
             reduced: p.in_module,
             panicking_at_entry: false,
             in_module: p.in_module,
+            item: false,
+            item_of: p.item_of,
             cold: Some(Box::new(Cold { link: Link::Captured(parent_node), ..Cold::default() })),
         }
     }
@@ -371,6 +406,8 @@ impl Stack {
             reduced: p.in_module,
             panicking_at_entry: std::thread::panicking(),
             in_module: p.in_module,
+            item: false,
+            item_of: p.item_of,
             cold: Some(Box::new(Cold { keyed: Some(keyed), ..Cold::default() })),
         });
         (self.frames.len(), p.in_module)
@@ -394,6 +431,8 @@ impl Stack {
             reduced: p.in_module,
             panicking_at_entry: false,
             in_module: p.in_module,
+            item: false,
+            item_of: p.item_of,
             cold: Some(Box::new(Cold {
                 keyed: Some(keyed),
                 link: Link::Captured(parent_node),
@@ -439,8 +478,33 @@ impl Stack {
             reduced: true,
             panicking_at_entry: false,
             in_module: true,
+            item: false,
+            item_of: None,
             cold: Some(Box::new(Cold { module: Some(Arc::new(module)), ..Cold::default() })),
         }
+    }
+
+    /// Open the per-item scope of `track` (a subscription's handler runs in
+    /// it): no event, no allocation. Tracked calls made in it are children
+    /// of `track`, counted afresh for each item and marked `item`.
+    pub(crate) fn push_item(&mut self, track: TrackId, in_module: bool) -> usize {
+        self.frames.push(Frame {
+            id: track,
+            call: CallId(0),
+            parent: None,
+            key: None,
+            n: 0,
+            counters_from: self.counters.len(),
+            entity: None,
+            announced: 0,
+            reduced: in_module,
+            panicking_at_entry: false,
+            in_module,
+            item: true,
+            item_of: Some(track),
+            cold: None,
+        });
+        self.frames.len()
     }
 
     /// Open a module scope.
@@ -508,7 +572,7 @@ impl Stack {
             return node;
         }
         let frame = &self.frames[index];
-        let parent = if frame.is_module() {
+        let parent = if frame.is_module() || frame.is_item() {
             None
         } else if let Some(Cold { link: Link::Captured(parent), .. }) = frame.cold.as_deref() {
             parent.clone()
@@ -530,7 +594,7 @@ impl Stack {
     /// The `track-call` event of the top frame (none for a module scope).
     pub(crate) fn top_call_event(&mut self) -> Option<Event> {
         let index = self.frames.len().checked_sub(1)?;
-        if self.frames[index].is_module() {
+        if self.frames[index].is_module() || self.frames[index].is_item() {
             return None;
         }
         let node = self.node_at(index);

@@ -69,7 +69,9 @@ pub(crate) fn current_scope() -> Option<Scope> {
     let placed = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
         let index = stack.frames.len().checked_sub(1)?;
-        if stack.frames[index].is_module() {
+        // Built in a module's scope, or for an item outside any tracked
+        // call: no track holds it.
+        if stack.frames[index].is_module() || stack.frames[index].is_item() {
             return None;
         }
         // The first capture makes this scope's events reach the store.

@@ -43,8 +43,11 @@ std::thread_local! {
 struct Ctl<T> {
     id: SubscriptionId,
     entity: Mutex<Option<EntityId>>,
-    /// The track that built it: named when its code panics.
+    /// The track that built it: named when its code panics, and the scope
+    /// its handler runs in.
     track: Option<TrackId>,
+    /// That track runs inside a module.
+    in_module: bool,
     /// New pipelines and handlers, read at item boundaries; closed by a stop.
     mail: sync::Arc<Mailbox<Next<T>>>,
     /// [`STOPPED`] and [`CALLING`].
@@ -195,7 +198,10 @@ impl<T: 'static> Task<T> {
         }
         if let Some(handler) = self.handler.as_mut() {
             IN_HANDLER.with(|h| h.set(true));
+            // Tracked calls the handler makes are children of its track.
+            let scope = self.ctl.track.map(|track| ItemScope::enter(track, self.ctl.in_module));
             let result = catch_unwind(AssertUnwindSafe(|| handler(item)));
+            drop(scope);
             IN_HANDLER.with(|h| h.set(false));
             self.ctl.called();
             if let Err(payload) = result {
@@ -555,6 +561,7 @@ where
         id: SubscriptionId(NEXT_SUBSCRIPTION.fetch_add(1, Ordering::Relaxed)),
         entity: Mutex::new(None),
         track: builder.track(),
+        in_module: builder.in_module(),
         mail: sync::Arc::new(Mailbox::new(None)),
         state: AtomicU8::new(0),
         idle: Mutex::new(()),
@@ -627,6 +634,36 @@ where
 {
     use super::hot::HmrStreamExt;
     subscribe(stream.hot_then(handler), |()| {})
+}
+
+/// A per-item scope on this thread's stack while a handler runs (DESIGN §10):
+/// a push and a pop, no event.
+struct ItemScope {
+    depth: usize,
+}
+
+impl ItemScope {
+    fn enter(track: TrackId, in_module: bool) -> ItemScope {
+        #[cfg(feature = "enabled")]
+        let depth = crate::accumulator::stack::STACK
+            .try_with(|s| s.borrow_mut().push_item(track, in_module))
+            .unwrap_or(0);
+        #[cfg(not(feature = "enabled"))]
+        let depth = {
+            let _ = (track, in_module);
+            0
+        };
+        ItemScope { depth }
+    }
+}
+
+impl Drop for ItemScope {
+    fn drop(&mut self) {
+        #[cfg(feature = "enabled")]
+        if self.depth != 0 {
+            let _ = crate::accumulator::stack::STACK.try_with(|s| s.borrow_mut().pop(self.depth));
+        }
+    }
 }
 
 /// The living task of a `spawn(…)`.

@@ -114,6 +114,11 @@ pub enum Event {
         /// `#[hmr_track(reset)]`: every re-execution rebuilds.
         #[serde(default, skip_serializing_if = "is_false")]
         reset: bool,
+        /// Called while an item was handled by the track named here (inside a
+        /// subscription's handler): it lives as long as that track, not only
+        /// as long as the module version that called it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_of: Option<TrackId>,
     },
     /// A tracked function exited, in any way.
     TrackCallReturn {
@@ -334,6 +339,7 @@ mod tests {
                 site: Site { file: "src/app.rs".into(), line: 3, column: 4 },
                 module: Some(ModuleVersion { name: "m".into(), version: 2 }),
                 reset: false,
+                item_of: Some(TrackId(3)),
             },
             Event::TrackCallReturn {
                 id,

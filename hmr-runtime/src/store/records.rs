@@ -58,6 +58,10 @@ pub struct TrackRecord {
     pub change: Option<Change>,
     /// `#[hmr_track(reset)]`.
     pub reset: bool,
+    /// Made while the track named here handled an item (see
+    /// `Event::TrackCall`'s `item_of`): kept while that track is, and
+    /// disposed with it.
+    pub item_of: Option<TrackId>,
 }
 
 /// A reload unit.
@@ -121,6 +125,7 @@ pub(crate) struct OpenCall {
     pub(crate) site: Site,
     pub(crate) module: Option<ModuleVersion>,
     pub(crate) reset: bool,
+    pub(crate) item_of: Option<TrackId>,
     /// Entities captured in this call; all but the last are dropped at return.
     pub(crate) captured: Vec<EntityId>,
     /// Its version was rolled back or its track disposed while it ran: what

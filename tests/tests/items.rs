@@ -1,0 +1,110 @@
+//! Per-item scopes (DESIGN §10): a subscription's handler runs inside its
+//! track's scope, so a pipeline it builds per item (switchMap-style) is a
+//! child of that track, keyed or by repeat, lives as long as that track and
+//! is disposed with it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmr_runtime::{
+    Broadcast, Event, Subscription, broadcast, capture_events, hmr_track, keyed, module, snapshot,
+    source, subscribe,
+};
+
+type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// One order's pipeline: the fills of that order.
+#[hmr_track(key = "items::order")]
+fn order(id: u64, fills: &Broadcast<(u64, u64)>, seen: Seen) -> Subscription {
+    let mine = futures::StreamExt::filter(fills.subscribe(), move |(order, _)| {
+        std::future::ready(*order == id)
+    });
+    subscribe(source(mine), move |fill| seen.lock().unwrap().push(fill))
+}
+
+/// A desk: a pipeline per order that comes in, keyed by the order's id.
+#[hmr_track(key = "items::desk")]
+fn desk(orders: &Broadcast<u64>, fills: &Broadcast<(u64, u64)>, seen: &Seen) -> Subscription {
+    let (fills, seen) = (fills.clone(), seen.clone());
+    subscribe(source(orders.subscribe()), move |id| {
+        keyed(id, || order(id, &fills, seen.clone())).detach();
+    })
+}
+
+#[test]
+fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let (orders, fills) = (broadcast::<u64>(64), broadcast::<(u64, u64)>(64));
+    let seen: Seen = Arc::default();
+    let run = || module("items-desk", || desk(&orders, &fills, &seen).detach());
+    run().unwrap();
+    let desk_track =
+        || snapshot().tracks_with_key("items::desk").next().expect("the desk's track").id;
+    let orders_of = |store: &hmr_runtime::Store| {
+        store.tracks_with_key("items::order").cloned().collect::<Vec<_>>()
+    };
+    orders.send(1).unwrap();
+    orders.send(2).unwrap();
+    wait_until("two order pipelines", || orders_of(&snapshot()).len() == 2);
+    let built = orders_of(&snapshot());
+    let desk_id = desk_track();
+    let desk_path = snapshot().track(desk_id).unwrap().path.clone();
+    for track in &built {
+        assert_eq!(track.item_of, Some(desk_id), "made while the desk handled an item");
+        assert!(track.path.starts_with(&format!("{desk_path}/[")), "{}", track.path);
+    }
+    fills.send((1, 10)).unwrap();
+    fills.send((2, 20)).unwrap();
+    wait_until("both fills", || seen.lock().unwrap().len() == 2);
+
+    // The desk runs again (a reload): the pipelines its items made stay.
+    let (result, events) = capture_events(run);
+    result.unwrap();
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::TrackDispose { .. })),
+        "nothing disposed: {events:?}"
+    );
+    assert_eq!(orders_of(&snapshot()).len(), 2);
+    // The same order again reaches its living pipeline: no second one.
+    orders.send(1).unwrap();
+    fills.send((1, 11)).unwrap();
+    wait_until("the next fill", || seen.lock().unwrap().len() == 3);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        seen.lock().unwrap().iter().filter(|f| f.1 == 11).count(),
+        1,
+        "one pipeline per order"
+    );
+
+    // A version without the desk: its track is disposed, and with it the
+    // pipelines its items made; their subscriptions stop.
+    let (result, events) = capture_events(|| module("items-desk", || ()));
+    result.unwrap();
+    let disposed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackDispose { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert!(disposed.contains(&desk_id));
+    for track in &built {
+        assert!(disposed.contains(&track.id), "the order pipeline {} goes with it", track.path);
+    }
+    fills.send((2, 21)).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!seen.lock().unwrap().contains(&(2, 21)), "its subscription stopped");
+}
