@@ -108,3 +108,74 @@ fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it
     std::thread::sleep(Duration::from_millis(50));
     assert!(!seen.lock().unwrap().contains(&(2, 21)), "its subscription stopped");
 }
+
+/// The same desk with an async handler (`subscribe_async`: a `hot_then`
+/// in front of the subscription), and one that builds in a `hot_map`.
+#[hmr_track(key = "items::async_desk")]
+fn async_desk(orders: &Broadcast<u64>, fills: &Broadcast<(u64, u64)>, seen: &Seen) -> Subscription {
+    let (fills, seen) = (fills.clone(), seen.clone());
+    hmr_runtime::subscribe_async(source(orders.subscribe()), move |id| {
+        let (fills, seen) = (fills.clone(), seen.clone());
+        async move {
+            tokio::task::yield_now().await;
+            keyed(id, || order(id, &fills, seen)).detach();
+        }
+    })
+}
+
+#[hmr_track(key = "items::map_desk")]
+fn map_desk(orders: &Broadcast<u64>, fills: &Broadcast<(u64, u64)>, seen: &Seen) -> Subscription {
+    let (fills, seen) = (fills.clone(), seen.clone());
+    let opened = hmr_runtime::HmrStreamExt::hot_map(source(orders.subscribe()), move |id| {
+        keyed(id, || order(id, &fills, seen.clone())).detach();
+        id
+    });
+    subscribe(opened, |_| {})
+}
+
+#[test]
+fn pipelines_built_in_an_async_handler_or_a_hot_closure_belong_to_its_track() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    for (name, key) in [("items-async", "items::async_desk"), ("items-map", "items::map_desk")] {
+        let (orders, fills) = (broadcast::<u64>(64), broadcast::<(u64, u64)>(64));
+        let seen: Seen = Arc::default();
+        let run = || {
+            module(name, || {
+                if key == "items::async_desk" {
+                    async_desk(&orders, &fills, &seen).detach();
+                } else {
+                    map_desk(&orders, &fills, &seen).detach();
+                }
+            })
+        };
+        run().unwrap();
+        let owner = snapshot().tracks_with_key(key).next().expect("the desk's track").id;
+        let mine = |store: &hmr_runtime::Store| {
+            store
+                .tracks_with_key("items::order")
+                .filter(|t| t.item_of == Some(owner))
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        };
+        orders.send(7).unwrap();
+        wait_until("the order's pipeline", || mine(&snapshot()).len() == 1);
+        fills.send((7, 70)).unwrap();
+        wait_until("its fill", || seen.lock().unwrap().contains(&(7, 70)));
+        let built = mine(&snapshot());
+        let (result, events) = capture_events(|| module(name, || ()));
+        result.unwrap();
+        let disposed: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TrackDispose { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert!(disposed.contains(&owner) && disposed.contains(&built[0]), "{name}: {disposed:?}");
+    }
+}

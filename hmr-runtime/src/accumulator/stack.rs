@@ -1,7 +1,7 @@
 //! The stack of open scopes: one per thread, and one per tracked `async fn`
 //! future, which moves its frame onto the polling thread's stack for each poll.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -272,6 +272,57 @@ thread_local! {
     pub(crate) static STACK: RefCell<Stack> = const {
         RefCell::new(Stack { frames: Vec::new(), counters: Vec::new() })
     };
+    /// The per-item scope code running on this thread belongs to, until a
+    /// tracked call needs it (see [`ItemScope`]).
+    static ITEM: Cell<Item> = const { Cell::new(Item::NONE) };
+}
+
+/// The per-item scope of code running for an item, opened lazily.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Item {
+    /// The track the code belongs to (a subscription's, an operator's).
+    owner: Option<TrackId>,
+    in_module: bool,
+    /// The depth at which its frame was pushed (0: not yet).
+    pushed: usize,
+}
+
+impl Item {
+    const NONE: Item = Item { owner: None, in_module: false, pushed: 0 };
+}
+
+/// Runs code for an item (a handler, a hot operator's closure) in the scope
+/// of the track it belongs to (DESIGN §10, per-item scopes): tracked calls it
+/// makes are that track's children. Entering costs two thread-local writes;
+/// the scope's frame is pushed only at the first tracked call (no event, no
+/// allocation), and popped when the guard drops.
+#[must_use]
+pub(crate) struct ItemScope {
+    previous: Item,
+}
+
+impl ItemScope {
+    #[inline]
+    pub(crate) fn enter(owner: Option<TrackId>, in_module: bool) -> ItemScope {
+        let item = Item { owner, in_module, pushed: 0 };
+        ItemScope { previous: ITEM.try_with(|i| i.replace(item)).unwrap_or(Item::NONE) }
+    }
+}
+
+impl Drop for ItemScope {
+    #[inline]
+    fn drop(&mut self) {
+        let Ok(current) = ITEM.try_with(|i| i.replace(self.previous)) else { return };
+        if current.pushed != 0 {
+            close_item(current.pushed);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn close_item(depth: usize) {
+    let _ = STACK.try_with(|s| s.borrow_mut().pop(depth));
 }
 
 /// What a new frame inherits from the scope it is opened in.
@@ -288,6 +339,9 @@ impl Stack {
     /// it there.
     #[inline]
     fn place(&mut self, hash: u64) -> Placement {
+        if ITEM.try_with(|i| i.get().owner.is_some() && i.get().pushed == 0).unwrap_or(false) {
+            self.open_item();
+        }
         match self.frames.last() {
             Some(top) => {
                 let mine = &mut self.counters[top.counters_from..];
@@ -484,10 +538,21 @@ impl Stack {
         }
     }
 
-    /// Open the per-item scope of `track` (a subscription's handler runs in
-    /// it): no event, no allocation. Tracked calls made in it are children
-    /// of `track`, counted afresh for each item and marked `item`.
-    pub(crate) fn push_item(&mut self, track: TrackId, in_module: bool) -> usize {
+    /// Pushes the frame of the pending per-item scope ([`ItemScope`]), for
+    /// the tracked call about to be placed.
+    #[cold]
+    #[inline(never)]
+    fn open_item(&mut self) {
+        let Ok(item) = ITEM.try_with(Cell::get) else { return };
+        let Some(track) = item.owner else { return };
+        let depth = self.push_item(track, item.in_module);
+        let _ = ITEM.try_with(|i| i.set(Item { pushed: depth, ..item }));
+    }
+
+    /// Open the per-item scope of `track`: no event, no allocation. Tracked
+    /// calls made in it are children of `track`, counted afresh for each
+    /// item and marked `item_of`.
+    fn push_item(&mut self, track: TrackId, in_module: bool) -> usize {
         self.frames.push(Frame {
             id: track,
             call: CallId(0),

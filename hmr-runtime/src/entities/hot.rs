@@ -21,6 +21,7 @@ use super::commit::{Commit, Mail, Mailbox};
 use super::graph::{Builder, Kept, Node, Shape, StateCell, Ty, lock};
 use super::source::short_type_name;
 use super::sync;
+use crate::accumulator::stack::ItemScope;
 use crate::events::{EntityKind, TrackId};
 
 /// An operator's closure: the one it calls, and the mailbox through which
@@ -29,8 +30,12 @@ pub(crate) struct Hot<F: ?Sized> {
     slot: sync::Arc<Mailbox<Box<F>>>,
     seen: u64,
     current: Option<Box<F>>,
-    /// The track that built it: named when the closure panics.
+    /// The track that built it: named when the closure panics, and the scope
+    /// the closure runs in (tracked calls it makes are that track's
+    /// children).
     pub(crate) track: Option<TrackId>,
+    /// That track runs inside a module.
+    pub(crate) in_module: bool,
 }
 
 impl<F: ?Sized> Hot<F> {
@@ -63,11 +68,21 @@ impl<F: ?Sized> Hot<F> {
     /// its way up (see [`panicked_in`]).
     #[inline]
     pub(crate) fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
+        let (track, in_module) = (self.track, self.in_module);
         let f = self.get()?;
-        match catch_unwind(AssertUnwindSafe(|| call(f))) {
+        let scope = ItemScope::enter(track, in_module);
+        let called = catch_unwind(AssertUnwindSafe(|| call(f)));
+        drop(scope);
+        match called {
             Ok(out) => Some(out),
-            Err(payload) => unwind_from(self.track, payload),
+            Err(payload) => unwind_from(track, payload),
         }
+    }
+
+    /// The per-item scope of its track, for code it runs later for an item
+    /// (a `hot_then` future).
+    pub(crate) fn item_scope(&self) -> ItemScope {
+        ItemScope::enter(self.track, self.in_module)
     }
 }
 
@@ -221,7 +236,7 @@ pub(crate) fn hot<F: ?Sized + Send + 'static>(
 ) -> Hot<F> {
     if !cfg!(feature = "enabled") {
         let slot = sync::Arc::new(Mailbox::new(None));
-        return Hot { slot, seen: 0, current: Some(f), track: None };
+        return Hot { slot, seen: 0, current: Some(f), track: None, in_module: false };
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
@@ -230,8 +245,9 @@ pub(crate) fn hot<F: ?Sized + Send + 'static>(
     let track = builder.track();
     let name = builder.chain(label);
     let node = HotNode { slot: slot.clone(), state: None };
+    let in_module = builder.in_module();
     builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(node));
-    Hot { slot, seen: 0, current: None, track }
+    Hot { slot, seen: 0, current: None, track, in_module }
 }
 
 /// [`hot`] for a stateful operator: `key` (kind, state type, seed) finds
@@ -246,7 +262,8 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     if !cfg!(feature = "enabled") {
         let slot = sync::Arc::new(Mailbox::new(None));
         let handoff = Handoff::new(None, true);
-        return (Hot { slot, seen: 0, current: Some(f), track: None }, handoff);
+        let hot = Hot { slot, seen: 0, current: Some(f), track: None, in_module: false };
+        return (hot, handoff);
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
@@ -257,8 +274,9 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     let handoff = Handoff::new(builder.inherit::<St>(&key), false);
     let state: Box<dyn Any + Send + Sync> = Box::new(handoff.cell());
     let node = HotNode { slot: slot.clone(), state: Some(state) };
+    let in_module = builder.in_module();
     builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
-    (Hot { slot, seen: 0, current: None, track }, handoff)
+    (Hot { slot, seen: 0, current: None, track, in_module }, handoff)
 }
 
 pub(crate) fn types<A: 'static, B: 'static>() -> [Ty; 2] {
@@ -466,8 +484,11 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
         loop {
             if let Some(fut) = this.pending.as_mut() {
                 // A future that panics is dropped: polled again, it would
-                // panic again. Its item is lost.
+                // panic again. Its item is lost. It runs in the operator's
+                // per-item scope, as its closure does.
+                let scope = this.f.item_scope();
                 let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+                drop(scope);
                 let out = match polled {
                     Ok(polled) => ready!(polled),
                     Err(payload) => {

@@ -14,6 +14,8 @@ use futures_core::Stream;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+use crate::accumulator::stack::ItemScope;
+
 use super::commit::{Boundary, Commit, Letter, Mail, Mailbox};
 use super::graph::{Builder, Follower, Node, Shape, Ty, lock, staged};
 use super::sync;
@@ -199,7 +201,7 @@ impl<T: 'static> Task<T> {
         if let Some(handler) = self.handler.as_mut() {
             IN_HANDLER.with(|h| h.set(true));
             // Tracked calls the handler makes are children of its track.
-            let scope = self.ctl.track.map(|track| ItemScope::enter(track, self.ctl.in_module));
+            let scope = ItemScope::enter(self.ctl.track, self.ctl.in_module);
             let result = catch_unwind(AssertUnwindSafe(|| handler(item)));
             drop(scope);
             IN_HANDLER.with(|h| h.set(false));
@@ -634,36 +636,6 @@ where
 {
     use super::hot::HmrStreamExt;
     subscribe(stream.hot_then(handler), |()| {})
-}
-
-/// A per-item scope on this thread's stack while a handler runs (DESIGN §10):
-/// a push and a pop, no event.
-struct ItemScope {
-    depth: usize,
-}
-
-impl ItemScope {
-    fn enter(track: TrackId, in_module: bool) -> ItemScope {
-        #[cfg(feature = "enabled")]
-        let depth = crate::accumulator::stack::STACK
-            .try_with(|s| s.borrow_mut().push_item(track, in_module))
-            .unwrap_or(0);
-        #[cfg(not(feature = "enabled"))]
-        let depth = {
-            let _ = (track, in_module);
-            0
-        };
-        ItemScope { depth }
-    }
-}
-
-impl Drop for ItemScope {
-    fn drop(&mut self) {
-        #[cfg(feature = "enabled")]
-        if self.depth != 0 {
-            let _ = crate::accumulator::stack::STACK.try_with(|s| s.borrow_mut().pop(self.depth));
-        }
-    }
 }
 
 /// The living task of a `spawn(…)`.
