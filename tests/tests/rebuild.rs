@@ -94,6 +94,10 @@ fn rebuilt_chains_keep_the_scan_state_under_a_live_producer() {
             capture_events(|| module("rebuild-live", || counted(v, seen.clone())));
         result.unwrap();
         structural += changes(&events).iter().filter(|c| **c == Change::Structural).count();
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::TrackUpdate { plain_code: true, .. })),
+            "an added operator is no plain code"
+        );
         let at = seen.lock().unwrap().len();
         wait_until("items after the reload", || seen.lock().unwrap().len() > at + 20);
     }
@@ -210,6 +214,14 @@ fn an_edit_of_plain_map_and_filter_applies_from_the_next_item_and_the_total_is_k
         // The feed is kept (`fn-only`); the chain holds plain code: it is
         // rebuilt, and its update says so.
         assert_eq!(changes(&events), [Change::FnOnly, Change::Structural], "v{v}");
+        let plain: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::TrackUpdate { plain_code, .. } => Some(*plain_code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(plain, [false, true], "the update says why it rebuilt");
         wait_until("the new code runs", || {
             seen.lock().unwrap().last().is_some_and(|&(_, _, tag)| tag == v)
         });

@@ -24,7 +24,10 @@ impl Sink for Changes {
             Event::HmrModuleCall { module, version, reason, .. } => {
                 println!("-- {module} v{version} ({reason:?})");
             }
-            Event::TrackUpdate { id, change, .. } => println!("   {}: {change:?}", path(id)),
+            Event::TrackUpdate { id, change, plain_code, .. } => {
+                let why = if *plain_code { " (plain code in the chain: rebuilt)" } else { "" };
+                println!("   {}: {change:?}{why}", path(id));
+            }
             Event::TrackDispose { id, reason } => {
                 println!("   {}: disposed ({reason:?})", path(id));
             }

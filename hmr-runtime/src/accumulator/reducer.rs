@@ -66,7 +66,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
         Event::TrackCallReturn { id, call, entity, outcome: _ } => {
             track_return(store, id, call, entity, fx);
         }
-        Event::TrackUpdate { id, version, change, prev_entity } => {
+        Event::TrackUpdate { id, version, change, prev_entity, .. } => {
             track_update(store, id, version, change, prev_entity, fx);
         }
         Event::TrackDispose { id, reason: _ } => {
@@ -233,7 +233,8 @@ fn reached_without_entity(
     if record.module.as_ref() != Some(&module) {
         let change = if open.reset { Change::Reset } else { Change::FnOnly };
         let version = record.version + 1;
-        fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None });
+        let plain_code = false;
+        fx.events.push(Event::TrackUpdate { id, version, change, prev_entity: None, plain_code });
     }
     let before = Before::of(record);
     let old_module = record.module.replace(module);
@@ -325,7 +326,10 @@ fn reached(
             None => fx.applies.push(apply),
         }
     }
-    fx.events.push(Event::TrackUpdate { id, version: record.version + 1, change, prev_entity });
+    let plain_code =
+        change == Change::Structural && crate::entities::graph::holds_plain_code(entity);
+    let version = record.version + 1;
+    fx.events.push(Event::TrackUpdate { id, version, change, prev_entity, plain_code });
 }
 
 fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {

@@ -226,6 +226,8 @@ pub(crate) struct Built {
     callbacks: Mutex<Vec<crate::accumulator::dispatch::Disposer>>,
     /// A part did not match the living part at its position.
     diverged: AtomicBool,
+    /// Plain code in a chain made it diverge (see [`Builder::chained`]).
+    plain: AtomicBool,
     disposed: AtomicBool,
 }
 
@@ -390,6 +392,9 @@ impl Builder {
     pub(crate) fn plain_code_before(&self, input: &'static str) {
         if !self.chained(input) {
             self.diverge();
+            if let Some(building) = &self.building {
+                building.plain.store(true, Ordering::Relaxed);
+            }
         }
     }
 
@@ -571,6 +576,12 @@ impl Builder {
         }
         entity
     }
+}
+
+/// Whether the execution that built `entity` rebuilt its chain for plain
+/// code in it (the `plain_code` of its `track-update`).
+pub(crate) fn holds_plain_code(entity: EntityId) -> bool {
+    matches!(hooks().get(&entity), Some(Hook::Graph(b)) if b.plain.load(Ordering::Relaxed))
 }
 
 /// Stage a committed update into the living graph under `commit` (see the

@@ -141,6 +141,11 @@ pub enum Event {
         change: Change,
         /// The entity it had before.
         prev_entity: Option<EntityId>,
+        /// Rebuilt because its chain holds plain code (a closure or fn item
+        /// in a `StreamExt` adapter) that no swap in place could reach: the
+        /// new code runs from the next item, operator state carried.
+        #[serde(default, skip_serializing_if = "is_false")]
+        plain_code: bool,
     },
     /// A track was disposed.
     TrackDispose {
@@ -347,7 +352,13 @@ mod tests {
                 entity: Some(entity),
                 outcome: Outcome::Cancelled,
             },
-            Event::TrackUpdate { id, version: 2, change: Change::FnOnly, prev_entity: None },
+            Event::TrackUpdate {
+                id,
+                version: 2,
+                change: Change::Structural,
+                prev_entity: None,
+                plain_code: true,
+            },
             Event::TrackDispose { id, reason: DisposeReason::Orphan },
             Event::HmrModuleCall { module: "m".into(), version: 1, reason: CallReason::Patch },
             Event::HmrModuleCallReturn {
