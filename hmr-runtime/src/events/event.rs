@@ -396,10 +396,17 @@ mod tests {
         let json = serde_json::to_string(&every_event()[0]).unwrap();
         assert!(json.contains(r#""id":"9f2c000000000001""#), "{json}");
         assert!(!json.contains("reset"), "`reset: false` is left out: {json}");
+        assert!(json.contains(r#""item_of":"0000000000000003""#), "{json}");
         let json = serde_json::to_string(&every_event()[1]).unwrap();
         assert!(json.contains(r#""outcome":"cancelled""#), "{json}");
         let json = serde_json::to_string(&every_event()[2]).unwrap();
-        assert!(json.contains(r#""change":"fn-only""#), "{json}");
+        assert!(json.contains(r#""change":"structural""#), "{json}");
+        assert!(json.contains(r#""plain_code":true"#), "{json}");
+        // A log written before `plain_code` and `item_of` existed still reads.
+        let old =
+            r#"{"type":"track-update","id":"1","version":2,"change":"fn-only","prev_entity":null}"#;
+        let event: Event = serde_json::from_str(old).unwrap();
+        assert!(matches!(event, Event::TrackUpdate { plain_code: false, .. }), "{event:?}");
         let json = serde_json::to_string(&every_event()[4]).unwrap();
         assert!(json.contains(r#""reason":"patch""#), "{json}");
         // A log written before `reason` existed still reads, as a plain call.
