@@ -272,49 +272,55 @@ thread_local! {
     pub(crate) static STACK: RefCell<Stack> = const {
         RefCell::new(Stack { frames: Vec::new(), counters: Vec::new() })
     };
-    /// The per-item scope code running on this thread belongs to, until a
-    /// tracked call needs it (see [`ItemScope`]).
-    static ITEM: Cell<Item> = const { Cell::new(Item::NONE) };
-}
-
-/// The per-item scope of code running for an item, opened lazily.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Item {
-    /// The track the code belongs to (a subscription's, an operator's).
-    owner: Option<TrackId>,
-    in_module: bool,
-    /// The depth at which its frame was pushed (0: not yet).
-    pushed: usize,
-}
-
-impl Item {
-    const NONE: Item = Item { owner: None, in_module: false, pushed: 0 };
+    /// The track whose per-item scope the code running on this thread is
+    /// in (its id's bits; 0: none). See [`ItemScope`].
+    static ITEM_OWNER: Cell<u64> = const { Cell::new(0) };
+    /// That scope's state: bit 0, its track runs in a module; the rest, the
+    /// depth its frame was pushed at (0: not yet). Two words, not one
+    /// struct: each is written and read back whole, which the CPU forwards
+    /// from store to load (a wider struct read back stalls).
+    static ITEM_STATE: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Runs code for an item (a handler, a hot operator's closure) in the scope
 /// of the track it belongs to (DESIGN §10, per-item scopes): tracked calls it
-/// makes are that track's children. Entering costs two thread-local writes;
-/// the scope's frame is pushed only at the first tracked call (no event, no
-/// allocation), and popped when the guard drops.
+/// makes are that track's children. Entering a scope other than the current
+/// one costs two thread-local writes; the same one (the operators of the
+/// subscription's own track, which its task enters for the whole item) a
+/// thread-local read. The scope's frame is pushed only at the first tracked
+/// call (no event, no allocation), and popped when the guard that entered it
+/// drops.
 #[must_use]
 pub(crate) struct ItemScope {
-    previous: Item,
+    /// What to restore, if it entered a scope (`None`: it was current).
+    restore: Option<(u64, usize)>,
 }
 
 impl ItemScope {
     #[inline]
     pub(crate) fn enter(owner: Option<TrackId>, in_module: bool) -> ItemScope {
-        let item = Item { owner, in_module, pushed: 0 };
-        ItemScope { previous: ITEM.try_with(|i| i.replace(item)).unwrap_or(Item::NONE) }
+        let owner = owner.map_or(0, |t| t.0);
+        if ITEM_OWNER.try_with(Cell::get).is_ok_and(|current| current == owner) {
+            return ItemScope { restore: None };
+        }
+        ItemScope::switch(owner, in_module)
+    }
+
+    fn switch(owner: u64, in_module: bool) -> ItemScope {
+        let owner = ITEM_OWNER.try_with(|o| o.replace(owner)).unwrap_or(0);
+        let state = ITEM_STATE.try_with(|s| s.replace(usize::from(in_module))).unwrap_or(0);
+        ItemScope { restore: Some((owner, state)) }
     }
 }
 
 impl Drop for ItemScope {
     #[inline]
     fn drop(&mut self) {
-        let Ok(current) = ITEM.try_with(|i| i.replace(self.previous)) else { return };
-        if current.pushed != 0 {
-            close_item(current.pushed);
+        let Some((owner, state)) = self.restore else { return };
+        let Ok(current) = ITEM_STATE.try_with(|s| s.replace(state)) else { return };
+        let _ = ITEM_OWNER.try_with(|o| o.set(owner));
+        if current >> 1 != 0 {
+            close_item(current >> 1);
         }
     }
 }
@@ -339,7 +345,9 @@ impl Stack {
     /// it there.
     #[inline]
     fn place(&mut self, hash: u64) -> Placement {
-        if ITEM.try_with(|i| i.get().owner.is_some() && i.get().pushed == 0).unwrap_or(false) {
+        let pending = ITEM_OWNER.try_with(Cell::get).unwrap_or(0) != 0
+            && ITEM_STATE.try_with(|s| s.get() >> 1 == 0).unwrap_or(false);
+        if pending {
             self.open_item();
         }
         match self.frames.last() {
@@ -543,10 +551,14 @@ impl Stack {
     #[cold]
     #[inline(never)]
     fn open_item(&mut self) {
-        let Ok(item) = ITEM.try_with(Cell::get) else { return };
-        let Some(track) = item.owner else { return };
-        let depth = self.push_item(track, item.in_module);
-        let _ = ITEM.try_with(|i| i.set(Item { pushed: depth, ..item }));
+        let (Ok(owner), Ok(state)) =
+            (ITEM_OWNER.try_with(Cell::get), ITEM_STATE.try_with(Cell::get))
+        else {
+            return;
+        };
+        let in_module = state & 1 == 1;
+        let depth = self.push_item(TrackId(owner), in_module);
+        let _ = ITEM_STATE.try_with(|s| s.set(depth << 1 | usize::from(in_module)));
     }
 
     /// Open the per-item scope of `track`: no event, no allocation. Tracked

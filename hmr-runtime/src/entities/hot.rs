@@ -66,16 +66,18 @@ impl<F: ?Sized> Hot<F> {
 
     /// Calls the closure with `call`; a panic names the operator's track on
     /// its way up (see [`panicked_in`]).
+    ///
+    /// The closure runs in the per-item scope the item is in: a
+    /// subscription's task opens its track's for the whole item, so tracked
+    /// calls the closures of its pipeline make are children of that track.
+    /// (Entering the operator's own track's scope on every call cost 4 ns per
+    /// item where it differs; a `hot_then` future, which runs longer, does.)
     #[inline]
     pub(crate) fn call<R>(&mut self, call: impl FnOnce(&mut F) -> R) -> Option<R> {
-        let (track, in_module) = (self.track, self.in_module);
         let f = self.get()?;
-        let scope = ItemScope::enter(track, in_module);
-        let called = catch_unwind(AssertUnwindSafe(|| call(f)));
-        drop(scope);
-        match called {
+        match catch_unwind(AssertUnwindSafe(|| call(f))) {
             Ok(out) => Some(out),
-            Err(payload) => unwind_from(track, payload),
+            Err(payload) => unwind_from(self.track, payload),
         }
     }
 

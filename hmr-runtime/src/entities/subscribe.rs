@@ -241,6 +241,9 @@ impl<T: 'static> Future for Task<T> {
             let _ = Boundary::take_input_disposed();
             // A hot closure that panics loses its item, not the task: the
             // fixed closure a reload swaps in must find the task alive.
+            // The item is handled in the subscription's track's scope: its
+            // operators built there need not enter it again.
+            let _scope = ItemScope::enter(this.ctl.track, this.ctl.in_module);
             let polled = catch_unwind(AssertUnwindSafe(|| pipeline.as_mut().poll_next(cx)));
             let polled = match polled {
                 Ok(polled) => polled,
