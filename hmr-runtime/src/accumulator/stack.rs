@@ -345,9 +345,8 @@ impl Stack {
     /// it there.
     #[inline]
     fn place(&mut self, hash: u64) -> Placement {
-        let pending = ITEM_OWNER.try_with(Cell::get).unwrap_or(0) != 0
-            && ITEM_STATE.try_with(|s| s.get() >> 1 == 0).unwrap_or(false);
-        if pending {
+        // One read when no item is being handled (the common case).
+        if ITEM_OWNER.try_with(Cell::get).unwrap_or(0) != 0 {
             self.open_item();
         }
         match self.frames.last() {
@@ -546,8 +545,8 @@ impl Stack {
         }
     }
 
-    /// Pushes the frame of the pending per-item scope ([`ItemScope`]), for
-    /// the tracked call about to be placed.
+    /// Pushes the frame of the per-item scope ([`ItemScope`]), unless it
+    /// was pushed already, for the tracked call about to be placed.
     #[cold]
     #[inline(never)]
     fn open_item(&mut self) {
@@ -556,6 +555,9 @@ impl Stack {
         else {
             return;
         };
+        if state >> 1 != 0 {
+            return; // pushed already
+        }
         let in_module = state & 1 == 1;
         let depth = self.push_item(TrackId(owner), in_module);
         let _ = ITEM_STATE.try_with(|s| s.set(depth << 1 | usize::from(in_module)));
