@@ -39,6 +39,29 @@ fn changes(events: &[Event]) -> Vec<Change> {
         .collect()
 }
 
+/// A producer on its own thread sending 1, 2, 3, … into `feed` without ever
+/// waiting for the consumer (a short sleep every 64 items keeps a broadcast
+/// receiver within its buffer). Returns the stop flag, and the thread, which
+/// returns the last number sent.
+fn produce(feed: Broadcast<u64>) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut n = 0;
+            while !stop.load(SeqCst) {
+                n += 1;
+                let _ = feed.send(n);
+                if n.is_multiple_of(64) {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+            n
+        }
+    });
+    (stop, producer)
+}
+
 /// (count, item, version)
 type Seen = Arc<Mutex<Vec<(u64, u64, u32)>>>;
 
@@ -72,21 +95,7 @@ fn rebuilt_chains_keep_the_scan_state_under_a_live_producer() {
     let _entered = runtime.enter();
     let seen: Seen = Arc::default();
     let feed = module("rebuild-live", || counted(1, seen.clone())).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let producer = std::thread::spawn({
-        let stop = stop.clone();
-        move || {
-            let mut n = 0;
-            while !stop.load(SeqCst) {
-                n += 1;
-                let _ = feed.send(n);
-                if n.is_multiple_of(64) {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
-            }
-            n
-        }
-    });
+    let (stop, producer) = produce(feed);
     wait_until("items flow", || seen.lock().unwrap().len() > 50);
     let mut structural = 0;
     for v in 2..=VERSIONS {
@@ -192,20 +201,7 @@ fn an_edit_of_plain_map_and_filter_applies_from_the_next_item_and_the_total_is_k
     let _entered = runtime.enter();
     let seen: Tagged = Arc::default();
     let feed = module("rebuild-plain", || plain_chain(1, seen.clone())).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let producer = std::thread::spawn({
-        let stop = stop.clone();
-        move || {
-            let mut n = 0;
-            while !stop.load(SeqCst) {
-                n += 1;
-                let _ = feed.send(n);
-                if n.is_multiple_of(64) {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
-            }
-        }
-    });
+    let (stop, producer) = produce(feed);
     wait_until("items flow", || seen.lock().unwrap().len() > 50);
     for v in 2..=4 {
         let (result, events) =
