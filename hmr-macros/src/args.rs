@@ -11,8 +11,10 @@ use syn::{Expr, Lit, LitStr, Meta, Path};
 pub(crate) struct TrackArgs {
     /// Replaces the item path as the function's static key, so the key
     /// survives a rename.
+    #[darling(default, with = string)]
     key: Option<LitStr>,
     /// A display name for tools; never part of identity.
+    #[darling(default, with = string)]
     name: Option<LitStr>,
     /// Rebuild the function's entities on every re-execution.
     #[darling(default, with = flag)]
@@ -26,6 +28,14 @@ impl TrackArgs {
     /// Parses the tokens between the attribute's parentheses.
     pub(crate) fn parse(tokens: TokenStream) -> darling::Result<Self> {
         let items = NestedMeta::parse_meta_list(tokens)?;
+        // `#[hmr_track("k")]`: arguments are named.
+        let mut errors = darling::Error::accumulator();
+        for item in &items {
+            if let NestedMeta::Lit(lit) = item {
+                errors.push(darling::Error::custom(UNNAMED).with_span(lit));
+            }
+        }
+        errors.finish()?;
         let args = Self::from_list(&items)?;
         if let Some(key) = &args.key
             && key.value().is_empty()
@@ -58,6 +68,27 @@ impl TrackArgs {
 
     pub(crate) fn reset(&self) -> bool {
         self.reset
+    }
+}
+
+const UNNAMED: &str = "expected `key = \"…\"`: the arguments are named \
+                       (`key = \"…\"`, `name = \"…\"`, `reset`, `crate = path`)";
+
+/// `key = "…"` or `name = "…"`: a string literal, and an error that says so
+/// for anything else (darling's names the meta format or the literal's type).
+fn string(meta: &Meta) -> darling::Result<Option<LitStr>> {
+    let name = meta.path().get_ident().map_or_else(|| "key".to_owned(), ToString::to_string);
+    let expected = format!("expected `{name} = \"…\"`: a string literal");
+    match meta {
+        Meta::NameValue(name_value) => match &name_value.value {
+            Expr::Lit(lit) if matches!(lit.lit, Lit::Str(_)) => {
+                let Lit::Str(value) = &lit.lit else { unreachable!("matched above") };
+                Ok(Some(value.clone()))
+            }
+            value => Err(darling::Error::custom(expected).with_span(value)),
+        },
+        Meta::Path(path) => Err(darling::Error::custom(expected).with_span(path)),
+        Meta::List(list) => Err(darling::Error::custom(expected).with_span(list)),
     }
 }
 
@@ -118,7 +149,10 @@ mod tests {
     #[test]
     fn rejects_duplicates_and_wrong_types() {
         assert!(error(quote!(key = "a", key = "b")).contains("Duplicate field `key`"));
-        assert!(error(quote!(key = 1)).contains("Unexpected type `int`"));
+        assert!(error(quote!(key = 1)).contains("expected `key = \"…\"`: a string literal"));
+        assert!(error(quote!(key)).contains("expected `key = \"…\"`"));
+        assert!(error(quote!(name("x"))).contains("expected `name = \"…\"`"));
+        assert!(error(quote!("k")).contains("expected `key = \"…\"`: the arguments are named"));
         assert!(error(quote!(reset = "yes")).contains("expected `true` or `false`"));
         assert!(!TrackArgs::parse(quote!(reset = false)).unwrap().reset);
         assert!(error(quote!(key = "")).contains("must not be empty"));

@@ -102,8 +102,11 @@ use proc_macro::TokenStream;
 ///
 /// # Errors
 ///
-/// A `const fn`, an item that is not a function, and a function without a
-/// body are rejected, as are unknown, mistyped and repeated arguments.
+/// A `const fn`, an item that is not a function, a function without a body
+/// (a required trait method, a foreign function) and a second
+/// `#[hmr_track]` are rejected, as are unknown, repeated and unnamed
+/// arguments and a `key` or `name` that is not a string literal
+/// (`expected `key = "…"``), each with one error on the offending token.
 #[proc_macro_attribute]
 pub fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::hmr_track(args.into(), item.into()).into()

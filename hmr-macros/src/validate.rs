@@ -13,7 +13,12 @@ use syn::{ImplItem, ImplItemFn, Item};
 
 const CONST_FN: &str = "`#[hmr_track]` cannot instrument a `const fn`: it runs at compile time, \
                         where no runtime records calls; remove `const` or the attribute";
-const NO_BODY: &str = "`#[hmr_track]` needs a body — put `#[hmr_track]` on the impl's method";
+const NO_BODY: &str = "`#[hmr_track]` needs a body: a required trait method has none (put \
+                       `#[hmr_track]` on the impl's method), nor has a foreign function of an \
+                       `extern` block, whose code is not Rust (track the Rust function that \
+                       calls it)";
+const TWICE: &str = "`#[hmr_track]` is applied twice: the calls would open two nested \
+                     scopes; remove one";
 
 /// The function to instrument, or `None` after reporting (into `errors`) why
 /// there is none. `None` with no error means rustc reports the problem itself.
@@ -48,8 +53,15 @@ pub(crate) fn function(item: &TokenStream, errors: &mut Accumulator) -> Option<I
     }
 }
 
-/// `const fn` and modifiers this macro does not know (syn 3 `FnModifiers`).
+/// `const fn`, modifiers this macro does not know (syn 3 `FnModifiers`),
+/// and a second `#[hmr_track]`.
 fn check_signature(function: &ImplItemFn, errors: &mut Accumulator) {
+    // This attribute is expanding; another one left on the item is a second.
+    for attr in &function.attrs {
+        if attr.path().segments.last().is_some_and(|s| s.ident == "hmr_track") {
+            errors.push(Error::custom(TWICE).with_span(attr.path()));
+        }
+    }
     errors.handle(function.modifiers.require_empty().map_err(Error::from));
     if let Some(constness) = &function.sig.constness {
         errors.push(Error::custom(CONST_FN).with_span(constness));

@@ -1,0 +1,9 @@
+use hmr_runtime::hmr_track;
+
+#[hmr_track]
+#[hmr_track]
+fn prices() {}
+
+fn main() {
+    prices();
+}
