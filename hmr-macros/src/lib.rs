@@ -105,8 +105,8 @@ use proc_macro::TokenStream;
 /// A `const fn`, an item that is not a function, a function without a body
 /// (a required trait method, a foreign function) and a second
 /// `#[hmr_track]` are rejected, as are unknown, repeated and unnamed
-/// arguments and a `key` or `name` that is not a string literal
-/// (`expected `key = "…"``), each with one error on the offending token.
+/// arguments and a `key` or `name` that is not a string literal (the error
+/// says `key = "…"` is expected), each with one error on the offending token.
 #[proc_macro_attribute]
 pub fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::hmr_track(args.into(), item.into()).into()
