@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hmr_runtime::{CallId, Event, Outcome, TrackId};
+use hmr_runtime::{CallId, Change, Event, Outcome, TrackId};
 
 /// A call as seen in an event log: the `track-call` and how it returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,4 +86,28 @@ pub fn kinds(events: &[Event]) -> Vec<&'static str> {
 #[must_use]
 pub fn is_fn(key: &str, name: &str) -> bool {
     key.rsplit("::").next() == Some(name)
+}
+
+/// The `change` of every `track-update` in `events`, in order.
+#[must_use]
+pub fn changes(events: &[Event]) -> Vec<Change> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackUpdate { change, .. } => Some(*change),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The tracks `events` dispose of, in order.
+#[must_use]
+pub fn disposed(events: &[Event]) -> Vec<TrackId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TrackDispose { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect()
 }

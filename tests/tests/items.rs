@@ -93,13 +93,7 @@ fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it
     // pipelines its items made; their subscriptions stop.
     let (result, events) = capture_events(|| module("items-desk", || ()));
     result.unwrap();
-    let disposed: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackDispose { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let disposed: Vec<_> = hmr_tests::disposed(&events);
     assert!(disposed.contains(&desk_id));
     for track in &built {
         assert!(disposed.contains(&track.id), "the order pipeline {} goes with it", track.path);
@@ -169,13 +163,7 @@ fn pipelines_built_in_an_async_handler_or_a_hot_closure_belong_to_its_track() {
         let built = mine(&snapshot());
         let (result, events) = capture_events(|| module(name, || ()));
         result.unwrap();
-        let disposed: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                Event::TrackDispose { id, .. } => Some(*id),
-                _ => None,
-            })
-            .collect();
+        let disposed: Vec<_> = hmr_tests::disposed(&events);
         assert!(disposed.contains(&owner) && disposed.contains(&built[0]), "{name}: {disposed:?}");
     }
 }

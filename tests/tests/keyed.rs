@@ -114,13 +114,7 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
     producer.join().unwrap();
 
     // Exactly AAPL's pipeline was disposed.
-    let disposed: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackDispose { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let disposed: Vec<_> = hmr_tests::disposed(&events);
     // (The keyed scope and `desk` built nothing: the store keeps no record
     // of them, so there is nothing of theirs to dispose.)
     assert_eq!(disposed, [ids["AAPL"]], "exactly AAPL's pipeline");
@@ -212,13 +206,7 @@ fn keyed_async_keys_tracked_async_fns_and_removing_one_disposes_exactly_it() {
     let (aapl, msft) = (id("AAPL"), id("MSFT"));
     let (second, events) = run(&["MSFT", "GOOG"]);
     second.unwrap();
-    let disposed: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackDispose { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    let disposed: Vec<_> = hmr_tests::disposed(&events);
     assert_eq!(disposed, [aapl], "exactly AAPL's");
     assert!(snapshot().track(msft).is_some(), "MSFT keeps its track");
 }

@@ -18,15 +18,7 @@ fn channel<T: Send + 'static>() -> (mpsc::UnboundedSender<T>, impl Stream<Item =
     (tx, futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
-fn changes(events: &[Event]) -> Vec<Change> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackUpdate { change, .. } => Some(*change),
-            _ => None,
-        })
-        .collect()
-}
+use hmr_tests::changes;
 
 async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     tokio::time::timeout(Duration::from_secs(5), stream.next())

@@ -29,15 +29,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn changes(events: &[Event]) -> Vec<Change> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackUpdate { change, .. } => Some(*change),
-            _ => None,
-        })
-        .collect()
-}
+use hmr_tests::changes;
 
 /// A producer on its own thread sending 1, 2, 3, … into `feed` without ever
 /// waiting for the consumer (a short sleep every 64 items keeps a broadcast

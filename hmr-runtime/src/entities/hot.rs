@@ -299,6 +299,7 @@ macro_rules! debug_op {
         }
     };
 }
+pub(crate) use debug_op;
 
 pin_project_lite::pin_project! {
     /// Stream for [`HmrStreamExt::hot_map`].

@@ -19,24 +19,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::commit::Commit;
 use super::graph::{Builder, Node, Shape, Ty};
-use super::hot::{Handoff, Hot, Io, hot, hot_stateful, io, types, unwind_from};
+use super::hot::{Handoff, Hot, Io, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::source::short_type_name;
 use crate::events::EntityKind;
-
-macro_rules! debug_stream {
-    ($ty:ident < $($g:ident),* >) => {
-        impl<$($g),*> fmt::Debug for $ty<$($g),*>
-        where
-            S: Stream,
-        {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("item", &short_type_name::<S::Item>())
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
 
 // ---- hot_take_while ----------------------------------------------------------
 
@@ -53,7 +38,7 @@ pin_project_lite::pin_project! {
         f: Hot<Predicate<S::Item>>,
     }
 }
-debug_stream!(HotTakeWhile<S>);
+debug_op!(HotTakeWhile<S>);
 
 pub(crate) fn take_while<S, F>(stream: S, f: F) -> HotTakeWhile<S>
 where
@@ -119,7 +104,7 @@ pin_project_lite::pin_project! {
         }
     }
 }
-debug_stream!(HotFlatMap<S, U>);
+debug_op!(HotFlatMap<S, U>);
 
 pub(crate) fn flat_map<S, U, F>(stream: S, mut f: F) -> HotFlatMap<S, U>
 where
@@ -371,7 +356,7 @@ pin_project_lite::pin_project! {
         }
     }
 }
-debug_stream!(HotDebounce<S>);
+debug_op!(HotDebounce<S>);
 
 pub(crate) fn debounce<S>(stream: S, quiet: Duration) -> HotDebounce<S>
 where
@@ -452,7 +437,7 @@ pin_project_lite::pin_project! {
         }
     }
 }
-debug_stream!(HotThrottle<S>);
+debug_op!(HotThrottle<S>);
 
 pub(crate) fn throttle<S>(stream: S, every: Duration) -> HotThrottle<S>
 where
