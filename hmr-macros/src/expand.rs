@@ -13,6 +13,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Block, ImplItemFn, ReturnType, Stmt};
 
 use crate::args::TrackArgs;
+use crate::boxed_future;
 use crate::returned_closure::ReturnedClosure;
 use crate::returned_stream::ReturnedStream;
 use crate::validate;
@@ -48,7 +49,12 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
     let expect =
         closure.as_ref().filter(|_| is_async).and_then(|c| c.expect_fn(&function.sig.generics));
     match closure {
+        // No suspension point: the body runs in one poll, inside a scope
+        // opened and closed in that poll, as a sync call's. Also keeps
+        // `clippy::unused_async` as it is without the attribute.
+        None if is_async && !may_await(body) => sync_body(body, &site),
         None if is_async => async_body(body, &site, output),
+        None if boxed_future::tail_async(body).is_some() => boxed_async_body(body, &site),
         None => {
             if let Some(stream) = ReturnedStream::of(&function.sig) {
                 stream.wrap_returned_value(body, &site.runtime);
@@ -95,6 +101,26 @@ fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
         };
         #future
     };
+}
+
+/// A sync function whose tail boxes an `async` block (see [`boxed_future`]):
+/// the block runs inside `instrument(site, …)`; the statements before the
+/// tail run as the function's call, outside the scope.
+fn boxed_async_body(body: &mut Block, site: &Site) {
+    let runtime = &site.runtime;
+    let items = site.items(&site_static());
+    let static_ = site_static();
+    let site_ref = quote_spanned!(Span::mixed_site()=> __hmr_site);
+    if let Some(block) = boxed_future::tail_async(body) {
+        boxed_future::instrument_block(block, &site_ref, runtime);
+    }
+    let bind_site = quote_spanned! {Span::mixed_site()=>
+        let __hmr_site: &'static #runtime::Callsite = {
+            #items
+            &#static_
+        };
+    };
+    splice(body, &bind_site);
 }
 
 /// A returned closure literal refers to the call site by name: a literal
@@ -232,6 +258,70 @@ fn instrumented(
         }
     }
 }
+
+/// Whether an `async fn` body may suspend: it has an `.await` (also inside
+/// a macro call or a nested block), or calls a macro that could await
+/// without writing one (`select!`, `join!`). Only the standard library's
+/// and the logging crates' usual macros are known not to.
+fn may_await(body: &Block) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        tokens.iter().enumerate().any(|(i, token)| match token {
+            TokenTree::Ident(ident) if ident == "await" => true,
+            TokenTree::Ident(name) => {
+                matches!(tokens.get(i + 1), Some(TokenTree::Punct(bang)) if bang.as_char() == '!')
+                    && matches!(tokens.get(i + 2), Some(TokenTree::Group(_)))
+                    && !NO_AWAIT_MACROS.iter().any(|known| name == known)
+            }
+            TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(body.to_token_stream())
+}
+
+/// Macros whose expansion never awaits (an `.await` in their arguments is
+/// seen on its own).
+const NO_AWAIT_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "matches",
+    "panic",
+    "todo",
+    "unimplemented",
+    "unreachable",
+    "format",
+    "format_args",
+    "print",
+    "println",
+    "eprint",
+    "eprintln",
+    "write",
+    "writeln",
+    "dbg",
+    "vec",
+    "concat",
+    "stringify",
+    "line",
+    "column",
+    "file",
+    "module_path",
+    "cfg",
+    "env",
+    "option_env",
+    "include_str",
+    "include_bytes",
+    "trace",
+    "debug",
+    "info",
+    "warn",
+    "error",
+    "event",
+];
 
 fn mentions_impl(tokens: TokenStream) -> bool {
     tokens.into_iter().any(|token| match token {

@@ -11,6 +11,7 @@
 //! See [`macro@hmr_track`] for what the attribute does and accepts.
 
 mod args;
+mod boxed_future;
 mod expand;
 mod returned_closure;
 mod returned_stream;
@@ -49,7 +50,16 @@ use proc_macro::TokenStream;
 /// - **Sync functions**, methods with any receiver, `unsafe` and `extern`
 ///   functions, generic functions: the scope covers the call.
 /// - **`async fn`**: the scope is re-entered on every poll of the future, so
-///   tasks interleaved on one thread never see each other's scopes.
+///   tasks interleaved on one thread never see each other's scopes. A body
+///   that never awaits (no `.await`, and no macro but the standard and
+///   logging ones, which cannot hide one) runs in its first poll: its scope
+///   is a sync call's, opened and closed in that poll.
+/// - **Sync functions returning a boxed `async` block**, whose body ends in
+///   `Box::pin(async move { … })` or `async move { … }.boxed()` (what
+///   `#[async_trait]` writes for an `async fn`, so the attribute works under
+///   it): the scope covers the block, as for an `async fn`, and the call's
+///   outcome is the future's. Statements before that tail run outside the
+///   scope.
 /// - **Functions returning `impl Fn…` or `Box<dyn Fn…>`** (also `FnMut`,
 ///   `FnOnce`): the call opens a scope, and so does every call of the
 ///   returned closure, with the same call site.

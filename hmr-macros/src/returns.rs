@@ -6,7 +6,7 @@ use std::mem;
 
 use proc_macro2::Span;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Item, Lifetime, Stmt};
+use syn::{Block, Expr, ExprMacro, Item, Lifetime, Stmt, StmtMacro};
 
 /// Takes the returned value out of `body`: its tail, or, when the body has
 /// `return`s of its own, `'__hmr_body: { …statements… }` with each `return e`
@@ -35,6 +35,15 @@ pub(crate) fn take_value(body: &mut Block) -> Option<Expr> {
     }
     // Only the tail is returned: take it where it stands.
     match body.stmts.pop() {
+        // A placeholder (`todo!()`): wrapping it would only add an
+        // unreachable wrapper, and lints the plain function does not have.
+        Some(
+            tail @ (Stmt::Macro(StmtMacro { semi_token: None, .. })
+            | Stmt::Expr(Expr::Macro(_), None)),
+        ) if is_placeholder(&tail) => {
+            body.stmts.push(tail);
+            None
+        }
         Some(Stmt::Expr(tail, None)) => Some(tail),
         Some(Stmt::Macro(tail)) if tail.semi_token.is_none() => Some(syn::parse_quote!(#tail)),
         other => {
@@ -42,6 +51,26 @@ pub(crate) fn take_value(body: &mut Block) -> Option<Expr> {
             None
         }
     }
+}
+
+/// `todo!(…)`, `unimplemented!(…)`, `panic!(…)`, `unreachable!(…)`, also
+/// through `std::` or `core::`: the body never returns a value.
+fn is_placeholder(tail: &Stmt) -> bool {
+    let path = match tail {
+        Stmt::Macro(StmtMacro { mac, .. }) | Stmt::Expr(Expr::Macro(ExprMacro { mac, .. }), _) => {
+            &mac.path
+        }
+        _ => return false,
+    };
+    let mut segments = path.segments.iter().rev();
+    let Some(last) = segments.next() else { return false };
+    let prefix_ok = match (segments.next(), segments.next()) {
+        (None, _) => true,
+        (Some(krate), None) => krate.ident == "std" || krate.ident == "core",
+        _ => false,
+    };
+    prefix_ok
+        && ["todo", "unimplemented", "panic", "unreachable"].iter().any(|name| last.ident == name)
 }
 
 /// Visits the function's own `return` expressions (not those of closures,

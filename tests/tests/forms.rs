@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use futures::executor::block_on;
-use hmr_runtime::{Outcome, capture_events, current_track, hmr_track};
+use hmr_runtime::{Outcome, TrackId, capture_events, current_track, hmr_track};
 use hmr_tests::{Call, calls, is_fn};
 
 /// Runs `f`, checks its events are balanced, returns its value and calls.
@@ -515,6 +515,55 @@ fn panicking_future_is_unwound() {
     let calls = calls(&events);
     assert_eq!(calls[0].outcome, Outcome::Unwound);
     assert_eq!(current_track(), None);
+}
+
+/// No `.await`: the body runs in its first poll, in a sync call's scope.
+#[hmr_track]
+async fn without_await(fail: bool) -> Option<TrackId> {
+    assert!(!fail, "panics in its only poll");
+    current_track()
+}
+
+/// No `.await` token, but `join!` awaits: the scope must be left while the
+/// future is pending.
+#[hmr_track]
+async fn joins(gate: futures::channel::oneshot::Receiver<u32>) -> (u32, Option<TrackId>) {
+    let (value, ()) = futures::join!(gate, futures::future::ready(()));
+    let value = value.unwrap_or(0);
+    (value, current_track())
+}
+
+#[test]
+fn async_fn_without_await_is_one_sync_scope() {
+    let (own, events) = capture_events(|| block_on(without_await(false)));
+    let first = calls(&events);
+    assert_eq!(first.len(), 1);
+    assert_eq!(own, Some(first[0].id), "the body runs in the fn's scope");
+    assert_eq!(first[0].outcome, Outcome::Returned);
+
+    let (result, events) =
+        capture_events(|| std::panic::catch_unwind(|| block_on(without_await(true))));
+    assert!(result.is_err());
+    assert_eq!(calls(&events)[0].outcome, Outcome::Unwound);
+    assert_eq!(current_track(), None);
+}
+
+#[test]
+fn a_macro_that_awaits_keeps_the_async_scope() {
+    let ((), events) = capture_events(|| {
+        let (send, gate) = futures::channel::oneshot::channel();
+        let mut future = Box::pin(joins(gate));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(current_track(), None, "the scope is left while pending");
+        send.send(4).unwrap();
+        let std::task::Poll::Ready((value, inner)) = future.as_mut().poll(&mut cx) else {
+            panic!("ready once the gate opened");
+        };
+        assert_eq!(value, 4);
+        assert!(inner.is_some());
+    });
+    assert_eq!(calls(&events).len(), 1);
 }
 
 // ---- parameters and bodies -------------------------------------------------

@@ -98,8 +98,10 @@ fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it
     for track in &built {
         assert!(disposed.contains(&track.id), "the order pipeline {} goes with it", track.path);
     }
-    fills.send((2, 21)).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // With every order's receiver gone already, the send fails: stopped too.
+    if fills.send((2, 21)).is_ok() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(!seen.lock().unwrap().contains(&(2, 21)), "its subscription stopped");
 }
 

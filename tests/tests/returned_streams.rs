@@ -224,7 +224,7 @@ fn chars<'a>(text: &'a str) -> impl Stream<Item = char> + Send + 'a {
 
 #[hmr_track]
 async fn later() -> impl Stream<Item = u32> {
-    stream::iter([1, 2, 3])
+    std::future::ready(stream::iter([1, 2, 3])).await
 }
 
 #[hmr_track]

@@ -31,7 +31,7 @@ pub async fn load(text: &str) -> Result<u32, std::num::ParseIntError> {
                     let __hmr_return: Result<u32, std::num::ParseIntError> = loop {};
                     return __hmr_return;
                 }
-                let value: u32 = text.parse()?;
+                let value: u32 = std::future::ready(text.parse()).await?;
                 Ok(value)
             },
         )
@@ -54,9 +54,33 @@ pub async fn shown() -> impl std::fmt::Display {
         );
         &__HMR_SITE
     };
-    ::hmr_runtime::__private::instrument::<_, _>(__hmr_site, async move { 1 }).await
+    ::hmr_runtime::__private::instrument::<
+        _,
+        _,
+    >(__hmr_site, async move { std::future::ready(1).await })
+        .await
+}
+/// No `.await`: the body runs in one poll, in a sync call's scope.
+pub async fn quick(x: u32) -> u32 {
+    let __hmr_guard = {
+        fn __hmr_name() -> &'static ::core::primitive::str {
+            ::hmr_runtime::__private::type_name_of(__hmr_name)
+        }
+        static __HMR_SITE: ::hmr_runtime::__private::Callsite = ::hmr_runtime::__private::Callsite::new(
+            __hmr_name,
+            "ui-tests/expand/async_fn.rs",
+            19u32,
+            14u32,
+            ::core::option::Option::None,
+            ::core::option::Option::None,
+            false,
+        );
+        ::hmr_runtime::__private::enter(&__HMR_SITE)
+    };
+    x + 1
 }
 fn main() {
     drop(load("1"));
     drop(shown());
+    drop(quick(1));
 }

@@ -9,10 +9,18 @@ fn prices() -> u32 {
 
 #[hmr_track]
 async fn quotes() -> u32 {
+    std::future::ready(()).await;
     "not a number either"
+}
+
+// Never awaits: the sync scope, and rustc's own wording.
+#[hmr_track]
+async fn quick() -> u32 {
+    "nor this"
 }
 
 fn main() {
     let _ = prices();
     drop(quotes());
+    drop(quick());
 }

@@ -30,7 +30,7 @@ async fn shown(x: u32) -> impl Display {
     if x == 0 {
         return String::from("zero");
     }
-    format!("{x}")
+    futures::future::ready(format!("{x}")).await
 }
 
 #[derive(Debug)]

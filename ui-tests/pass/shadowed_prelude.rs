@@ -40,7 +40,7 @@ fn sync_fn(x: u32) -> u32 {
 
 #[::hmr_runtime::hmr_track(key = "keyed", name = "named")]
 async fn async_fn(x: u32) -> u32 {
-    x + 2
+    ::std::future::ready(x + 2).await
 }
 
 #[::hmr_runtime::hmr_track]

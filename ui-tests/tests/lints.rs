@@ -78,7 +78,7 @@ impl Feed {
 
     #[hmr_track]
     async fn async_method(&self) -> u32 {
-        self.value
+        std::future::ready(self.value).await
     }
 
     #[hmr_track]
@@ -103,16 +103,19 @@ impl Source for Feed {}
 
 #[hmr_track]
 async fn async_fn(text: &str) -> Result<u32, std::num::ParseIntError> {
-    let value: u32 = text.parse()?;
+    let value: u32 = std::future::ready(text.parse()).await?;
     Ok(value)
 }
 
+/// Never awaits: a sync scope, and `unused_async` fires as without the
+/// attribute.
 #[hmr_track]
+#[allow(clippy::unused_async, reason = "the form under test")]
 async fn async_unit() {}
 
 #[hmr_track]
 async fn async_impl() -> impl std::fmt::Display {
-    3
+    std::future::ready(3).await
 }
 
 #[hmr_track]
