@@ -16,6 +16,7 @@ mod expand;
 mod returned_closure;
 mod returned_stream;
 mod returns;
+mod stack;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -119,5 +120,6 @@ use proc_macro::TokenStream;
 /// says `key = "…"` is expected), each with one error on the offending token.
 #[proc_macro_attribute]
 pub fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::hmr_track(args.into(), item.into()).into()
+    let item = proc_macro2::TokenStream::from(item);
+    stack::with_room(&item.clone(), || expand::hmr_track(args.into(), item)).into()
 }

@@ -1,5 +1,6 @@
 //! Scenarios T1–T7 (SCENARIOS.md): tracks, nesting, last entity wins, the
-//! stack, repeats, returned closures, async scopes.
+//! stack, repeats, returned closures, async scopes; and T8: functions of one
+//! name in sibling blocks are distinct tracks.
 //!
 //! Entities are announced through the low-level capture API, exactly as the
 //! entity types (sources, operator chains) do.
@@ -315,4 +316,46 @@ fn render_tree_shows_modules_nesting_versions_and_entities() {
         "{tree}"
     );
     assert!(lines[2].starts_with("    tracks::stored_inner#0 v2 fn-only inner-source ["), "{tree}");
+}
+
+/// Two functions named `pick` in sibling blocks: one item path, two
+/// functions. Each builds its own entity.
+#[hmr_track]
+fn sibling_blocks(first: bool) -> EntityId {
+    if first {
+        #[hmr_track]
+        fn pick() -> EntityId {
+            source("first")
+        }
+        pick()
+    } else {
+        #[hmr_track]
+        fn pick() -> EntityId {
+            source("second")
+        }
+        pick()
+    }
+}
+
+#[test]
+fn t8_same_name_fns_in_sibling_blocks_are_distinct_tracks() {
+    let (_, events) = capture_events(|| (sibling_blocks(true), sibling_blocks(false)));
+    let picks: Vec<_> = calls(&events).into_iter().filter(|c| c.key.contains("pick")).collect();
+    assert_eq!(picks.len(), 2);
+    assert_ne!(picks[0].key, picks[1].key, "one key each: {picks:#?}");
+    assert!(picks.iter().all(|c| c.key.starts_with("tracks::sibling_blocks::pick")), "{picks:#?}");
+
+    // In a module, switching from one to the other between runs replaces
+    // the track: the second `pick` does not take over the first's entity.
+    module("t8", || sibling_blocks(true)).unwrap();
+    let in_t8 = |store: &hmr_runtime::Store, key: &str| {
+        store.tracks_with_key(key).filter(|t| t.path.starts_with("t8/")).map(|t| t.id).collect()
+    };
+    let first: Vec<TrackId> = in_t8(&snapshot(), &picks[0].key);
+    assert_eq!(first.len(), 1);
+    let (_, events) = capture_events(|| module("t8", || sibling_blocks(false)).unwrap());
+    let store = snapshot();
+    assert!(store.track(first[0]).is_none(), "the first pick is disposed");
+    assert!(events.iter().any(|e| matches!(e, Event::TrackDispose { .. })), "{events:#?}");
+    assert_eq!(in_t8(&store, &picks[1].key).len(), 1);
 }

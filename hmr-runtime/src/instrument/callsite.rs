@@ -1,6 +1,8 @@
 //! Call sites: one `static` per `#[hmr_track]` function, holding its static key.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::events::ids::hash_str;
 
@@ -48,16 +50,85 @@ impl Callsite {
         self.resolved.get_or_init(|| {
             let key: Box<str> = match self.key {
                 Some(key) => key.into(),
-                None => item_path((self.name)()).into(),
+                None => self.claim(item_path((self.name)())),
             };
             Key { hash: hash_str(&key), text: key, callsite: self }
         })
+    }
+
+    /// The key derived from the item path, told apart from other functions
+    /// of the same path: functions of one name in sibling blocks of a body
+    /// (`{ fn f() … } { fn f() … }`) have one item path, and would share a
+    /// track. The first to be called keeps the path; the others get their
+    /// position added (`app::outer::f@12:8`).
+    ///
+    /// A code patch links new statics for the functions it rebuilt, at
+    /// their new positions. Such a call site takes the key of the nearest
+    /// call site of the same path from before the patch that no call site
+    /// of the patched code has taken yet: the same function, moved by the
+    /// edit. Each call site resolves its key once and keeps it.
+    fn claim(&'static self, path: &str) -> Box<str> {
+        static CLAIMS: Mutex<BTreeMap<Box<str>, Vec<Claim>>> = Mutex::new(BTreeMap::new());
+        let generation = CODE_GENERATION.load(Ordering::Acquire);
+        let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+        let claims = claims.entry(path.into()).or_default();
+        // The same function: another copy of its static.
+        if let Some(same) = claims.iter().find(|c| c.at(self)) {
+            return same.text.clone();
+        }
+        let taken =
+            |text: &str| claims.iter().any(|c| c.generation == generation && *c.text == *text);
+        let moved = claims
+            .iter()
+            .filter(|c| c.generation < generation && !taken(&c.text))
+            .min_by_key(|c| {
+                (c.file != self.file, c.line.abs_diff(self.line), c.column.abs_diff(self.column))
+            });
+        let text: Box<str> = match moved {
+            Some(before) => before.text.clone(),
+            None if claims.is_empty() => path.into(),
+            None => format!("{path}@{}:{}", self.line, self.column).into(),
+        };
+        claims.push(Claim {
+            file: self.file,
+            line: self.line,
+            column: self.column,
+            generation,
+            text: text.clone(),
+        });
+        text
     }
 
     /// The `name = "…"` of the attribute, if any.
     #[must_use]
     pub fn display_name(&self) -> Option<&'static str> {
         self.display_name
+    }
+}
+
+/// Incremented when a code patch arrives: call sites resolved after it
+/// belong to the patched code (see `Callsite::claim`).
+static CODE_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// A code patch was committed: the call sites resolved from now on are the
+/// patched code's.
+#[cfg_attr(not(any(feature = "subsecond", feature = "subsecond-0-8")), allow(dead_code))]
+pub(crate) fn new_code_generation() {
+    CODE_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// A call site's claim on a derived key.
+struct Claim {
+    file: &'static str,
+    line: u32,
+    column: u32,
+    generation: u64,
+    text: Box<str>,
+}
+
+impl Claim {
+    fn at(&self, site: &Callsite) -> bool {
+        (self.file, self.line, self.column) == (site.file, site.line, site.column)
     }
 }
 
@@ -79,7 +150,34 @@ pub(crate) fn item_path(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::item_path;
+    use super::{Callsite, item_path, new_code_generation};
+
+    fn outer_f() -> &'static str {
+        "claims::outer::f::__hmr_name"
+    }
+
+    const fn at(line: u32) -> Callsite {
+        Callsite::new(outer_f, "src/claims.rs", line, 9, None, None, false)
+    }
+
+    #[test]
+    fn sibling_functions_of_one_path_get_distinct_keys_that_survive_a_patch() {
+        static A: Callsite = at(10);
+        static B: Callsite = at(20);
+        static A_AGAIN: Callsite = at(10);
+        assert_eq!(&*A.key().text, "claims::outer::f");
+        assert_eq!(&*B.key().text, "claims::outer::f@20:9");
+        assert_eq!(&*A_AGAIN.key().text, "claims::outer::f", "a copy of A's static");
+        // A patch moves both down; the moved B is called first.
+        new_code_generation();
+        static B_MOVED: Callsite = at(26);
+        static A_MOVED: Callsite = at(15);
+        assert_eq!(&*B_MOVED.key().text, "claims::outer::f@20:9");
+        assert_eq!(&*A_MOVED.key().text, "claims::outer::f");
+        // A function of that path the patch added: a key of its own.
+        static ADDED: Callsite = at(40);
+        assert_eq!(&*ADDED.key().text, "claims::outer::f@40:9");
+    }
 
     #[test]
     fn strips_the_helper_and_async_closures() {

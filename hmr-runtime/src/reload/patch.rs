@@ -211,6 +211,7 @@ fn start(root: &str) {
 
 /// The handler subsecond calls after committing a patch: asks for a reload.
 pub(crate) fn post() {
+    crate::instrument::callsite::new_code_generation();
     let engine = engine();
     let mut state = engine.lock();
     state.patches += 1;
