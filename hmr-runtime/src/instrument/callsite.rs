@@ -165,17 +165,17 @@ mod tests {
         static A: Callsite = at(10);
         static B: Callsite = at(20);
         static A_AGAIN: Callsite = at(10);
+        static B_MOVED: Callsite = at(26);
+        static A_MOVED: Callsite = at(15);
+        static ADDED: Callsite = at(40);
         assert_eq!(&*A.key().text, "claims::outer::f");
         assert_eq!(&*B.key().text, "claims::outer::f@20:9");
         assert_eq!(&*A_AGAIN.key().text, "claims::outer::f", "a copy of A's static");
         // A patch moves both down; the moved B is called first.
         new_code_generation();
-        static B_MOVED: Callsite = at(26);
-        static A_MOVED: Callsite = at(15);
         assert_eq!(&*B_MOVED.key().text, "claims::outer::f@20:9");
         assert_eq!(&*A_MOVED.key().text, "claims::outer::f");
         // A function of that path the patch added: a key of its own.
-        static ADDED: Callsite = at(40);
         assert_eq!(&*ADDED.key().text, "claims::outer::f@40:9");
     }
 
