@@ -1,6 +1,7 @@
 //! Scenarios T1–T7 (SCENARIOS.md): tracks, nesting, last entity wins, the
 //! stack, repeats, returned closures, async scopes; and T8: functions of one
-//! name in sibling blocks are distinct tracks.
+//! name in sibling blocks are distinct tracks; T9: a spawned task runs in the
+//! spawning scope.
 //!
 //! Entities are announced through the low-level capture API, exactly as the
 //! entity types (sources, operator chains) do.
@@ -358,4 +359,47 @@ fn t8_same_name_fns_in_sibling_blocks_are_distinct_tracks() {
     assert!(store.track(first[0]).is_none(), "the first pick is disposed");
     assert!(events.iter().any(|e| matches!(e, Event::TrackDispose { .. })), "{events:#?}");
     assert_eq!(in_t8(&store, &picks[1].key).len(), 1);
+}
+
+/// Builds an entity and reports its own track, from inside a spawned task.
+#[hmr_track]
+async fn spawned_child(report: futures::channel::oneshot::Sender<Option<TrackId>>) {
+    tokio::task::yield_now().await;
+    source("child");
+    let _ = report.send(current_track());
+}
+
+#[hmr_track(key = "tracks::spawner")]
+fn spawner(report: futures::channel::oneshot::Sender<Option<TrackId>>) {
+    hmr_runtime::spawn(async move { spawned_child(report).await });
+}
+
+#[test]
+fn t9_a_spawned_task_runs_in_the_spawning_scope() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let _entered = runtime.enter();
+    let (report, child) = futures::channel::oneshot::channel();
+    module("t9", || spawner(report)).unwrap();
+    let child = futures::executor::block_on(child).unwrap().expect("the child is tracked");
+    // The child's return reaches the store just after its report.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while snapshot().track(child).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let store = snapshot();
+    let owner = store.tracks_with_key("tracks::spawner").next().expect("the spawner's track");
+    let child = store.track(child).expect("the child's track is the module's");
+    assert_eq!(child.parent, Some(owner.id), "the spawning scope is the parent");
+    assert!(child.path.starts_with(&format!("{}/", owner.path)), "{}", child.path);
+
+    // A re-execution respawns the task, in the same scope: the same track.
+    let (report, again) = futures::channel::oneshot::channel();
+    module("t9", || spawner(report)).unwrap();
+    let again = futures::executor::block_on(again).unwrap();
+    assert_eq!(again, Some(child.id));
+
+    // It goes with the spawner: a version without it disposes both.
+    let (_, events) = capture_events(|| module("t9", || ()).unwrap());
+    let disposed = hmr_tests::disposed(&events);
+    assert!(disposed.contains(&owner.id) && disposed.contains(&child.id), "{disposed:?}");
 }

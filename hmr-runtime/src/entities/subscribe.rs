@@ -641,6 +641,28 @@ where
     subscribe(stream.hot_then(handler), |()| {})
 }
 
+pin_project_lite::pin_project! {
+    /// A spawned future, polled in the scope it was spawned from (a per-item
+    /// scope of that track, as a subscription's handler is): the tracked
+    /// calls and futures of the task are the track's children.
+    struct InScope<F> {
+        track: Option<TrackId>,
+        in_module: bool,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for InScope<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _scope = ItemScope::enter(*this.track, *this.in_module);
+        this.future.poll(cx)
+    }
+}
+
 /// The living task of a `spawn(…)`.
 struct SpawnNode {
     runtime: Handle,
@@ -695,6 +717,10 @@ impl Node for SpawnNode {
 /// task and spawns the new future (at its module's commit); disposal of the
 /// track aborts it. Prefer [`subscribe`], which keeps state.
 ///
+/// The task runs in the spawning track's scope, as a subscription's handler
+/// does: a tracked function or `async fn` it calls is a child of that track
+/// (and is disposed with it).
+///
 /// # Panics
 /// On a first execution outside a tokio runtime.
 pub fn spawn<F>(future: F)
@@ -704,6 +730,8 @@ where
     let builder = Builder::new();
     let shape = Shape::new("spawn", &[]);
     let name = builder.chain("spawn(future)");
+    // The task runs in the spawning scope: what it calls is that track's.
+    let future = InScope { track: builder.track(), in_module: builder.in_module(), future };
     if let Some(target) = builder.living::<SpawnNode>("spawn", &shape) {
         let respawn =
             Respawn { future: Box::pin(future) as Spawned, runtime: Handle::try_current().ok() };
