@@ -399,7 +399,7 @@ fn t9_a_spawned_task_runs_in_the_spawning_scope() {
     assert_eq!(again, Some(child.id));
 
     // It goes with the spawner: a version without it disposes both.
-    let (_, events) = capture_events(|| module("t9", || ()).unwrap());
+    let ((), events) = capture_events(|| module("t9", || ()).unwrap());
     let disposed = hmr_tests::disposed(&events);
     assert!(disposed.contains(&owner.id) && disposed.contains(&child.id), "{disposed:?}");
 }
