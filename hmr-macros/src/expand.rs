@@ -10,7 +10,7 @@ use std::mem;
 
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{Block, ImplItemFn, ReturnType, Stmt};
+use syn::{Block, FnArg, ImplItemFn, Pat, PatIdent, ReturnType, Stmt};
 
 use crate::args::TrackArgs;
 use crate::boxed_future;
@@ -43,6 +43,14 @@ pub(crate) fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
 fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<TokenStream> {
     let site = Site::new(&function, args);
     let is_async = function.sig.asyncness.is_some();
+    if is_async
+        && ReturnedClosure::of(&function.sig.output).is_none()
+        && may_await(&function.block)
+        && async_output(&function.sig.output).is_some()
+        && function.attrs.iter().all(is_builtin)
+    {
+        return Ok(async_fn(function, &site));
+    }
     let output = &function.sig.output;
     let body = &mut function.block;
     let closure = ReturnedClosure::of(output);
@@ -100,6 +108,125 @@ fn async_body(body: &mut Block, site: &Site, output: &ReturnType) {
             &#static_
         };
         #future
+    };
+}
+
+/// The declared output type of an `async fn`, when it can be named in a
+/// `Future<Output = …>` bound (`!` cannot).
+fn async_output(output: &ReturnType) -> Option<TokenStream> {
+    match output {
+        ReturnType::Default => Some(quote_spanned!(Span::mixed_site()=> ())),
+        ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_)) => None,
+        ReturnType::Type(_, ty) => Some(ty.to_token_stream()),
+    }
+}
+
+/// `async fn f(args) -> R { stmts }` becomes what the compiler would make of
+/// it, with the instrumentation as the outermost future:
+/// `fn f(args) -> impl Future<Output = R> { instrument::<R, _>(site, async
+/// move { rebind args; stmts }) }`. An `async fn` around the instrumented
+/// block would be a second state machine, polled once per level of an async
+/// recursion: the stack per level would be about twice an untracked one's.
+///
+/// The arguments are rebound inside the block as `async fn` does, so the
+/// future owns all of them (also the unused ones and `_` patterns) and drops
+/// them when it completes or is dropped, in the same order.
+///
+/// Clippy sees the `async fn` form instead (`cfg(clippy)`, which
+/// `cargo clippy` sets): some of its lints look at an `async fn`'s body as
+/// a future (`missing_errors_doc` for a future of a `Result`), and must fire
+/// as without the attribute (ui-tests/differential). Both forms compile the
+/// same statements, so they type-check alike.
+fn async_fn(function: ImplItemFn, site: &Site) -> TokenStream {
+    let mut for_clippy = function.clone();
+    let output = for_clippy.sig.output.clone();
+    async_body(&mut for_clippy.block, site, &output);
+    for_clippy.attrs.push(syn::parse_quote!(#[cfg(clippy)]));
+    let mut function = function;
+    function.attrs.push(syn::parse_quote!(#[cfg(not(clippy))]));
+    rewrite_async_fn(&mut function, site);
+    quote!(#function #for_clippy)
+}
+
+/// An attribute rustc itself reads. Another one may be an attribute macro
+/// that expands after this one and wants an `async fn` (`#[tokio::test]`,
+/// `#[tracing::instrument]`): then the `async fn` stays one.
+fn is_builtin(attr: &syn::Attribute) -> bool {
+    const BUILTIN: &[&str] = &[
+        "doc",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "cfg",
+        "cfg_attr",
+        "must_use",
+        "inline",
+        "cold",
+        "deprecated",
+        "track_caller",
+        "diagnostic",
+        "rustfmt",
+        "clippy",
+    ];
+    let path = attr.path();
+    path.get_ident().is_some_and(|ident| BUILTIN.iter().any(|b| ident == b))
+        || path.segments.first().is_some_and(|s| s.ident == "rustfmt" || s.ident == "clippy")
+}
+
+/// [`async_fn`]'s rewrite.
+fn rewrite_async_fn(function: &mut ImplItemFn, site: &Site) {
+    let runtime = &site.runtime;
+    let output = async_output(&function.sig.output).expect("checked by the caller");
+    let mut rebind = Vec::new();
+    for (index, input) in function.sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => {
+                let self_ = &receiver.self_token;
+                rebind.push(quote_spanned!(Span::mixed_site()=> let _ = &#self_;));
+            }
+            FnArg::Typed(typed) => match &mut *typed.pat {
+                Pat::Ident(PatIdent { by_ref: None, subpat: None, mutability, ident, .. }) => {
+                    let mutability = mutability.take();
+                    rebind.push(quote!(let #mutability #ident = #ident;));
+                }
+                pat => {
+                    let arg = format_ident!("__hmr_arg{}", index, span = Span::mixed_site());
+                    rebind.push(quote!(let #arg = #arg; let #pat = #arg;));
+                    *pat = syn::parse_quote!(#arg);
+                }
+            },
+        }
+    }
+    let items = site.items(&site_static());
+    let static_ = site_static();
+    let stmts = mem::take(&mut function.block.stmts);
+    function.sig.asyncness = None;
+    function.sig.output = syn::parse_quote_spanned! {Span::mixed_site()=>
+        -> impl ::core::future::Future<Output = #output>
+    };
+    let typed = !mentions_impl(output.clone());
+    let edge = typed.then(|| {
+        quote_spanned! {Span::mixed_site()=>
+            #[allow(unreachable_code, reason = "the edge is never taken; it only types the block")]
+            if false {
+                let __hmr_return: #output = loop {};
+                return __hmr_return;
+            }
+        }
+    });
+    let turbofish = if typed { output } else { quote_spanned!(Span::mixed_site()=> _) };
+    function.block.stmts = syn::parse_quote_spanned! {Span::mixed_site()=>
+        let __hmr_site: &'static #runtime::Callsite = {
+            #items
+            &#static_
+        };
+        #runtime::instrument::<#turbofish, _>(__hmr_site, async move {
+            #(#rebind)*
+            #edge
+            #(#stmts)*
+        })
     };
 }
 

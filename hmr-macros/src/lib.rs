@@ -51,10 +51,18 @@ use proc_macro::TokenStream;
 /// - **Sync functions**, methods with any receiver, `unsafe` and `extern`
 ///   functions, generic functions: the scope covers the call.
 /// - **`async fn`**: the scope is re-entered on every poll of the future, so
-///   tasks interleaved on one thread never see each other's scopes. A body
-///   that never awaits (no `.await`, and no macro but the standard and
-///   logging ones, which cannot hide one) runs in its first poll: its scope
-///   is a sync call's, opened and closed in that poll.
+///   tasks interleaved on one thread never see each other's scopes. The
+///   function becomes what the compiler makes of an `async fn`, a `fn`
+///   returning `impl Future<Output = R>` (capturing as an `async fn` does, in
+///   any edition), with the scope as the outermost future: a tracked level of
+///   an async recursion then takes little more stack than an untracked one.
+///   Rustdoc shows that signature. Under clippy (`cfg(clippy)`, so that its
+///   lints see the `async fn`), and when another attribute macro follows
+///   (it may want an `async fn`: `#[tokio::test]`), the `async fn` stays
+///   one, awaiting the scope's future. A body that never awaits (no
+///   `.await`, and no macro but the standard and logging ones, which cannot
+///   hide one) runs in its first poll: its scope is a sync call's, opened and
+///   closed in that poll.
 /// - **Sync functions returning a boxed `async` block**, whose body ends in
 ///   `Box::pin(async move { … })` or `async move { … }.boxed()` (what
 ///   `#[async_trait]` writes for an `async fn`, so the attribute works under

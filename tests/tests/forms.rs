@@ -566,6 +566,16 @@ fn a_macro_that_awaits_keeps_the_async_scope() {
     assert_eq!(calls(&events).len(), 1);
 }
 
+/// Above another attribute macro, which may want an `async fn` (here
+/// `#[tokio::test]`, which expands after `#[hmr_track]`): the `async fn`
+/// stays one.
+#[hmr_track]
+#[tokio::test]
+async fn above_another_attribute_macro() {
+    std::future::ready(()).await;
+    assert!(current_track().is_some(), "the test body runs in its scope");
+}
+
 // ---- parameters and bodies -------------------------------------------------
 
 struct Pair {

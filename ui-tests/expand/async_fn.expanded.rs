@@ -1,7 +1,9 @@
 use hmr_runtime::hmr_track;
 /// The statements move into a future that re-enters the scope on each poll;
 /// the fake return edge types the async block before its body.
-pub async fn load(text: &str) -> Result<u32, std::num::ParseIntError> {
+pub fn load(
+    text: &str,
+) -> impl ::core::future::Future<Output = Result<u32, std::num::ParseIntError>> {
     let __hmr_site: &'static ::hmr_runtime::__private::Callsite = {
         fn __hmr_name() -> &'static ::core::primitive::str {
             ::hmr_runtime::__private::type_name_of(__hmr_name)
@@ -21,24 +23,24 @@ pub async fn load(text: &str) -> Result<u32, std::num::ParseIntError> {
         Result<u32, std::num::ParseIntError>,
         _,
     >(
-            __hmr_site,
-            async move {
-                #[allow(
-                    unreachable_code,
-                    reason = "the edge is never taken; it only types the block"
-                )]
-                if false {
-                    let __hmr_return: Result<u32, std::num::ParseIntError> = loop {};
-                    return __hmr_return;
-                }
-                let value: u32 = std::future::ready(text.parse()).await?;
-                Ok(value)
-            },
-        )
-        .await
+        __hmr_site,
+        async move {
+            let text = text;
+            #[allow(
+                unreachable_code,
+                reason = "the edge is never taken; it only types the block"
+            )]
+            if false {
+                let __hmr_return: Result<u32, std::num::ParseIntError> = loop {};
+                return __hmr_return;
+            }
+            let value: u32 = std::future::ready(text.parse()).await?;
+            Ok(value)
+        },
+    )
 }
 /// `impl Trait` can't be named in the body: no edge, `_` in the turbofish.
-pub async fn shown() -> impl std::fmt::Display {
+pub fn shown() -> impl ::core::future::Future<Output = impl std::fmt::Display> {
     let __hmr_site: &'static ::hmr_runtime::__private::Callsite = {
         fn __hmr_name() -> &'static ::core::primitive::str {
             ::hmr_runtime::__private::type_name_of(__hmr_name)
@@ -58,7 +60,6 @@ pub async fn shown() -> impl std::fmt::Display {
         _,
         _,
     >(__hmr_site, async move { std::future::ready(1).await })
-        .await
 }
 /// No `.await`: the body runs in one poll, in a sync call's scope.
 pub async fn quick(x: u32) -> u32 {

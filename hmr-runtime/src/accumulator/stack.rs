@@ -113,6 +113,28 @@ struct Cold {
     saved_counters: Vec<(u64, u32)>,
     /// The parts the entity types built in this execution so far.
     built: Option<Arc<crate::entities::graph::Built>>,
+    /// An async frame between two polls: the frame itself (see [`Parked`]).
+    parked: Option<Frame>,
+}
+
+/// An async frame between two polls, kept in its own cold part (which every
+/// async frame has): the future that owns it holds one pointer, not a
+/// `Frame`, and parking it allocates nothing.
+#[derive(Debug)]
+pub(crate) struct Parked(Box<Cold>);
+
+impl Parked {
+    /// The frame, to push for a poll.
+    pub(crate) fn unpark(self) -> Frame {
+        let mut cold = self.0;
+        let mut frame = cold.parked.take().expect("a parked frame is in its cold part");
+        frame.cold = Some(cold);
+        frame
+    }
+
+    pub(crate) fn frame(&self) -> &Frame {
+        self.0.parked.as_ref().expect("a parked frame is in its cold part")
+    }
 }
 
 #[derive(Debug)]
@@ -189,6 +211,13 @@ impl Frame {
             (None, Some(module)) => Segment::Module(module.clone()),
             (None, None) => unreachable!("a frame without a key is a module or a keyed scope"),
         }
+    }
+
+    /// Parks the frame of an async scope between two polls.
+    pub(crate) fn park(mut self) -> Parked {
+        let mut cold = self.cold.take().unwrap_or_default();
+        cold.parked = Some(self);
+        Parked(cold)
     }
 
     fn cold(&mut self) -> &mut Cold {

@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 
 use super::callsite::Callsite;
 use super::scope::{announce_top, close, send};
-use crate::accumulator::stack::{Frame, Keyed, STACK, Stack};
+use crate::accumulator::stack::{Frame, Keyed, Parked, STACK, Stack};
 use crate::events::Outcome;
 
 /// Runs `fut` inside a track scope of `site`, opened at its first poll.
@@ -18,7 +18,7 @@ use crate::events::Outcome;
 /// The turbofish `T` pins the output type, so `?` inside an `async` block
 /// infers the way it does in the `async fn` the block came from.
 pub fn instrument<T, F: Future<Output = T>>(site: &'static Callsite, fut: F) -> Instrumented<F> {
-    Instrumented { site, frame: None, state: State::New, fut }
+    Instrumented { site, scope: AsyncScope::new(), fut }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,45 +29,136 @@ enum State {
     Done,
 }
 
+/// The part of an instrumented future that does not depend on what it
+/// polls: its scope's frame between polls, and where it is in its life.
+///
+/// Everything done with it is out of line and not generic: the generic
+/// `poll`s nest inside an async recursion (one per level), so they keep a
+/// frame of a few words, and a `Frame` (over a hundred bytes) is moved only
+/// in these functions. Between polls the frame is [`Parked`] (one pointer),
+/// so the future, which callers build and move on their own stack frames,
+/// grows by two words only.
+#[derive(Debug)]
+struct AsyncScope {
+    /// The frame, between polls.
+    frame: Option<Parked>,
+    state: State,
+}
+
+impl AsyncScope {
+    const fn new() -> AsyncScope {
+        AsyncScope { frame: None, state: State::New }
+    }
+
+    /// [`enter`](Self::enter) for a tracked `async fn`, opening its scope at
+    /// the first poll.
+    #[inline(never)]
+    fn enter_site(&mut self, site: &'static Callsite) -> Reenter<'_> {
+        if self.state == State::New {
+            let key = site.key();
+            self.open(|stack| stack.new_async_frame(key));
+        }
+        self.enter()
+    }
+
+    /// Opens the scope at its first poll: builds its frame with `make` under
+    /// the current top, and announces its call.
+    #[inline(never)]
+    fn open(&mut self, make: impl FnOnce(&mut Stack) -> Frame) {
+        let opened = STACK.try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            let frame = make(&mut stack);
+            let depth = stack.enter_async(frame);
+            let event = announce_top(&mut stack);
+            (stack.take_back(depth), event)
+        });
+        self.state = State::Running;
+        if let Ok((frame, event)) = opened {
+            self.frame = frame.map(Frame::park);
+            if let Some((event, route)) = event {
+                send(event, route);
+            }
+        }
+    }
+
+    /// Pushes the scope's frame for one poll; the guard takes it back, also
+    /// when the poll panics, and closes the scope when the poll completes it.
+    #[inline(never)]
+    fn enter(&mut self) -> Reenter<'_> {
+        let panicking_at_poll = std::thread::panicking();
+        // No frame: polled after completion, or on a thread being torn down;
+        // the future runs untracked. (Polled from a thread-local destructor,
+        // the frame is gone with the thread's stack.)
+        let depth = match self.frame.take() {
+            Some(parked) => {
+                let frame = parked.unpark();
+                STACK.try_with(|s| s.borrow_mut().enter_async(frame)).unwrap_or(0)
+            }
+            None => 0,
+        };
+        Reenter { scope: self, depth, panicking_at_poll, ready: false }
+    }
+
+    /// The future is dropped: a scope still open was cancelled, or unwound.
+    #[inline(never)]
+    fn dropped(&mut self) {
+        if let Some(parked) = self.frame.take() {
+            let outcome =
+                if self.state == State::Unwound { Outcome::Unwound } else { Outcome::Cancelled };
+            close(parked.frame(), outcome);
+        }
+    }
+}
+
+/// Puts the frame back into the future after a poll, also when it panics,
+/// and closes the scope if the poll completed it.
+struct Reenter<'a> {
+    scope: &'a mut AsyncScope,
+    /// The depth the frame was pushed at (0: not pushed, an untracked poll).
+    depth: usize,
+    /// Polled from code that was already unwinding (a `Drop` during a panic).
+    panicking_at_poll: bool,
+    /// The poll returned `Ready`.
+    ready: bool,
+}
+
+impl Drop for Reenter<'_> {
+    #[inline(never)]
+    fn drop(&mut self) {
+        if self.depth == 0 {
+            return;
+        }
+        let scope = &mut *self.scope;
+        let taken = STACK.try_with(|s| s.borrow_mut().take_back(self.depth));
+        if let Ok(Some(frame)) = taken {
+            scope.frame = Some(frame.park());
+        }
+        if std::thread::panicking() && !self.panicking_at_poll {
+            scope.state = State::Unwound;
+        }
+        if self.ready {
+            scope.state = State::Done;
+            if let Some(parked) = scope.frame.take() {
+                close(parked.frame(), Outcome::Returned);
+            }
+        }
+    }
+}
+
 pin_project! {
     /// The future of a tracked `async fn`.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct Instrumented<F> {
         site: &'static Callsite,
-        frame: Option<Frame>,
-        state: State,
+        scope: AsyncScope,
         #[pin]
         fut: F,
     }
 
     impl<F> PinnedDrop for Instrumented<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if let Some(frame) = this.frame.take() {
-                let outcome = if *this.state == State::Unwound { Outcome::Unwound } else { Outcome::Cancelled };
-                close(&frame, outcome);
-            }
-        }
-    }
-}
-
-/// Puts the frame back into the future after a poll, also when it panics.
-struct Reenter<'a> {
-    slot: &'a mut Option<Frame>,
-    state: &'a mut State,
-    depth: usize,
-    /// Polled from code that was already unwinding (a `Drop` during a panic).
-    panicking_at_poll: bool,
-}
-
-impl Drop for Reenter<'_> {
-    fn drop(&mut self) {
-        if let Ok(Some(frame)) = STACK.try_with(|s| s.borrow_mut().take_back(self.depth)) {
-            *self.slot = Some(frame);
-        }
-        if std::thread::panicking() && !self.panicking_at_poll {
-            *self.state = State::Unwound;
+            this.project().scope.dropped();
         }
     }
 }
@@ -77,61 +168,13 @@ impl<F: Future> Future for Instrumented<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if *this.state == State::New {
-            let key = this.site.key();
-            open(this.frame, this.state, |stack| stack.new_async_frame(key));
-        }
-        poll_in(this.frame, this.state, this.fut, cx)
+        // The guard drops in place after the poll (`drop(guard)` would copy
+        // it first).
+        let mut guard = this.scope.enter_site(this.site);
+        let poll = this.fut.poll(cx);
+        guard.ready = poll.is_ready();
+        poll
     }
-}
-
-/// Opens an async scope at its first poll: builds its frame with `make`
-/// under the current top, and announces its call.
-fn open(slot: &mut Option<Frame>, state: &mut State, make: impl FnOnce(&mut Stack) -> Frame) {
-    let opened = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        let frame = make(&mut stack);
-        let depth = stack.enter_async(frame);
-        let event = announce_top(&mut stack);
-        (stack.take_back(depth), event)
-    });
-    *state = State::Running;
-    if let Ok((frame, event)) = opened {
-        *slot = frame;
-        if let Some((event, route)) = event {
-            send(event, route);
-        }
-    }
-}
-
-/// Polls `fut` with its scope's frame on the stack, and closes the scope
-/// when it completes.
-fn poll_in<F: Future>(
-    slot: &mut Option<Frame>,
-    state: &mut State,
-    fut: Pin<&mut F>,
-    cx: &mut Context<'_>,
-) -> Poll<F::Output> {
-    let Some(frame) = slot.take() else {
-        // Polled after completion, or on a thread being torn down: untracked.
-        return fut.poll(cx);
-    };
-    let pushed = STACK.try_with(|s| s.borrow_mut().enter_async(frame));
-    let Ok(depth) = pushed else {
-        // Polled from a thread-local destructor: the frame is gone with
-        // the thread's stack; the future still runs, untracked.
-        return fut.poll(cx);
-    };
-    let guard = Reenter { slot, state, depth, panicking_at_poll: std::thread::panicking() };
-    let poll = fut.poll(cx);
-    drop(guard);
-    if poll.is_ready() {
-        *state = State::Done;
-        if let Some(frame) = slot.take() {
-            close(&frame, Outcome::Returned);
-        }
-    }
-    poll
 }
 
 pin_project! {
@@ -140,19 +183,14 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct KeyedFuture<F> {
         key: Option<Keyed>,
-        frame: Option<Frame>,
-        state: State,
+        scope: AsyncScope,
         #[pin]
         fut: F,
     }
 
     impl<F> PinnedDrop for KeyedFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if let Some(frame) = this.frame.take() {
-                let outcome = if *this.state == State::Unwound { Outcome::Unwound } else { Outcome::Cancelled };
-                close(&frame, outcome);
-            }
+            this.project().scope.dropped();
         }
     }
 }
@@ -165,7 +203,7 @@ impl<F> std::fmt::Debug for KeyedFuture<F> {
 
 /// `fut` in the keyed scope `key`, opened at its first poll.
 pub(crate) fn keyed_future<F: Future>(key: Keyed, fut: F) -> KeyedFuture<F> {
-    KeyedFuture { key: Some(key), frame: None, state: State::New, fut }
+    KeyedFuture { key: Some(key), scope: AsyncScope::new(), fut }
 }
 
 impl<F: Future> Future for KeyedFuture<F> {
@@ -174,8 +212,11 @@ impl<F: Future> Future for KeyedFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         if let Some(key) = this.key.take() {
-            open(this.frame, this.state, |stack| stack.new_keyed_frame(key));
+            this.scope.open(|stack| stack.new_keyed_frame(key));
         }
-        poll_in(this.frame, this.state, this.fut, cx)
+        let mut guard = this.scope.enter();
+        let poll = this.fut.poll(cx);
+        guard.ready = poll.is_ready();
+        poll
     }
 }
