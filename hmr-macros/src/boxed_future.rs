@@ -8,15 +8,20 @@
 use std::mem;
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Block, Expr, ExprPath, Stmt};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, ExprPath, Item, Stmt};
 
 /// The `async` block that the body's tail boxes, if the tail is
 /// `Box::pin(async …)` (any path ending in `Box::pin`), or
 /// `async … .boxed()` / `.boxed_local()`.
 ///
-/// Only the tail: a boxed block behind an early `return` keeps the scope
-/// around the function's call, as before.
+/// Only when the body always ends there: with an early `return` or `?`
+/// (which may return another future, or none of the tail's), the scope stays
+/// around the function's call.
 pub(crate) fn tail_async(body: &mut Block) -> Option<&mut Expr> {
+    if exits_early(body) {
+        return None;
+    }
     let Some(Stmt::Expr(tail, None)) = body.stmts.last_mut() else { return None };
     match tail {
         Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
@@ -31,6 +36,25 @@ pub(crate) fn tail_async(body: &mut Block) -> Option<&mut Expr> {
         }
         _ => None,
     }
+}
+
+/// A `return` or `?` of the function itself (not of a closure, an `async`
+/// block, a `const` block or a nested item).
+fn exits_early(body: &mut Block) -> bool {
+    struct Exits(bool);
+    impl VisitMut for Exits {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            match expr {
+                Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+                Expr::Return(_) | Expr::Try(_) => self.0 = true,
+                _ => visit_mut::visit_expr_mut(self, expr),
+            }
+        }
+        fn visit_item_mut(&mut self, _: &mut Item) {}
+    }
+    let mut exits = Exits(false);
+    exits.visit_block_mut(body);
+    exits.0
 }
 
 /// `Box::pin`, `std::boxed::Box::pin`, `::alloc::boxed::Box::pin`, …

@@ -43,24 +43,20 @@ pub(crate) fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
 fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<TokenStream> {
     let site = Site::new(&function, args);
     let is_async = function.sig.asyncness.is_some();
-    if is_async
-        && ReturnedClosure::of(&function.sig.output).is_none()
-        && may_await(&function.block)
-        && async_output(&function.sig.output).is_some()
-        && function.attrs.iter().all(is_builtin)
-    {
+    let awaits = is_async && may_await(&function.block);
+    let closure = ReturnedClosure::of(&function.sig.output);
+    if awaits && closure.is_none() && can_return_its_future(&function) {
         return Ok(async_fn(function, &site));
     }
     let output = &function.sig.output;
     let body = &mut function.block;
-    let closure = ReturnedClosure::of(output);
     let expect =
         closure.as_ref().filter(|_| is_async).and_then(|c| c.expect_fn(&function.sig.generics));
     match closure {
         // No suspension point: the body runs in one poll, inside a scope
         // opened and closed in that poll, as a sync call's. Also keeps
         // `clippy::unused_async` as it is without the attribute.
-        None if is_async && !may_await(body) => sync_body(body, &site),
+        None if is_async && !awaits => sync_body(body, &site),
         None if is_async => async_body(body, &site, output),
         None if boxed_future::tail_async(body).is_some() => boxed_async_body(body, &site),
         None => {
@@ -148,11 +144,30 @@ fn async_fn(function: ImplItemFn, site: &Site) -> TokenStream {
     quote!(#function #for_clippy)
 }
 
-/// An attribute rustc itself reads. Another one may be an attribute macro
-/// that expands after this one and wants an `async fn` (`#[tokio::test]`,
-/// `#[tracing::instrument]`): then the `async fn` stays one.
-fn is_builtin(attr: &syn::Attribute) -> bool {
-    const BUILTIN: &[&str] = &[
+/// Whether an `async fn` (that awaits, and returns no closure) can become a
+/// `fn` returning its instrumented future with nothing else changing.
+/// Otherwise it stays an `async fn` that awaits that future:
+/// - an attribute rustc does not read itself may be an attribute macro that
+///   expands after this one and wants an `async fn` (`#[tokio::test]`,
+///   `#[tracing::instrument]`); `#[must_use]` and `#[track_caller]` mean
+///   something else on a `fn` returning a future;
+/// - a parameter with attributes (`#[cfg(…)]`, `#[allow(…)]`) would need them
+///   on its rebinding too;
+/// - `-> !` cannot be named as the future's output.
+fn can_return_its_future(function: &ImplItemFn) -> bool {
+    let plain_parameters = function.sig.inputs.iter().all(|input| match input {
+        FnArg::Receiver(receiver) => receiver.attrs.is_empty(),
+        FnArg::Typed(typed) => typed.attrs.is_empty(),
+    });
+    plain_parameters
+        && function.attrs.iter().all(is_plain_attribute)
+        && async_output(&function.sig.output).is_some()
+}
+
+/// An attribute rustc reads that means the same on the `fn` as on the
+/// `async fn`.
+fn is_plain_attribute(attr: &syn::Attribute) -> bool {
+    const PLAIN: &[&str] = &[
         "doc",
         "allow",
         "warn",
@@ -161,24 +176,20 @@ fn is_builtin(attr: &syn::Attribute) -> bool {
         "expect",
         "cfg",
         "cfg_attr",
-        "must_use",
         "inline",
         "cold",
         "deprecated",
-        "track_caller",
         "diagnostic",
-        "rustfmt",
-        "clippy",
     ];
     let path = attr.path();
-    path.get_ident().is_some_and(|ident| BUILTIN.iter().any(|b| ident == b))
+    path.get_ident().is_some_and(|ident| PLAIN.iter().any(|plain| ident == plain))
         || path.segments.first().is_some_and(|s| s.ident == "rustfmt" || s.ident == "clippy")
 }
 
 /// [`async_fn`]'s rewrite.
 fn rewrite_async_fn(function: &mut ImplItemFn, site: &Site) {
     let runtime = &site.runtime;
-    let output = async_output(&function.sig.output).expect("checked by the caller");
+    let output = async_output(&function.sig.output).expect("checked by `can_return_its_future`");
     let mut rebind = Vec::new();
     for (index, input) in function.sig.inputs.iter_mut().enumerate() {
         match input {
@@ -192,8 +203,14 @@ fn rewrite_async_fn(function: &mut ImplItemFn, site: &Site) {
                     rebind.push(quote!(let #mutability #ident = #ident;));
                 }
                 pat => {
+                    // `mut`, as the `async fn` lowering binds it: the pattern
+                    // may borrow it mutably (`ref mut x`).
                     let arg = format_ident!("__hmr_arg{}", index, span = Span::mixed_site());
-                    rebind.push(quote!(let #arg = #arg; let #pat = #arg;));
+                    rebind.push(quote! {
+                        #[allow(unused_mut)]
+                        let mut #arg = #arg;
+                        let #pat = #arg;
+                    });
                     *pat = syn::parse_quote!(#arg);
                 }
             },

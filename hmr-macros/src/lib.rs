@@ -57,9 +57,15 @@ use proc_macro::TokenStream;
 ///   any edition), with the scope as the outermost future: a tracked level of
 ///   an async recursion then takes little more stack than an untracked one.
 ///   Rustdoc shows that signature. Under clippy (`cfg(clippy)`, so that its
-///   lints see the `async fn`), and when another attribute macro follows
-///   (it may want an `async fn`: `#[tokio::test]`), the `async fn` stays
-///   one, awaiting the scope's future. A body that never awaits (no
+///   lints see the `async fn`), and with an attribute that means something
+///   else on a `fn` (another attribute macro, which may want an `async fn`
+///   like `#[tokio::test]`; `#[must_use]`, `#[track_caller]`) or on a
+///   parameter, the `async fn` stays one, awaiting the scope's future.
+///   Known lint differences of `cargo build` (clippy's output is the plain
+///   fn's, checked in CI): rustc's `async_fn_in_trait` does not fire on a
+///   tracked provided method that awaits, and a `mut self` method that writes
+///   a field of `self` it never reads again warns that the value is never
+///   read (the body is an `async` block that captures `self`). A body that never awaits (no
 ///   `.await`, and no macro but the standard and logging ones, which cannot
 ///   hide one) runs in its first poll: its scope is a sync call's, opened and
 ///   closed in that poll.
@@ -128,6 +134,5 @@ use proc_macro::TokenStream;
 /// says `key = "…"` is expected), each with one error on the offending token.
 #[proc_macro_attribute]
 pub fn hmr_track(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    stack::with_room(&item.clone(), || expand::hmr_track(args.into(), item)).into()
+    stack::with_room(item.into(), |item| expand::hmr_track(args.into(), item)).into()
 }

@@ -17,10 +17,17 @@ const PER_TOKEN: usize = 16 * 1024;
 /// Enough for any item of up to a few hundred tokens, without growing.
 const BASE: usize = 256 * 1024;
 
-/// Runs `expand` with at least the stack `item` may need.
-pub(crate) fn with_room(item: &TokenStream, expand: impl FnOnce() -> TokenStream) -> TokenStream {
-    let need = BASE.saturating_add(token_trees(item).saturating_mul(PER_TOKEN));
-    stacker::maybe_grow(need, need, expand)
+/// The most ever asked for: about 16 000 nesting levels. (Address space, but
+/// some systems commit a new stack up front.)
+const MOST: usize = 256 * 1024 * 1024;
+
+/// Runs `expand` on `item` with at least the stack `item` may need.
+pub(crate) fn with_room(
+    item: TokenStream,
+    expand: impl FnOnce(TokenStream) -> TokenStream,
+) -> TokenStream {
+    let need = BASE.saturating_add(token_trees(&item).saturating_mul(PER_TOKEN)).min(MOST);
+    stacker::maybe_grow(need, need, || expand(item))
 }
 
 /// The number of token trees in `tokens`, groups included, counted without

@@ -161,3 +161,24 @@ fn async_trait_methods_are_scoped_like_async_fns() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].outcome, Outcome::Cancelled, "dropped while pending");
 }
+
+/// An early `return` (or `?`) may hand back another future than the tail:
+/// the scope stays around the call, as for any sync function.
+#[hmr_track]
+fn boxed_with_early_return(early: bool) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    if early {
+        return Box::pin(async { 1 });
+    }
+    Box::pin(async move { 2 })
+}
+
+#[test]
+fn a_boxed_tail_behind_an_early_return_keeps_the_call_scope() {
+    for (early, expected) in [(true, 1), (false, 2)] {
+        let (value, events) = capture_events(|| block_on(boxed_with_early_return(early)));
+        assert_eq!(value, expected);
+        let calls = hmr_tests::calls(&events);
+        assert_eq!(calls.len(), 1, "one call either way: {calls:#?}");
+        assert!(is_fn(&calls[0].key, "boxed_with_early_return"));
+    }
+}

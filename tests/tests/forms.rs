@@ -576,6 +576,33 @@ async fn above_another_attribute_macro() {
     assert!(current_track().is_some(), "the test body runs in its scope");
 }
 
+/// Patterns the `async fn` lowering binds `mut` (`ref mut`).
+#[hmr_track]
+#[allow(clippy::toplevel_ref_arg, reason = "the form under test")]
+async fn async_patterns(ref mut counter: u32, (ref mut a, b): (u32, u32)) -> u32 {
+    *counter += 1;
+    *a += b;
+    std::future::ready(*counter + *a).await
+}
+
+/// Attributes on parameters: the `async fn` form is kept.
+#[hmr_track]
+async fn async_parameter_attributes(
+    #[allow(unused_variables)] quiet: u32,
+    #[cfg(any())] gone: u32,
+    kept: u32,
+) -> u32 {
+    std::future::ready(kept).await
+}
+
+#[test]
+fn async_fn_with_ref_mut_patterns_and_parameter_attributes() {
+    assert_eq!(one_call("async_patterns", || block_on(async_patterns(1, (2, 3)))), 7);
+    let value =
+        one_call("async_parameter_attributes", || block_on(async_parameter_attributes(0, 5)));
+    assert_eq!(value, 5);
+}
+
 // ---- parameters and bodies -------------------------------------------------
 
 struct Pair {

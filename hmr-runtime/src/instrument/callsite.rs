@@ -63,31 +63,47 @@ impl Callsite {
     /// position added (`app::outer::f@12:8`).
     ///
     /// A code patch links new statics for the functions it rebuilt, at
-    /// their new positions. Such a call site takes the key of the nearest
-    /// call site of the same path from before the patch that no call site
-    /// of the patched code has taken yet: the same function, moved by the
-    /// edit. Each call site resolves its key once and keeps it.
+    /// their new positions. Such a call site takes the key of a call site of
+    /// the same path from before the patch that no call site of the patched
+    /// code has taken yet: the one at its position, else the nearest (the
+    /// same function, moved by the edit). Two call sites of one code version
+    /// never share a key. Each call site resolves its key once and keeps it.
+    ///
+    /// The matching is a guess where an edit moves one sibling past another
+    /// (they may swap keys), and a call site of the patched code resolved
+    /// before the patch's handler ran counts as the old code's. Give such
+    /// functions a `key = "…"` to be exact.
     fn claim(&'static self, path: &str) -> Box<str> {
         static CLAIMS: Mutex<BTreeMap<Box<str>, Vec<Claim>>> = Mutex::new(BTreeMap::new());
         let generation = CODE_GENERATION.load(Ordering::Acquire);
-        let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
-        let claims = claims.entry(path.into()).or_default();
-        // The same function: another copy of its static.
-        if let Some(same) = claims.iter().find(|c| c.at(self)) {
-            return same.text.clone();
-        }
+        let mut all = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+        let claims = all.entry(path.into()).or_default();
         let taken =
             |text: &str| claims.iter().any(|c| c.generation == generation && *c.text == *text);
-        let moved = claims
-            .iter()
-            .filter(|c| c.generation < generation && !taken(&c.text))
-            .min_by_key(|c| {
-                (c.file != self.file, c.line.abs_diff(self.line), c.column.abs_diff(self.column))
-            });
-        let text: Box<str> = match moved {
-            Some(before) => before.text.clone(),
-            None if claims.is_empty() => path.into(),
-            None => format!("{path}@{}:{}", self.line, self.column).into(),
+        // Another copy of a static of this code version, at the same place.
+        let copy = claims.iter().find(|c| c.generation == generation && c.at(self));
+        let moved = || {
+            claims.iter().filter(|c| c.generation < generation && !taken(&c.text)).min_by_key(|c| {
+                let elsewhere = (c.file != self.file, !c.at(self));
+                (elsewhere, c.line.abs_diff(self.line), c.column.abs_diff(self.column))
+            })
+        };
+        let text: Box<str> = if let Some(copy) = copy {
+            copy.text.clone()
+        } else if let Some(before) = moved() {
+            before.text.clone()
+        } else if claims.is_empty() {
+            path.into()
+        } else {
+            // A key no claim of the path has, in any code version.
+            let at = format!("{path}@{}:{}", self.line, self.column);
+            let mut text = at.clone();
+            let mut n = 1;
+            while claims.iter().any(|c| *c.text == *text) {
+                text = format!("{at}#{n}");
+                n += 1;
+            }
+            text.into()
         };
         claims.push(Claim {
             file: self.file,
@@ -177,6 +193,34 @@ mod tests {
         assert_eq!(&*A_MOVED.key().text, "claims::outer::f");
         // A function of that path the patch added: a key of its own.
         assert_eq!(&*ADDED.key().text, "claims::outer::f@40:9");
+    }
+
+    fn outer_g() -> &'static str {
+        "claims::outer::g::__hmr_name"
+    }
+
+    const fn g_at(line: u32) -> Callsite {
+        Callsite::new(outer_g, "src/claims.rs", line, 9, None, None, false)
+    }
+
+    #[test]
+    fn call_sites_of_one_code_version_never_share_a_key() {
+        static A: Callsite = g_at(10);
+        static B: Callsite = g_at(20);
+        static A_KEPT: Callsite = g_at(10);
+        static B_CLOSER: Callsite = g_at(12);
+        static A_ON_B: Callsite = g_at(20);
+        static B_FURTHER: Callsite = g_at(30);
+        let (a, b) = (A.key().text.clone(), B.key().text.clone());
+        assert_ne!(a, b);
+        // A patch: A stays where it was, B moves up next to it.
+        new_code_generation();
+        assert_eq!(A_KEPT.key().text, a, "the call site at A's position is A");
+        assert_eq!(B_CLOSER.key().text, b);
+        // Another: A moves onto B's old line, B further down. Which is which
+        // is a guess from positions; two keys, never one.
+        new_code_generation();
+        assert_ne!(A_ON_B.key().text, B_FURTHER.key().text);
     }
 
     #[test]

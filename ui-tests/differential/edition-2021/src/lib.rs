@@ -57,3 +57,28 @@ impl Feed {
         futures::future::ready(self.value).await
     }
 }
+
+/// `#[must_use]`: an unused output warns at the call below.
+#[cfg_attr(feature = "tracked", hmr_runtime::hmr_track)]
+#[must_use]
+pub async fn must_use_output() -> u32 {
+    futures::future::ready(1).await
+}
+
+/// Drops [`must_use_output`]'s output.
+pub async fn drops_the_output() {
+    must_use_output().await;
+}
+
+/// Attributes on parameters, and `ref mut` patterns.
+#[cfg_attr(feature = "tracked", hmr_runtime::hmr_track)]
+pub async fn parameter_attributes(
+    #[allow(unused_variables)] quiet: u32,
+    #[cfg(any())] gone: u32,
+    ref mut counter: u32,
+    (ref mut a, b): (u32, u32),
+) -> u32 {
+    *counter += 1;
+    *a += b;
+    futures::future::ready(*counter + *a).await
+}
