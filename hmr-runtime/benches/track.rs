@@ -4,6 +4,8 @@
 //! One iteration is one call tree: a parent calling a child 64 times, both
 //! `#[inline(never)]`, each variant instrumented the same way. Every variant is
 //! an argument of the one `call_tree` benchmark, so the rows read as ratios.
+//! `async_call_tree` is the same with `async fn`s, each child awaiting a ready
+//! future, polled once to completion.
 //!
 //! ```text
 //! cargo bench -p hmr-runtime --bench track
@@ -59,6 +61,43 @@ call_tree!(tracked, #[hmr_runtime::hmr_track]);
 call_tree!(tracked_off, #[hmr_runtime::hmr_track(crate = crate::off)]);
 call_tree!(with_fastrace, #[fastrace::trace]);
 call_tree!(with_tracing, #[tracing::instrument]);
+
+/// The async twin of `call_tree!`: the child awaits (a ready future), so a
+/// tracked child is a scope's future, not a sync scope.
+macro_rules! async_call_tree {
+    ($name:ident $(, #[$attr:meta])?) => {
+        mod $name {
+            $(#[$attr])?
+            pub(crate) async fn parent() -> u64 {
+                let mut sum = 0u64;
+                for _ in 0..divan::black_box(super::CHILDREN) {
+                    sum = sum.wrapping_add(child().await);
+                }
+                sum
+            }
+
+            $(#[$attr])?
+            async fn child() -> u64 {
+                std::future::ready(divan::black_box(7u64)).await.wrapping_mul(3)
+            }
+        }
+    };
+}
+
+async_call_tree!(async_plain);
+async_call_tree!(async_tracked, #[hmr_runtime::hmr_track]);
+async_call_tree!(async_with_fastrace, #[fastrace::trace]);
+async_call_tree!(async_with_tracing, #[tracing::instrument]);
+
+/// Polls `future` once: every variant's tree completes in one poll.
+fn poll_once<F: std::future::Future<Output = u64>>(future: F) -> u64 {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(sum) => sum,
+        std::task::Poll::Pending => unreachable!("every future in the tree is ready"),
+    }
+}
 
 /// What instruments the call tree.
 #[derive(Clone, Copy)]
@@ -125,6 +164,33 @@ fn call_tree(bencher: Bencher<'_, '_>, variant: Variant) {
             let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
             assert!(!tracing::info_span!("probe").is_disabled(), "the registry records no span");
             bencher.bench_local(with_tracing::parent);
+        }
+    }
+}
+
+#[divan::bench(sample_count = 1000, args = [
+    Variant::Plain,
+    Variant::Tracked,
+    Variant::Fastrace,
+    Variant::Tracing,
+])]
+fn async_call_tree(bencher: Bencher<'_, '_>, variant: Variant) {
+    match variant {
+        Variant::Plain => bencher.bench_local(|| poll_once(async_plain::parent())),
+        Variant::Tracked => bencher.bench_local(|| poll_once(async_tracked::parent())),
+        Variant::TrackedOff => unreachable!("not an argument"),
+        Variant::Fastrace => {
+            fastrace::set_reporter(Discard, Config::default());
+            bencher.bench_local(|| {
+                let root = fastrace::Span::root("root", SpanContext::random());
+                let _parent = root.set_local_parent();
+                poll_once(async_with_fastrace::parent())
+            });
+            fastrace::flush();
+        }
+        Variant::Tracing => {
+            let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+            bencher.bench_local(|| poll_once(async_with_tracing::parent()));
         }
     }
 }
