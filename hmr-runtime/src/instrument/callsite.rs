@@ -173,7 +173,11 @@ mod tests {
     }
 
     const fn at(line: u32) -> Callsite {
-        Callsite::new(outer_f, "src/claims.rs", line, 9, None, None, false)
+        site(outer_f, line)
+    }
+
+    const fn site(name: fn() -> &'static str, line: u32) -> Callsite {
+        Callsite::new(name, "src/claims.rs", line, 9, None, None, false)
     }
 
     #[test]
@@ -200,7 +204,7 @@ mod tests {
     }
 
     const fn g_at(line: u32) -> Callsite {
-        Callsite::new(outer_g, "src/claims.rs", line, 9, None, None, false)
+        site(outer_g, line)
     }
 
     #[test]
