@@ -151,6 +151,10 @@ fn tracing_bridge_emits_events_under_target_hmr() {
     let collect = Collect::default();
     let subscriber = tracing_subscriber::registry().with(collect.clone());
     tracing::subscriber::with_default(subscriber, || {
+        // The sink's callsite may have been registered, by another test's
+        // thread, while this dispatcher was being set up: its cached
+        // interest could say "never". Recompute it with this one in place.
+        tracing::callsite::rebuild_interest_cache();
         let _sink = add_sink(TracingSink);
         module("sink-tracing", step).unwrap();
     });
