@@ -1,5 +1,8 @@
 //! Code generation: the function, unchanged except for a few statements spliced
-//! in front of the user's, that open a runtime scope for each call.
+//! in front of the user's, that open a runtime scope for each call. Two
+//! shapes move the body instead: an `async fn` that awaits becomes a `fn`
+//! returning its instrumented future (`async_fn`), and a boxed `async` tail
+//! goes inside one (`boxed_async_body`).
 //!
 //! Helper bindings are spanned with `Span::mixed_site()` and named `__hmr_…`,
 //! so user code can neither see them nor collide with them; the call site's
