@@ -27,7 +27,9 @@ impl std::str::FromStr for TrackId {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let digits = text.strip_prefix('t').unwrap_or(text);
-        if digits.is_empty() || digits.len() > 16 {
+        // Hex digits only: `from_str_radix` alone would take a `+`.
+        if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(ParseTrackIdError(()));
         }
         u64::from_str_radix(digits, 16).map(TrackId).map_err(|_| ParseTrackIdError(()))
@@ -46,11 +48,15 @@ impl fmt::Display for ParseTrackIdError {
 
 impl std::error::Error for ParseTrackIdError {}
 
+/// Reads what [`FromStr`](std::str::FromStr) reads: one rule for both.
 impl<'de> Deserialize<'de> for TrackId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        u64::from_str_radix(&text, 16).map(TrackId).map_err(|_| {
-            serde::de::Error::invalid_value(serde::de::Unexpected::Str(&text), &"16 hex digits")
+        text.parse().map_err(|_| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&text),
+                &"1 to 16 hex digits, optionally after a `t`",
+            )
         })
     }
 }
@@ -118,4 +124,41 @@ pub(crate) fn derive_id(parent: u64, key_hash: u64, n: u32) -> TrackId {
         .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let z = z ^ (z >> 29);
     TrackId(if z == 0 { 1 } else { z })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrackId;
+
+    /// `FromStr` and serde read the same texts: what `Display` and serde
+    /// print, and nothing with a sign or more than 16 digits.
+    #[test]
+    fn parsing_and_serde_agree() {
+        let cases = [
+            ("t1f", Some(0x1f)),
+            ("1f", Some(0x1f)),
+            ("ffffffffffffffff", Some(u64::MAX)),
+            ("0000000000000001", Some(1)),
+            ("+1", None),
+            ("t+1", None),
+            ("-1", None),
+            ("00000000000000001", None),
+            ("", None),
+            ("t", None),
+            ("xyz", None),
+            (" 1", None),
+        ];
+        for (text, expected) in cases {
+            let parsed = text.parse::<TrackId>().ok().map(TrackId::as_u64);
+            let json = serde_json::to_string(text).unwrap();
+            let deserialized = serde_json::from_str::<TrackId>(&json).ok().map(TrackId::as_u64);
+            assert_eq!(parsed, expected, "FromStr of {text:?}");
+            assert_eq!(deserialized, expected, "serde of {text:?}");
+        }
+        for id in [TrackId(1), TrackId(u64::MAX), TrackId(0xabc)] {
+            assert_eq!(id.to_string().parse::<TrackId>(), Ok(id));
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(serde_json::from_str::<TrackId>(&json).unwrap(), id);
+        }
+    }
 }
