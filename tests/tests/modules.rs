@@ -453,3 +453,26 @@ fn an_execution_of_a_rolled_back_version_finishing_late_changes_nothing() {
     let after = track_in(name, "modules::long_running").unwrap();
     assert_eq!(after, before, "the committed track is untouched");
 }
+
+/// The empty name is the module name of reload errors raised outside any
+/// module: no module may take it. Nothing runs.
+#[test]
+fn a_module_needs_a_name() {
+    static ROOT_RAN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let ran = std::sync::atomic::AtomicUsize::new(0);
+    let count = || {
+        ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    };
+    assert_eq!(module("", count), Err(ReloadError::EmptyName));
+    let future = hmr_runtime::module_async("", || async { count() });
+    assert_eq!(futures::executor::block_on(future), Err(ReloadError::EmptyName));
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let root_result = root("", || {
+        ROOT_RAN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert_eq!(root_result, Err(ReloadError::EmptyName));
+    assert_eq!(ROOT_RAN.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(snapshot().module("").is_none());
+    assert!(ReloadError::EmptyName.to_string().contains("name it"));
+}

@@ -46,6 +46,9 @@ pub enum ReloadError {
         /// The async root's module.
         module: String,
     },
+    /// A module was given the empty name, which reload errors raised outside
+    /// any module carry. Name it (`module("app", …)`).
+    EmptyName,
 }
 
 impl fmt::Display for ReloadError {
@@ -66,6 +69,10 @@ impl fmt::Display for ReloadError {
                 "module `{module}` is an async root, which `reload()` cannot wait for on a \
                  current-thread runtime's thread: call it from a plain thread \
                  (`std::thread::spawn(hmr_runtime::reload)`)"
+            ),
+            ReloadError::EmptyName => f.write_str(
+                "a module's name is empty, the name of errors outside any module: name it \
+                 (`module(\"app\", …)`)",
             ),
         }
     }
@@ -262,7 +269,13 @@ pub fn module<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
 }
 
 /// [`module`], telling listeners why it runs.
+/// Refuses the empty module name (see [`ReloadError::EmptyName`]).
+pub(super) fn check_name(name: &str) -> Result<(), ReloadError> {
+    if name.is_empty() { Err(ReloadError::EmptyName) } else { Ok(()) }
+}
+
 fn run<R>(name: &str, reason: CallReason, f: impl FnOnce() -> R) -> Result<R, ReloadError> {
+    check_name(name)?;
     if open_here(name) {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     }
@@ -351,6 +364,7 @@ pub fn root<F>(name: &str, f: F) -> Result<(), ReloadError>
 where
     F: Fn() + Send + Sync + 'static,
 {
+    check_name(name)?;
     #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
     let f: RootFn = Arc::new(super::patch::hot(name, f));
     #[cfg(not(any(feature = "subsecond", feature = "subsecond-0-8")))]
@@ -395,6 +409,7 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    check_name(name)?;
     let boxed = move || -> BoxFuture<'static, ()> { Box::pin(f()) };
     #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
     let f: AsyncRootFn = Arc::new(super::patch::hot(name, boxed));

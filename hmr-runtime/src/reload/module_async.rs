@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::module::{
-    Begun, ModuleGuard, ReloadError, Running, module_lock, open_here, panic_message,
+    Begun, ModuleGuard, ReloadError, Running, check_name, module_lock, open_here, panic_message,
 };
 use crate::accumulator::stack::{Frame, STACK, Stack};
 use crate::events::CallReason;
@@ -69,6 +69,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future,
 {
+    check_name(name)?;
     if open_here(name) {
         return Err(ReloadError::Reentrant { module: name.to_owned() });
     }
