@@ -319,6 +319,26 @@ fn render_tree_shows_modules_nesting_versions_and_entities() {
     assert!(lines[2].starts_with("    tracks::stored_inner#0 v2 fn-only inner-source ["), "{tree}");
 }
 
+#[hmr_track(key = "tracks::two\nlines\u{1b}[31m")]
+fn control_characters() -> EntityId {
+    source("entity\nwith a newline")
+}
+
+#[test]
+fn render_tree_escapes_control_characters() {
+    module("render\nescape\u{1b}[2J", control_characters).unwrap();
+    let tree = hmr_runtime::render_tree();
+    assert!(!tree.contains('\u{1b}'), "no raw escape: {tree:?}");
+    let lines: Vec<&str> =
+        tree.lines().skip_while(|l| !l.starts_with("module render\\nescape")).take(2).collect();
+    assert_eq!(lines.len(), 2, "one line each: {tree}");
+    assert_eq!(lines[0], "module render\\nescape\\u{1b}[2J v1");
+    assert!(
+        lines[1].starts_with("  tracks::two\\nlines\\u{1b}[31m#0 v1  entity\\nwith a newline ["),
+        "{tree}"
+    );
+}
+
 /// Two functions named `pick` in sibling blocks: one item path, two
 /// functions. Each builds its own entity.
 #[hmr_track]

@@ -96,7 +96,7 @@ pub(crate) fn render(store: &Store) -> String {
     for (module, roots) in &groups {
         let prefix = if let Some(name) = module {
             let version = store.module(name).map_or(0, |m| m.version);
-            let _ = writeln!(out, "module {name} v{version}");
+            let _ = writeln!(out, "module {} v{version}", Escaped(name));
             format!("{name}/")
         } else {
             let _ = writeln!(out, "(no module)");
@@ -129,12 +129,33 @@ fn render_track(
     let entity = store.entity_name(id).unwrap_or("-");
     let _ = writeln!(
         out,
-        "{:indent$}{segment} v{} {change} {entity} [{id}]",
+        "{:indent$}{} v{} {change} {} [{id}]",
         "",
+        Escaped(segment),
         t.version,
+        Escaped(entity),
         indent = depth * 2
     );
     for child in children.get(&Some(id)).into_iter().flatten() {
         render_track(store, children, *child, depth + 1, &format!("{}/", t.path), out);
+    }
+}
+
+/// A name as one line of plain text: control characters (newlines, the
+/// escape that starts a terminal sequence) are written as escapes (`\n`,
+/// `\u{1b}`), so a name cannot break the tree's lines or restyle a terminal.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
