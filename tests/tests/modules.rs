@@ -476,3 +476,54 @@ fn a_module_needs_a_name() {
     assert!(snapshot().module("").is_none());
     assert!(ReloadError::EmptyName.to_string().contains("name it"));
 }
+
+/// Counts the callbacks that ran; `Arc` counts tell whether the ones never
+/// run were freed.
+static CALLBACKS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+#[hmr_track(key = "modules::nested_disposers")]
+fn nested_disposers(token: std::sync::Arc<()>) {
+    let entity = capture_entity(EntityKind::Factory, "nested");
+    on_dispose(entity, || CALLBACKS.lock().unwrap().push("first"));
+    on_dispose(entity, move || {
+        CALLBACKS.lock().unwrap().push("second");
+        // Registered by the entity's own disposal: runs now, not never.
+        on_dispose(entity, move || {
+            drop(token);
+            CALLBACKS.lock().unwrap().push("from inside");
+        });
+    });
+}
+
+#[test]
+fn every_disposer_runs_also_one_registered_while_disposing() {
+    let token = std::sync::Arc::new(());
+    let held = token.clone();
+    module("nested-disposers", move || nested_disposers(held.clone())).unwrap();
+    module("nested-disposers", || ()).unwrap();
+    assert_eq!(*CALLBACKS.lock().unwrap(), ["first", "second", "from inside"]);
+    assert_eq!(std::sync::Arc::strong_count(&token), 1, "nothing kept the last callback");
+}
+
+static GRAPH_CALLBACKS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// An entity of this crate: a channel, whose disposal closes it.
+#[hmr_track(key = "modules::graph_disposers")]
+fn graph_entity() {
+    let (sender, receiver) = hmr_runtime::channel::<u32>(4);
+    drop((sender, receiver));
+}
+
+#[test]
+fn a_living_graphs_disposer_registered_while_disposing_runs() {
+    module("graph-disposers", graph_entity).unwrap();
+    let entity = track_in("graph-disposers", "modules::graph_disposers")
+        .and_then(|t| t.entity)
+        .expect("the channel is the track's entity");
+    on_dispose(entity, move || {
+        GRAPH_CALLBACKS.lock().unwrap().push("outer");
+        on_dispose(entity, || GRAPH_CALLBACKS.lock().unwrap().push("from inside"));
+    });
+    module("graph-disposers", || ()).unwrap();
+    assert_eq!(*GRAPH_CALLBACKS.lock().unwrap(), ["outer", "from inside"]);
+}

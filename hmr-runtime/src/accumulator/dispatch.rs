@@ -49,18 +49,53 @@ pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
 
 /// What happens to an entity when the store lets go of it.
 pub(crate) enum Hook {
-    /// An [`on_dispose`](crate::on_dispose) callback.
-    Dispose(Disposer),
+    /// The [`on_dispose`](crate::on_dispose) callbacks, in the order given.
+    Dispose(Vec<Disposer>),
     /// The living parts an entity type of this crate built (DESIGN §7).
     Graph(Arc<Built>),
 }
 
 impl Hook {
-    fn into_disposer(self) -> Disposer {
+    /// What disposing `entity` runs: its hook, with `entity` marked as being
+    /// disposed (see [`on_dispose`]).
+    fn into_disposer(self, entity: EntityId) -> Disposer {
         match self {
-            Hook::Dispose(f) => f,
-            Hook::Graph(built) => Box::new(move || built.dispose()),
+            Hook::Dispose(callbacks) => Box::new(move || {
+                let _disposing = Disposing::enter(entity);
+                for callback in callbacks {
+                    callback();
+                }
+            }),
+            Hook::Graph(built) => Box::new(move || {
+                let _disposing = Disposing::enter(entity);
+                built.dispose();
+            }),
         }
+    }
+}
+
+thread_local! {
+    /// The entities whose disposal runs on this thread, innermost last.
+    static DISPOSING: RefCell<Vec<EntityId>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks an entity as being disposed on this thread while its hook runs.
+struct Disposing;
+
+impl Disposing {
+    fn enter(entity: EntityId) -> Disposing {
+        DISPOSING.with(|d| d.borrow_mut().push(entity));
+        Disposing
+    }
+
+    fn contains(entity: EntityId) -> bool {
+        DISPOSING.try_with(|d| d.borrow().contains(&entity)).unwrap_or(false)
+    }
+}
+
+impl Drop for Disposing {
+    fn drop(&mut self) {
+        let _ = DISPOSING.try_with(|d| d.borrow_mut().pop());
     }
 }
 
@@ -239,7 +274,7 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
     let (run, forgotten): (Vec<Disposer>, Vec<Hook>) = {
         let mut map = hooks();
         (
-            fx.disposed.iter().filter_map(|e| map.remove(e)).map(Hook::into_disposer).collect(),
+            fx.disposed.iter().filter_map(|e| Some(map.remove(e)?.into_disposer(*e))).collect(),
             fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
         )
     };
@@ -263,13 +298,21 @@ pub(crate) fn publish(event: &Event, horizon: u64) {
 }
 
 pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
-    let mut hooks = hooks();
-    // An entity of this crate keeps its graph; the callback joins it.
-    if let Some(Hook::Graph(built)) = hooks.get(&entity) {
-        built.on_dispose(f);
+    // Registered by the entity's own disposal (a callback adding another):
+    // the entity is going now, so the callback runs now, not never.
+    if Disposing::contains(entity) {
+        f();
         return;
     }
-    hooks.insert(entity, Hook::Dispose(f));
+    let mut hooks = hooks();
+    match hooks.get_mut(&entity) {
+        // An entity of this crate keeps its graph; the callback joins it.
+        Some(Hook::Graph(built)) => built.on_dispose(f),
+        Some(Hook::Dispose(callbacks)) => callbacks.push(f),
+        None => {
+            hooks.insert(entity, Hook::Dispose(vec![f]));
+        }
+    }
 }
 
 /// See [`crate::capture_events`].

@@ -240,8 +240,16 @@ impl std::fmt::Debug for Built {
 
 impl Built {
     /// Runs `f` when it is disposed (after its parts).
+    /// Runs `f` when the graph is disposed; at once if it is (or is being)
+    /// disposed already.
     pub(crate) fn on_dispose(&self, f: crate::accumulator::dispatch::Disposer) {
-        lock(&self.callbacks).push(f);
+        let mut callbacks = lock(&self.callbacks);
+        if self.disposed.load(Ordering::Acquire) {
+            drop(callbacks);
+            f();
+        } else {
+            callbacks.push(f);
+        }
     }
 
     pub(crate) fn dispose(&self) {
