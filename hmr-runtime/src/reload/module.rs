@@ -80,13 +80,23 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
+static LOCKS: Mutex<BTreeMap<String, Arc<ModuleLock>>> = Mutex::new(BTreeMap::new());
+
 /// One lock per module name: executions of one module never overlap, while
 /// different modules may run at once (a module may wait for other threads
 /// running other modules). As with any locks, two threads nesting the same
 /// two modules in opposite orders can deadlock: nest modules in one order.
+///
+/// Locks nobody holds or waits for (the map's is the only handle) are swept
+/// out whenever the map doubles, so names made up per job do not pile up.
 pub(super) fn module_lock(name: &str) -> Arc<ModuleLock> {
-    static LOCKS: Mutex<BTreeMap<String, Arc<ModuleLock>>> = Mutex::new(BTreeMap::new());
     let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(lock) = locks.get(name) {
+        return lock.clone();
+    }
+    if locks.len() >= 64 && locks.len().is_power_of_two() {
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+    }
     locks.entry(name.to_owned()).or_default().clone()
 }
 
@@ -511,4 +521,26 @@ pub(crate) fn reload_because(reason: CallReason) -> Result<(), ReloadError> {
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LOCKS, module_lock};
+
+    /// Module names made up per job leave no lock behind for long: idle
+    /// locks are swept as the map grows, held ones stay.
+    #[test]
+    fn idle_module_locks_are_swept() {
+        let held = module_lock("locks-held");
+        for job in 0..10_000 {
+            drop(module_lock(&format!("locks-job-{job}")));
+        }
+        let locks = LOCKS.lock().unwrap();
+        let jobs = locks.keys().filter(|name| name.starts_with("locks-job-")).count();
+        assert!(jobs < 4096, "{jobs} idle locks kept of 10 000");
+        assert!(locks.len() < 10_000, "swept: {} left", locks.len());
+        assert!(locks.contains_key("locks-held"), "a held lock stays");
+        drop(locks);
+        assert!(std::sync::Arc::ptr_eq(&held, &module_lock("locks-held")));
+    }
 }
