@@ -158,7 +158,7 @@ pub use entities::capture::{capture_entity, on_dispose};
 pub use entities::channels::{
     Broadcast, Receiver, SendError, Sender, TrySendError, Watch, broadcast, channel, watch,
 };
-pub use entities::hot::{
+pub use entities::ext::{
     HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
 };
 pub use entities::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};

@@ -3,6 +3,7 @@
 pub(crate) mod capture;
 pub(crate) mod channels;
 pub(crate) mod commit;
+pub(crate) mod ext;
 pub(crate) mod graph;
 pub(crate) mod hot;
 pub(crate) mod ops;

@@ -637,7 +637,7 @@ where
     F: FnMut(S::Item) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    use super::hot::HmrStreamExt;
+    use super::ext::HmrStreamExt;
     subscribe(stream.hot_then(handler), |()| {})
 }
 
