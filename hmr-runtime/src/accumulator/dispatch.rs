@@ -7,11 +7,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::reducer::{Apply, Effects, reduce};
+use super::reducer::{Effects, reduce};
 use crate::entities::graph::Built;
 use crate::events::sink::publish_to_sinks;
 use crate::events::{EntityId, Event};
 use crate::store::Store;
+use crate::store::records::Apply;
 
 /// Active captures plus installed sinks: with none, no event is built.
 pub(crate) static LISTENERS: AtomicUsize = AtomicUsize::new(0);

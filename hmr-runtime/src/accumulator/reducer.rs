@@ -6,8 +6,8 @@ use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
 };
 use crate::store::records::{
-    Before, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store, TrackRecord,
-    Undo,
+    Apply, Before, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store,
+    TrackRecord, Undo,
 };
 
 /// What reducing one event caused besides the store change: follow-up events
@@ -21,15 +21,6 @@ pub(crate) struct Effects {
     pub(crate) forgotten: Vec<EntityId>,
     /// Committed updates of living tracks: their entities swap now.
     pub(crate) applies: Vec<Apply>,
-}
-
-/// A committed update: the living entity `prev` takes over what `new` was
-/// built with (DESIGN §6), as `change` says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Apply {
-    pub(crate) prev: EntityId,
-    pub(crate) new: EntityId,
-    pub(crate) change: Change,
 }
 
 /// Apply `event` to `store` (taken by value: what it carries moves into

@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex};
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use super::commit::Commit;
 use crate::accumulator::dispatch::{Hook, hooks, store};
-use crate::accumulator::reducer::Apply;
 use crate::events::{Change, EntityId, EntityKind};
+use crate::store::records::Apply;
 
 pub(crate) use super::sync::std_lock as lock;
 

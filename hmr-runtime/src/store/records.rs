@@ -6,6 +6,15 @@ use crate::events::{
     CallId, Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId,
 };
 
+/// A committed update: the living entity `prev` takes over what `new` was
+/// built with (DESIGN §6), as `change` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Apply {
+    pub(crate) prev: EntityId,
+    pub(crate) new: EntityId,
+    pub(crate) change: Change,
+}
+
 /// How many superseded entities a track remembers (oldest dropped first).
 pub(crate) const PREVIOUS_ENTITIES: usize = 8;
 
@@ -182,7 +191,7 @@ pub(crate) struct Stage {
     /// Entities this execution superseded; forgotten only if it commits.
     pub(crate) forgotten: Vec<EntityId>,
     /// Swaps this execution made due; applied only if it commits.
-    pub(crate) applies: Vec<crate::accumulator::reducer::Apply>,
+    pub(crate) applies: Vec<Apply>,
 }
 
 impl Store {
