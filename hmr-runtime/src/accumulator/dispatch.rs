@@ -4,45 +4,18 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::reducer::{Effects, reduce};
 use crate::entities::graph::Built;
+pub(crate) use crate::events::listeners::{
+    EVERYONE, LISTENERS, horizon, install_listener, listening,
+};
 use crate::events::sink::publish_to_sinks;
 use crate::events::{EntityId, Event};
 use crate::store::Store;
 use crate::store::records::Apply;
-
-/// Active captures plus installed sinks: with none, no event is built.
-pub(crate) static LISTENERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Every listener (capture or sink) gets the next number when installed. A
-/// scope records the highest number at its `track-call` (its *horizon*) and
-/// both its call and its return go only to listeners at or below it: a
-/// listener installed mid-call sees neither half, never just one.
-static LISTENER_SEQ: AtomicU64 = AtomicU64::new(0);
-static INSTALLING: Mutex<()> = Mutex::new(());
-
-/// Publish to every listener.
-pub(crate) const EVERYONE: u64 = u64::MAX;
-
-/// Installs a listener: `insert` puts it where `publish` finds it, under its
-/// number, before the number becomes visible to scopes.
-pub(crate) fn install_listener(insert: impl FnOnce(u64)) -> u64 {
-    let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
-    let seq = LISTENER_SEQ.load(Ordering::Relaxed) + 1;
-    insert(seq);
-    LISTENERS.fetch_add(1, Ordering::SeqCst);
-    LISTENER_SEQ.store(seq, Ordering::Release);
-    seq
-}
-
-/// The horizon of a scope announced now.
-#[inline]
-pub(crate) fn horizon() -> u64 {
-    LISTENER_SEQ.load(Ordering::Acquire)
-}
 
 static STORE: Mutex<Store> = Mutex::new(Store::new());
 
@@ -185,11 +158,6 @@ fn swap_panicked(payload: &(dyn std::any::Any + Send)) {
 thread_local! {
     /// This thread's active captures, innermost last, with their numbers.
     static CAPTURES: RefCell<Vec<(u64, Vec<Event>)>> = const { RefCell::new(Vec::new()) };
-}
-
-#[inline]
-pub(crate) fn listening() -> bool {
-    LISTENERS.load(Ordering::Relaxed) != 0
 }
 
 pub(crate) fn store() -> MutexGuard<'static, Store> {

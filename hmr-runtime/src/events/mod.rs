@@ -2,6 +2,7 @@
 
 pub(crate) mod event;
 pub(crate) mod ids;
+pub(crate) mod listeners;
 pub(crate) mod sink;
 
 pub use event::{

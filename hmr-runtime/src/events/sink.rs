@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use arc_swap::ArcSwap;
 
 use super::Event;
-use crate::accumulator::dispatch::{LISTENERS, install_listener};
+use super::listeners::{LISTENERS, install_listener};
 
 /// Receives every event emitted while it is installed (see [`add_sink`]).
 ///
