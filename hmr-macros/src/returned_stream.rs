@@ -1,5 +1,5 @@
-//! Functions that return a stream: the stream becomes a stable handle (DESIGN
-//! §7), a `Source<T>` whose first holder keeps receiving from the newest
+//! Functions that return a stream: the stream becomes a stable handle
+//! (docs/design.md §5.6), a `Source<T>` whose first holder keeps receiving from the newest
 //! version of the function.
 //!
 //! The runtime decides at the value's type, by autoref specialisation on

@@ -1,4 +1,4 @@
-//! Cost of living entities next to plain streams (DESIGN.md §7): a hot
+//! Cost of living entities next to plain streams (docs/design.md §7.8): a hot
 //! pipeline and a `source` per item, and a `fn-only` reload per track.
 //!
 //! Each benchmark takes its variants as arguments, so the rows of one run

@@ -1,5 +1,5 @@
 //! Cost of `#[hmr_track]` next to a plain call, the disabled expansion,
-//! `fastrace` and `tracing` (DESIGN.md §9).
+//! `fastrace` and `tracing` (docs/design.md §4.4).
 //!
 //! One iteration is one call tree: a parent calling a child 64 times, both
 //! `#[inline(never)]`, each variant instrumented the same way. Every variant is

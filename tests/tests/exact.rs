@@ -1,4 +1,4 @@
-//! Exactness under live producers (SCENARIOS.md E1–E4, DESIGN §10): a
+//! Exactness under live producers (docs/design.md §10: E1–E4; §7): a
 //! producer that never stops while versions are reloaded at full speed; every
 //! item counted (lost? doubled? which version's code touched it?). Then the
 //! lifecycle rules: handles, runtimes, errors, unsubscribe.

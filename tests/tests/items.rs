@@ -1,4 +1,4 @@
-//! Per-item scopes (DESIGN §10): a subscription's handler runs inside its
+//! Per-item scopes (docs/design.md §2.5): a subscription's handler runs inside its
 //! track's scope, so a pipeline it builds per item (switchMap-style) is a
 //! child of that track, keyed or by repeat, lives as long as that track and
 //! is disposed with it.

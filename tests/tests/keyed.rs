@@ -1,4 +1,4 @@
-//! Keyed tracks (DESIGN §10): `keyed(key, f)` gives the tracked calls inside
+//! Keyed tracks (docs/design.md §2.4): `keyed(key, f)` gives the tracked calls inside
 //! `f` their identity from the key. One pipeline per symbol, built in a loop,
 //! fed by a producer that never pauses: removing the first symbol disposes
 //! exactly its tracks, and the other pipelines keep their state.

@@ -1,4 +1,4 @@
-//! Living streams across a reload (SCENARIOS.md S1–S6, C1, C2, and the
+//! Living streams across a reload (docs/design.md §10: S1–S6, C1, C2, and the
 //! living-entity halves of T1, T3, T5, T6, V1–V4, M1–M3).
 
 use std::sync::{Arc, Mutex};
@@ -467,8 +467,8 @@ async fn s4_structural_edit_rebuilds_and_the_task_keeps_running() {
     assert_eq!(s1.id(), s2.id());
     tx2.send(4).unwrap(); // filtered out by the new operator
     tx2.send(5).unwrap();
-    // The scan's own definition did not change: its state is kept (DESIGN
-    // §10), 3 + 5.
+    // The scan's own definition did not change: its state is kept
+    // (docs/design.md §5.4), 3 + 5.
     assert_eq!(log.wait_for(3).await, ["1", "3", "8"]);
     assert_eq!(alive_tasks(), tasks, "the same task");
     assert!(s1.is_active());

@@ -1,6 +1,6 @@
 //! Model-based test of the reducer: random call trees run as successive
 //! versions of a module (some panicking half-way) are compared, after every
-//! version, with what the rules of DESIGN §2–§6 predict: which tracks exist,
+//! version, with what the rules of docs/design.md §2–§6 predict: which tracks exist,
 //! their paths, versions, entities' shapes and last change.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! `module_async` (DESIGN §10, async setup): a module whose code is a future.
+//! `module_async` (docs/design.md §6.1, async setup): a module whose code is a future.
 //! Its tracked calls belong to its version across awaits, so a second run
 //! hands back the living subscription (one task) with the new closure; runs
 //! of one module never overlap; a panic or a cancellation rolls back.

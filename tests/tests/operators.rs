@@ -1,4 +1,4 @@
-//! The hot operators people reach for (DESIGN §7, §10): each swaps its
+//! The hot operators people reach for (docs/design.md §5.6, §5.4): each swaps its
 //! closure in place on an update (`fn-only`) and keeps its state, also when
 //! its chain is rebuilt (an operator added in front: `structural`).
 

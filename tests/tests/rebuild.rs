@@ -1,5 +1,5 @@
 //! Rebuilt chains keep their operators' state, and no code goes stale
-//! (DESIGN §10): when a re-execution rebuilds a chain (an operator added or
+//! (docs/design.md §5.4, §5.5): when a re-execution rebuilds a chain (an operator added or
 //! removed, or plain `StreamExt` code in it), each stateful operator whose
 //! own definition (kind, state type, seed) did not change takes its living
 //! twin's state, matched by position among the operators of its kind; a

@@ -1,5 +1,5 @@
-//! A stream returned by a tracked function becomes a stable handle (DESIGN
-//! §7): each accepted form comes back as a `Source` recorded as a `stream`
+//! A stream returned by a tracked function becomes a stable handle
+//! (docs/design.md §5.6): each accepted form comes back as a `Source` recorded as a `stream`
 //! entity of the function's track (a `pipe-call-return` event), and the
 //! handle of version 1 keeps receiving after version 2 ran. Forms whose
 //! stream could borrow are left as they are. Compiled under the strictest

@@ -1,4 +1,4 @@
-//! Scenarios T1–T7 (SCENARIOS.md): tracks, nesting, last entity wins, the
+//! Scenarios T1–T7 (docs/design.md §10): tracks, nesting, last entity wins, the
 //! stack, repeats, returned closures, async scopes; and T8: functions of one
 //! name in sibling blocks are distinct tracks; T9: a spawned task runs in the
 //! spawning scope.

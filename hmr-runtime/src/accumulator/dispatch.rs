@@ -25,7 +25,7 @@ pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
 pub(crate) enum Hook {
     /// The [`on_dispose`](crate::on_dispose) callbacks, in the order given.
     Dispose(Vec<Disposer>),
-    /// The living parts an entity type of this crate built (DESIGN §7).
+    /// The living parts an entity type of this crate built (docs/design.md §1.4, §5.1).
     Graph(Arc<Built>),
 }
 
@@ -107,7 +107,7 @@ pub(crate) struct Aftermath {
 impl Aftermath {
     /// Swap the committed updates into the living entities, as one commit:
     /// every living task takes them at its next item boundary, all at once
-    /// (DESIGN §10). A module runs this under its lock, so the next version
+    /// (docs/design.md §7.3). A module runs this under its lock, so the next version
     /// sees the swapped graph. Parts the updates replaced are disposed once
     /// the commit is published.
     pub(crate) fn apply(&mut self) {

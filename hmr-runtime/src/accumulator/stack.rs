@@ -182,7 +182,7 @@ impl Frame {
         self.item
     }
 
-    /// The parts this execution built (DESIGN §7), shared with the store's
+    /// The parts this execution built (docs/design.md §5.1), shared with the store's
     /// hooks once an entity is captured.
     pub(crate) fn built(&mut self) -> Arc<crate::entities::graph::Built> {
         self.cold().built.get_or_insert_with(Arc::default).clone()
@@ -312,7 +312,7 @@ thread_local! {
 }
 
 /// Runs code for an item (a handler, a hot operator's closure) in the scope
-/// of the track it belongs to (DESIGN §10, per-item scopes): tracked calls it
+/// of the track it belongs to (docs/design.md §2.5): tracked calls it
 /// makes are that track's children. Entering a scope other than the current
 /// one costs two thread-local writes; the same one (the operators of the
 /// subscription's own track, which its task enters for the whole item) a

@@ -1,5 +1,5 @@
 //! Channels a re-execution hands back: `broadcast` and `watch` (subjects),
-//! `channel` (mpsc); their receivers are entities too (DESIGN §10).
+//! `channel` (mpsc); their receivers are entities too (docs/design.md §5.6).
 
 use std::any::Any;
 use std::fmt;
@@ -41,7 +41,7 @@ struct BroadcastInner<T> {
 }
 
 /// A broadcast channel (a hot subject) that survives re-execution
-/// (DESIGN §7). Clone it to share; every [`subscribe`](Broadcast::subscribe)d
+/// (docs/design.md §5.6). Clone it to share; every [`subscribe`](Broadcast::subscribe)d
 /// stream gets every value sent after it subscribed.
 pub struct Broadcast<T> {
     inner: Arc<BroadcastInner<T>>,
@@ -84,7 +84,7 @@ impl<T: Clone + Send + 'static> Broadcast<T> {
     /// channel's track is disposed.
     ///
     /// Inside a tracked function run by a module, the receiver is an entity
-    /// (DESIGN §10): a re-execution's k-th `subscribe()` of this channel in
+    /// (docs/design.md §5.6): a re-execution's k-th `subscribe()` of this channel in
     /// the same scope hands back the *living* receiver, which takes over
     /// where the old one stopped: a chain rebuilt or switched over it loses
     /// and doubles nothing.
@@ -214,7 +214,7 @@ struct WatchInner<T> {
 }
 
 /// A channel holding one current value (a behaviour subject) that survives
-/// re-execution with its value (DESIGN §7).
+/// re-execution with its value (docs/design.md §5.6).
 pub struct Watch<T> {
     inner: Arc<WatchInner<T>>,
 }
@@ -512,7 +512,7 @@ impl<T: Send + 'static> Node for MpscNode<T> {
 
 /// A bounded mpsc channel of `capacity` values, with tokio's semantics
 /// (backpressure, cloneable [`Sender`]s, one [`Receiver`]) that survives
-/// re-execution (DESIGN §10).
+/// re-execution (docs/design.md §5.6).
 ///
 /// Inside a tracked function, a re-execution gets the *same* channel back
 /// if the item type and capacity are the same: senders held outside the

@@ -1,5 +1,5 @@
 //! The item-boundary commit: the one swap protocol of every living part
-//! (DESIGN §10, "Item-boundary commits").
+//! (docs/design.md §7, the swap protocol).
 //!
 //! A living part (a hot operator's closure, a source's inner stream, a
 //! subscription's pipeline and handler) reads what a re-execution sends it

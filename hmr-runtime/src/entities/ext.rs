@@ -230,7 +230,7 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
     }
 }
 
-/// Hot operators on every [`Stream`] (DESIGN §7).
+/// Hot operators on every [`Stream`] (docs/design.md §5.6).
 ///
 /// Each keeps its closure in a swappable slot. Inside a tracked function, a
 /// re-execution that builds the same chain (same operators, same seeds,

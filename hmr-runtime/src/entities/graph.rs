@@ -1,5 +1,5 @@
 //! The living graph: the parts the entity types of this crate built in each
-//! track scope, and how a committed re-execution swaps into them (DESIGN §6).
+//! track scope, and how a committed re-execution swaps into them (docs/design.md §5.1, §5.3).
 //!
 //! Every execution of a scope collects the parts it builds, in order, into
 //! one [`Built`]; the store's entity for the track maps to it (a
@@ -369,7 +369,7 @@ impl Builder {
 
     /// Whether a part (or a consumer) that reads a stream of type `input`
     /// has no plain code in front of it that a swap in place could not reach
-    /// (DESIGN §10, no stale code): it reads a stream part of its chain (one
+    /// (docs/design.md §5.5, no stale code): it reads a stream part of its chain (one
     /// built since the scope's last subscription) or a stable stream of this
     /// crate (a `Source`, a `Receiver`) directly. Plain code is a type that
     /// wraps one of the chain's parts (an adapter between them, a closure or
@@ -617,7 +617,7 @@ pub(crate) fn apply(apply: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
     // Each new part either hands what it carries to a living node, which
     // stays, or replaces the living part at its position. What living parts
     // take is staged under `commit`: a running task sees all of it from one
-    // item on, whatever the order here (DESIGN §10).
+    // item on, whatever the order here (docs/design.md §7.3).
     let mut kept: Vec<Option<Arc<dyn Node>>> = vec![None; new.len()];
     for (index, part) in new.iter().enumerate().rev() {
         let node = if let Some(target) = part.node.follows() {

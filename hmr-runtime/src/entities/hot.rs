@@ -117,7 +117,7 @@ impl<F: ?Sized> Drop for Hot<F> {
     }
 }
 
-/// How a stateful operator's state outlives its chain (DESIGN §10). When a
+/// How a stateful operator's state outlives its chain (docs/design.md §5.4). When a
 /// re-execution rebuilds the chain (an operator added, plain code around
 /// it), the task drops the living chain and polls the new one: the living
 /// operator leaves its state in its cell as it is dropped, and its twin in

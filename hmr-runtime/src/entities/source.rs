@@ -161,7 +161,7 @@ enum Checked {
     Closed,
 }
 
-/// A stable, switchable stream (DESIGN §7, §10).
+/// A stable, switchable stream (docs/design.md §5.6, §7.4).
 ///
 /// Built by [`source`] and [`input`], by `#[hmr_track]` around a returned
 /// stream, and behind the receivers of this crate's channels. A committed
@@ -401,7 +401,7 @@ impl<T> Drop for Source<T> {
     }
 }
 
-/// Makes `stream` a stable, switchable [`Source`] (DESIGN §7).
+/// Makes `stream` a stable, switchable [`Source`] (docs/design.md §5.6).
 ///
 /// Inside a tracked function, a re-execution that builds a source of the
 /// same item type again hands back a handle on the *living* source and, at
@@ -432,7 +432,7 @@ where
 /// input was torn down (every handle dropped), or after its stream ended (a
 /// finite feed, a closed connection: the next version reconnects). Otherwise `make` is not
 /// called and the living stream goes on: an interval keeps its count, a
-/// generator does not replay, a connection is not reopened (DESIGN §10).
+/// generator does not replay, a connection is not reopened (docs/design.md §5.6).
 ///
 /// When `make` runs again, the living [`Source`] switches to the new stream
 /// at the module's commit, like [`source`]. Use `source(stream)` for a
@@ -491,7 +491,7 @@ where
 }
 
 /// Wraps a stream a tracked function returns into a stable [`Source`]: the
-/// first handle receives from the newest version (DESIGN §7).
+/// first handle receives from the newest version (docs/design.md §5.6).
 pub(crate) fn stable<S>(stream: S) -> Source<S::Item>
 where
     S: Stream + Send + 'static,

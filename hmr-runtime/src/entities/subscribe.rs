@@ -160,7 +160,7 @@ impl<T: 'static> Stop for Ctl<T> {
 
 /// The task of a subscription: polls the pipeline, hands each item to the
 /// handler; takes a new handler or pipeline at an item boundary when a
-/// re-execution commits one (DESIGN §10).
+/// re-execution commits one (docs/design.md §7.3).
 struct Task<T: 'static> {
     ctl: Arc<Ctl<T>>,
     seen: u64,
@@ -342,7 +342,7 @@ fn runtime_panic(
     crate::accumulator::dispatch::emit(Event::ReloadError { module, message, path });
 }
 
-/// A handle to a living subscription (DESIGN §7).
+/// A handle to a living subscription (docs/design.md §5.6).
 ///
 /// Handles are shared: a re-execution of the track hands back a handle to
 /// the *same* task. The task stops on [`unsubscribe`](Subscription::unsubscribe),
@@ -472,7 +472,7 @@ impl<T: 'static> Node for SubNode<T> {
 }
 
 /// Runs `stream` on a tokio task, calling `handler` with each item
-/// (DESIGN §7, §10).
+/// (docs/design.md §5.6, §7.3).
 ///
 /// Inside a tracked function, a re-execution reaches the *same* task: the
 /// pipeline it built is dropped unpolled (its closures were swapped into the
@@ -713,7 +713,7 @@ impl Node for SpawnNode {
 }
 
 /// Spawns `future` on the tokio runtime; the fallback entity for work that
-/// is not a stream (DESIGN §7). A re-execution of the track aborts the old
+/// is not a stream (docs/design.md §5.6). A re-execution of the track aborts the old
 /// task and spawns the new future (at its module's commit); disposal of the
 /// track aborts it. Prefer [`subscribe`], which keeps state.
 ///

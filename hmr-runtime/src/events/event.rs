@@ -36,7 +36,7 @@ pub enum Outcome {
     Cancelled,
 }
 
-/// What a re-execution did to a living track (DESIGN §6).
+/// What a re-execution did to a living track (docs/design.md §5.2).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
@@ -73,7 +73,7 @@ pub enum CallReason {
     Patch,
 }
 
-/// The kind of an entity-capture event (DESIGN §3).
+/// The kind of an entity-capture event (docs/design.md §3.1).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntityKind {
@@ -183,7 +183,7 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
-        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -199,7 +199,7 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
-        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -215,7 +215,7 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name (`source.hot_map(fn)`).
         name: String,
-        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -231,7 +231,7 @@ pub enum Event {
         call: Option<CallId>,
         /// Its structural name.
         name: String,
-        /// Its shape (DESIGN §6) as a number: the entity types of this crate
+        /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
         #[serde(default, skip_serializing_if = "is_zero")]

@@ -7,7 +7,7 @@ use crate::events::{
 };
 
 /// A committed update: the living entity `prev` takes over what `new` was
-/// built with (DESIGN §6), as `change` says.
+/// built with (docs/design.md §5.3), as `change` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Apply {
     pub(crate) prev: EntityId,
