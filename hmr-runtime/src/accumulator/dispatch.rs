@@ -14,10 +14,8 @@ pub(crate) use crate::events::listeners::{
 };
 use crate::events::sink::publish_to_sinks;
 use crate::events::{EntityId, Event};
-use crate::store::Store;
-use crate::store::records::Apply;
-
-static STORE: Mutex<Store> = Mutex::new(Store::new());
+use crate::store::records::{Apply, give_back};
+use crate::store::store;
 
 pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
 
@@ -77,22 +75,6 @@ static HOOKS: Mutex<BTreeMap<EntityId, Hook>> = Mutex::new(BTreeMap::new());
 
 pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
     HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A buffer for the swaps of the next module execution. Kept between
-/// executions: a large buffer freed after every reload makes the allocator
-/// consolidate its free lists each time (a tenth of a 10 000-track reload).
-static SPARE_APPLIES: Mutex<Vec<Apply>> = Mutex::new(Vec::new());
-
-pub(crate) fn spare_applies() -> Vec<Apply> {
-    std::mem::take(&mut *SPARE_APPLIES.lock().unwrap_or_else(PoisonError::into_inner))
-}
-
-fn give_back(applies: Vec<Apply>) {
-    let mut spare = SPARE_APPLIES.lock().unwrap_or_else(PoisonError::into_inner);
-    if applies.capacity() > spare.capacity() {
-        *spare = applies;
-    }
 }
 
 /// What reducing an event leaves to do once the store is unlocked: swaps of
@@ -158,10 +140,6 @@ fn swap_panicked(payload: &(dyn std::any::Any + Send)) {
 thread_local! {
     /// This thread's active captures, innermost last, with their numbers.
     static CAPTURES: RefCell<Vec<(u64, Vec<Event>)>> = const { RefCell::new(Vec::new()) };
-}
-
-pub(crate) fn store() -> MutexGuard<'static, Store> {
-    STORE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.

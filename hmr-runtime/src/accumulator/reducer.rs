@@ -152,7 +152,7 @@ fn track_update(
 fn module_call(store: &mut Store, module: &str, version: u64) {
     let stage = Stage {
         module: store.modules.get(module).cloned(),
-        applies: super::dispatch::spare_applies(),
+        applies: crate::store::records::spare_applies(),
         ..Stage::default()
     };
     store.staged.insert(module.to_owned(), stage);

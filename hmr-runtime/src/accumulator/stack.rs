@@ -200,7 +200,7 @@ impl Frame {
         if self.item {
             // Materialised only when a call made for an item needs its
             // path: the track's own, as stored.
-            let store = crate::accumulator::dispatch::store();
+            let store = crate::store::store();
             let record = store.tracks.get(&self.id);
             let path = record.map_or_else(|| self.id.to_string(), |t| t.path.clone());
             return Segment::Owner(path.into(), record.and_then(|t| t.module.clone()));

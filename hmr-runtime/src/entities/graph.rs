@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use super::commit::Commit;
-use crate::accumulator::dispatch::{Hook, hooks, store};
+use crate::accumulator::dispatch::{Hook, hooks};
 use crate::events::{Change, EntityId, EntityKind};
 use crate::store::records::Apply;
+use crate::store::store;
 
 pub(crate) use super::sync::std_lock as lock;
 

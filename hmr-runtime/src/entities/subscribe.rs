@@ -327,7 +327,7 @@ fn runtime_panic(
     }
     let (module, path) = track
         .and_then(|track| {
-            let store = crate::accumulator::dispatch::store();
+            let store = crate::store::store();
             let record = store.tracks.get(&track)?;
             let module = record.module.as_ref().map(|m| m.name.clone()).unwrap_or_default();
             Some((module, Some(record.path.clone())))

@@ -12,12 +12,10 @@ use futures_core::future::BoxFuture;
 use tokio::runtime::Handle;
 
 use super::module_async::module_async_because;
-use crate::accumulator::dispatch::{
-    Aftermath, emit, emit_deferring_disposal, horizon, listening, store,
-};
+use crate::accumulator::dispatch::{Aftermath, emit, emit_deferring_disposal, horizon, listening};
 use crate::accumulator::stack::STACK;
 use crate::events::{CallReason, Event, ModuleVersion};
-use crate::store::ModuleRecord;
+use crate::store::{ModuleRecord, store};
 
 /// Why a reload unit did not commit.
 #[derive(Clone, Debug, PartialEq, Eq)]

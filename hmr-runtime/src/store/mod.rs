@@ -4,3 +4,13 @@ pub(crate) mod queries;
 pub(crate) mod records;
 
 pub use records::{EntityRecord, ModuleRecord, Store, TrackRecord};
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The one store of the process.
+static STORE: Mutex<Store> = Mutex::new(Store::new());
+
+/// Locks the store.
+pub(crate) fn store() -> MutexGuard<'static, Store> {
+    STORE.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::records::Store;
-use crate::accumulator::dispatch::store;
 use crate::accumulator::stack::STACK;
 use crate::events::TrackId;
+use crate::store::store;
 
 /// The innermost open track scope on this thread (or in the `async fn` being
 /// polled), or `None` outside any tracked function.
