@@ -449,3 +449,7 @@ fn rollback_module(
     record.last_error = error;
     store.modules.insert(module.to_owned(), record);
 }
+
+#[cfg(test)]
+#[path = "reducer_table_tests.rs"]
+mod table_tests;
