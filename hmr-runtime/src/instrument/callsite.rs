@@ -74,45 +74,12 @@ impl Callsite {
     /// before the patch's handler ran counts as the old code's. Give such
     /// functions a `key = "…"` to be exact.
     fn claim(&'static self, path: &str) -> Box<str> {
-        static CLAIMS: Mutex<BTreeMap<Box<str>, Vec<Claim>>> = Mutex::new(BTreeMap::new());
+        static CLAIMS: Mutex<BTreeMap<Box<str>, Claims>> = Mutex::new(BTreeMap::new());
         let generation = CODE_GENERATION.load(Ordering::Acquire);
         let mut all = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
         let claims = all.entry(path.into()).or_default();
-        let taken =
-            |text: &str| claims.iter().any(|c| c.generation == generation && *c.text == *text);
-        // Another copy of a static of this code version, at the same place.
-        let copy = claims.iter().find(|c| c.generation == generation && c.at(self));
-        let moved = || {
-            claims.iter().filter(|c| c.generation < generation && !taken(&c.text)).min_by_key(|c| {
-                let elsewhere = (c.file != self.file, !c.at(self));
-                (elsewhere, c.line.abs_diff(self.line), c.column.abs_diff(self.column))
-            })
-        };
-        let text: Box<str> = if let Some(copy) = copy {
-            copy.text.clone()
-        } else if let Some(before) = moved() {
-            before.text.clone()
-        } else if claims.is_empty() {
-            path.into()
-        } else {
-            // A key no claim of the path has, in any code version.
-            let at = format!("{path}@{}:{}", self.line, self.column);
-            let mut text = at.clone();
-            let mut n = 1;
-            while claims.iter().any(|c| *c.text == *text) {
-                text = format!("{at}#{n}");
-                n += 1;
-            }
-            text.into()
-        };
-        claims.push(Claim {
-            file: self.file,
-            line: self.line,
-            column: self.column,
-            generation,
-            text: text.clone(),
-        });
-        text
+        let at = Claim { file: self.file, line: self.line, column: self.column, generation };
+        claim_in(claims, at, path)
     }
 
     /// The `name = "…"` of the attribute, if any.
@@ -133,19 +100,58 @@ pub(crate) fn new_code_generation() {
     CODE_GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
-/// A call site's claim on a derived key.
+/// The claims made on one derived key: each call site's, with the key it got.
+type Claims = Vec<(Claim, Box<str>)>;
+
+/// Where a call site is, and in which code version it resolved.
+#[derive(Clone, Copy)]
 struct Claim {
     file: &'static str,
     line: u32,
     column: u32,
     generation: u64,
-    text: Box<str>,
 }
 
 impl Claim {
-    fn at(&self, site: &Callsite) -> bool {
-        (self.file, self.line, self.column) == (site.file, site.line, site.column)
+    fn same_place(&self, other: &Claim) -> bool {
+        (self.file, self.line, self.column) == (other.file, other.line, other.column)
     }
+}
+
+/// The key of the call site `at` among the `claims` already made on `path`
+/// (see `Callsite::claim`); records its own claim.
+fn claim_in(claims: &mut Claims, at: Claim, path: &str) -> Box<str> {
+    let generation = at.generation;
+    let taken = |text: &str| claims.iter().any(|(c, t)| c.generation == generation && **t == *text);
+    // Another copy of a static of this code version, at the same place.
+    let copy = claims.iter().find(|(c, _)| c.generation == generation && c.same_place(&at));
+    let moved = || {
+        claims.iter().filter(|(c, t)| c.generation < generation && !taken(t)).min_by_key(
+            |(c, _)| {
+                let elsewhere = (c.file != at.file, !c.same_place(&at));
+                (elsewhere, c.line.abs_diff(at.line), c.column.abs_diff(at.column))
+            },
+        )
+    };
+    let text: Box<str> = if let Some((_, text)) = copy {
+        text.clone()
+    } else if let Some((_, text)) = moved() {
+        text.clone()
+    } else if claims.is_empty() {
+        path.into()
+    } else {
+        // A key no claim of the path has, in any code version.
+        let place = format!("{path}@{}:{}", at.line, at.column);
+        let mut text = place.clone();
+        let mut n = 1;
+        while claims.iter().any(|(_, t)| **t == *text) {
+            text = format!("{place}#{n}");
+            n += 1;
+        }
+        text.into()
+    };
+    claims.push((at, text.clone()));
+    text
 }
 
 /// `std::any::type_name` of a value's type: of a fn item, its full path.
@@ -166,65 +172,41 @@ pub(crate) fn item_path(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{Callsite, item_path, new_code_generation};
+    use super::{Claim, claim_in, item_path};
 
-    fn outer_f() -> &'static str {
-        "claims::outer::f::__hmr_name"
-    }
-
-    const fn at(line: u32) -> Callsite {
-        site(outer_f, line)
-    }
-
-    const fn site(name: fn() -> &'static str, line: u32) -> Callsite {
-        Callsite::new(name, "src/claims.rs", line, 9, None, None, false)
+    /// A call site of `claims.rs` at `line`, resolved in code version
+    /// `generation`.
+    const fn at(line: u32, generation: u64) -> Claim {
+        Claim { file: "src/claims.rs", line, column: 9, generation }
     }
 
     #[test]
     fn sibling_functions_of_one_path_get_distinct_keys_that_survive_a_patch() {
-        static A: Callsite = at(10);
-        static B: Callsite = at(20);
-        static A_AGAIN: Callsite = at(10);
-        static B_MOVED: Callsite = at(26);
-        static A_MOVED: Callsite = at(15);
-        static ADDED: Callsite = at(40);
-        assert_eq!(&*A.key().text, "claims::outer::f");
-        assert_eq!(&*B.key().text, "claims::outer::f@20:9");
-        assert_eq!(&*A_AGAIN.key().text, "claims::outer::f", "a copy of A's static");
-        // A patch moves both down; the moved B is called first.
-        new_code_generation();
-        assert_eq!(&*B_MOVED.key().text, "claims::outer::f@20:9");
-        assert_eq!(&*A_MOVED.key().text, "claims::outer::f");
+        let path = "claims::outer::f";
+        let mut claims = Vec::new();
+        let mut key = |claim| claim_in(&mut claims, claim, path).to_string();
+        assert_eq!(key(at(10, 0)), "claims::outer::f");
+        assert_eq!(key(at(20, 0)), "claims::outer::f@20:9");
+        assert_eq!(key(at(10, 0)), "claims::outer::f", "a copy of the first one's static");
+        // A patch moves both down; the moved second one is called first.
+        assert_eq!(key(at(26, 1)), "claims::outer::f@20:9");
+        assert_eq!(key(at(15, 1)), "claims::outer::f");
         // A function of that path the patch added: a key of its own.
-        assert_eq!(&*ADDED.key().text, "claims::outer::f@40:9");
-    }
-
-    fn outer_g() -> &'static str {
-        "claims::outer::g::__hmr_name"
-    }
-
-    const fn g_at(line: u32) -> Callsite {
-        site(outer_g, line)
+        assert_eq!(key(at(40, 1)), "claims::outer::f@40:9");
     }
 
     #[test]
     fn call_sites_of_one_code_version_never_share_a_key() {
-        static A: Callsite = g_at(10);
-        static B: Callsite = g_at(20);
-        static A_KEPT: Callsite = g_at(10);
-        static B_CLOSER: Callsite = g_at(12);
-        static A_ON_B: Callsite = g_at(20);
-        static B_FURTHER: Callsite = g_at(30);
-        let (a, b) = (A.key().text.clone(), B.key().text.clone());
+        let mut claims = Vec::new();
+        let mut key = |claim| claim_in(&mut claims, claim, "claims::outer::g").to_string();
+        let (a, b) = (key(at(10, 0)), key(at(20, 0)));
         assert_ne!(a, b);
         // A patch: A stays where it was, B moves up next to it.
-        new_code_generation();
-        assert_eq!(A_KEPT.key().text, a, "the call site at A's position is A");
-        assert_eq!(B_CLOSER.key().text, b);
+        assert_eq!(key(at(10, 1)), a, "the call site at A's position is A");
+        assert_eq!(key(at(12, 1)), b);
         // Another: A moves onto B's old line, B further down. Which is which
         // is a guess from positions; two keys, never one.
-        new_code_generation();
-        assert_ne!(A_ON_B.key().text, B_FURTHER.key().text);
+        assert_ne!(key(at(20, 2)), key(at(30, 2)));
     }
 
     #[test]
