@@ -153,6 +153,7 @@ mod events;
 mod instrument;
 mod reload;
 mod store;
+mod support;
 
 pub use entities::capture::{capture_entity, on_dispose};
 pub use entities::channels::{

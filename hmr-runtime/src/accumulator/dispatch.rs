@@ -130,10 +130,8 @@ impl Aftermath {
 
 #[cold]
 fn swap_panicked(payload: &(dyn std::any::Any + Send)) {
-    let message = format!(
-        "swapping in the new version panicked: {}",
-        crate::reload::module::panic_message(payload)
-    );
+    let message =
+        format!("swapping in the new version panicked: {}", crate::support::panic_message(payload));
     emit(Event::ReloadError { module: String::new(), message, path: None });
 }
 
@@ -168,7 +166,7 @@ pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(dispose)) {
             let message = format!(
                 "disposing an entity panicked: {}",
-                crate::reload::module::panic_message(&*payload)
+                crate::support::panic_message(&*payload)
             );
             emit(Event::ReloadError { module: module.to_owned(), message, path: None });
         }

@@ -337,7 +337,7 @@ fn runtime_panic(
         "{what} of subscription {} panicked at run time, the item was lost and the subscription \
          goes on (reload a fix): {}",
         id.0,
-        crate::reload::module::panic_message(payload)
+        crate::support::panic_message(payload)
     );
     crate::accumulator::dispatch::emit(Event::ReloadError { module, message, path });
 }

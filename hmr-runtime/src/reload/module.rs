@@ -16,6 +16,7 @@ use crate::accumulator::dispatch::{Aftermath, emit, emit_deferring_disposal, hor
 use crate::accumulator::stack::STACK;
 use crate::events::{CallReason, Event, ModuleVersion};
 use crate::store::{ModuleRecord, store};
+use crate::support::panic_message;
 
 /// Why a reload unit did not commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -302,16 +303,6 @@ fn run<R>(name: &str, reason: CallReason, f: impl FnOnce() -> R) -> Result<R, Re
     };
     aftermath.finish(name);
     result.map_err(|message| ReloadError::Panicked { module: name.to_owned(), message })
-}
-
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }
 
 type RootFn = Arc<dyn Fn() + Send + Sync>;

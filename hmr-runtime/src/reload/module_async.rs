@@ -5,11 +5,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::module::{
-    Begun, ModuleGuard, ReloadError, Running, check_name, module_lock, open_here, panic_message,
-};
+use super::module::{Begun, ModuleGuard, ReloadError, Running, check_name, module_lock, open_here};
 use crate::accumulator::stack::{Frame, STACK, Stack};
 use crate::events::CallReason;
+use crate::support::panic_message;
 
 /// Runs the future `f` returns as the reload unit `name`: [`module`](crate::module)
 /// for an async setup.

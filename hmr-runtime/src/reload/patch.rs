@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 #[cfg(all(feature = "subsecond-0-8", not(feature = "subsecond")))]
 use subsecond_0_8 as subsecond;
 
-use super::module::{ReloadError, panic_message, reload_because};
+use super::module::{ReloadError, reload_because};
 use crate::events::{CallReason, Change, Event};
+use crate::support::panic_message;
 
 /// Wraps a root so that each call goes through `subsecond::HotFn`, and starts
 /// the engine.
