@@ -175,10 +175,11 @@ pub use events::{
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
 pub use instrument::keyed::{KeyedAsync, keyed, keyed_async};
-pub use reload::module::{ReloadError, module, reload, root, root_async};
+pub use reload::module::{ReloadError, module};
 pub use reload::module_async::module_async;
 #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
 pub use reload::patch::{PatchReload, PatchStatus, patch_status};
+pub use reload::roots::{reload, root, root_async};
 pub use store::queries::{current_track, derive_structural_path, render_tree, snapshot};
 pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};
 

@@ -29,9 +29,15 @@ use std::time::{Duration, Instant};
 #[cfg(all(feature = "subsecond-0-8", not(feature = "subsecond")))]
 use subsecond_0_8 as subsecond;
 
-use super::module::{ReloadError, reload_because};
+use super::module::ReloadError;
 use crate::events::{CallReason, Change, Event};
 use crate::support::panic_message;
+
+/// What a patch runs: every root again, telling listeners it is a patch.
+pub(crate) type Reload = fn(CallReason) -> Result<(), ReloadError>;
+
+/// The [`Reload`] the first [`hot`] root gave.
+static RELOAD: OnceLock<Reload> = OnceLock::new();
 
 /// Wraps a root so that each call goes through `subsecond::HotFn`, and starts
 /// the engine.
@@ -46,10 +52,14 @@ use crate::support::panic_message;
 /// function of that crate, and its new build calls the new build of `F`'s body.
 /// (A function pointer given as a root is the one thing this does not patch:
 /// the wrapper calls the pointer it holds. Pass the fn item.)
-pub(crate) fn hot<F, R>(name: &str, f: F) -> impl Fn() -> R + Send + Sync + 'static
+///
+/// `reload` is what a patch runs: the roots' re-run (given by the roots'
+/// module, which this one does not import).
+pub(crate) fn hot<F, R>(name: &str, f: F, reload: Reload) -> impl Fn() -> R + Send + Sync + 'static
 where
     F: Fn() -> R + Send + Sync + 'static,
 {
+    let _ = RELOAD.set(reload);
     start(name);
     let pad = [0u8; 9];
     let padded = move || {
@@ -245,7 +255,7 @@ fn run_reloads() {
 fn reload_once() -> PatchReload {
     let started = Instant::now();
     let run = catch_unwind(AssertUnwindSafe(|| {
-        crate::capture_events(|| reload_because(CallReason::Patch))
+        crate::capture_events(|| RELOAD.get().map_or(Ok(()), |reload| reload(CallReason::Patch)))
     }));
     let mut summary = PatchReload::default();
     match run {
