@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use hmr_runtime::{CallId, Change, Event, Outcome, TrackId};
 
@@ -110,4 +111,26 @@ pub fn disposed(events: &[Event]) -> Vec<TrackId> {
             _ => None,
         })
         .collect()
+}
+
+/// Waits (polling every millisecond) until `done`, for at most a minute.
+///
+/// # Panics
+/// After a minute, naming `what` it waited for.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A multi-thread tokio runtime (two workers, timers on): the tests' tasks
+/// really race.
+///
+/// # Panics
+/// If the runtime cannot be built.
+#[must_use]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap()
 }

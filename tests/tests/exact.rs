@@ -12,24 +12,12 @@ use hmr_runtime::{
     Broadcast, Change, Event, HmrStreamExt, MemoryLog, Receiver, Sender, Source, add_sink,
     broadcast, capture_events, channel, hmr_track, input, module, snapshot, source, subscribe,
 };
+use hmr_tests::{runtime, wait_until};
 
 type Seen<T> = Arc<Mutex<Vec<T>>>;
 
 fn seen<T>() -> Seen<T> {
     Arc::new(Mutex::new(Vec::new()))
-}
-
-/// Waits (sleeping, for at most a minute) until `done`.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap()
 }
 
 /// Checks that `xs` is `first, first + 1, …`: nothing lost, nothing doubled,

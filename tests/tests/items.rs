@@ -4,22 +4,15 @@
 //! is disposed with it.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmr_runtime::{
     Broadcast, Event, Subscription, broadcast, capture_events, hmr_track, keyed, module, snapshot,
     source, subscribe,
 };
+use hmr_tests::{runtime, wait_until};
 
 type Seen = Arc<Mutex<Vec<(u64, u64)>>>;
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// One order's pipeline: the fills of that order.
 #[hmr_track(key = "items::order")]
@@ -41,11 +34,7 @@ fn desk(orders: &Broadcast<u64>, fills: &Broadcast<(u64, u64)>, seen: &Seen) -> 
 
 #[test]
 fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let _entered = runtime.enter();
     let (orders, fills) = (broadcast::<u64>(64), broadcast::<(u64, u64)>(64));
     let seen: Seen = Arc::default();
@@ -131,11 +120,7 @@ fn map_desk(orders: &Broadcast<u64>, fills: &Broadcast<(u64, u64)>, seen: &Seen)
 
 #[test]
 fn pipelines_built_in_an_async_handler_or_a_hot_closure_belong_to_its_track() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let _entered = runtime.enter();
     for (name, key) in [("items-async", "items::async_desk"), ("items-map", "items::map_desk")] {
         let (orders, fills) = (broadcast::<u64>(64), broadcast::<(u64, u64)>(64));

@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use hmr_runtime::{
     Broadcast, Change, Event, HmrStreamExt, broadcast, capture_events, hmr_track, keyed, module,
     snapshot, source, subscribe,
 };
+use hmr_tests::{runtime, wait_until};
 
 /// Per item: the symbol, the `hot_scan` count when it was handled, and the
 /// item's sequence number within its symbol (1, 2, 3, …).
@@ -48,25 +49,13 @@ fn desk(symbols: &[&'static str], seen: &Seen) -> Broadcast<(&'static str, u64)>
     feed
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 fn handled(seen: &Seen, symbol: &str) -> usize {
     seen.lock().unwrap().iter().filter(|(s, _, _)| *s == symbol).count()
 }
 
 #[test]
 fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_state() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let _entered = runtime.enter();
     let seen: Seen = Arc::default();
     let feed = module("keyed-desk", || desk(&SYMBOLS, &seen)).unwrap();

@@ -9,6 +9,7 @@ use hmr_runtime::{
     Change, Event, HmrStreamExt, Subscription, capture_events, hmr_track, module, snapshot, source,
     subscribe,
 };
+use hmr_tests::changes;
 use hmr_tests::kinds;
 use tokio::sync::mpsc;
 
@@ -39,16 +40,6 @@ impl Log {
 fn channel() -> (mpsc::UnboundedSender<u32>, impl Stream<Item = u32> + Send + 'static) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     (tx, futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
-}
-
-fn changes(events: &[Event]) -> Vec<Change> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackUpdate { change, .. } => Some(*change),
-            _ => None,
-        })
-        .collect()
 }
 
 fn alive_tasks() -> usize {

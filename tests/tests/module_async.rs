@@ -5,27 +5,16 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hmr_runtime::{
     Broadcast, Event, HmrStreamExt, MemoryLog, ReloadError, add_sink, broadcast, hmr_track,
     module_async, source, subscribe,
 };
+use hmr_tests::{runtime, wait_until};
 
 /// (item, the version of the `hot_map` that handled it)
 type Seen = Arc<Mutex<Vec<(u64, u32)>>>;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[hmr_track(key = "module_async::feed")]
 fn feed() -> Broadcast<u64> {

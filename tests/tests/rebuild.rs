@@ -8,26 +8,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use hmr_runtime::{
     Broadcast, Change, Event, HmrStreamExt, Subscription, broadcast, capture_events, hmr_track,
     module, source, subscribe,
 };
+use hmr_tests::{runtime, wait_until};
 use tokio::sync::Notify;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 use hmr_tests::changes;
 

@@ -402,10 +402,7 @@ fn t9_a_spawned_task_runs_in_the_spawning_scope() {
     module("t9", || spawner(report)).unwrap();
     let child = futures::executor::block_on(child).unwrap().expect("the child is tracked");
     // The child's return reaches the store just after its report.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while snapshot().track(child).is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    hmr_tests::wait_until("the child's track is stored", || snapshot().track(child).is_some());
     let store = snapshot();
     let owner = store.tracks_with_key("tracks::spawner").next().expect("the spawner's track");
     let child = store.track(child).expect("the child's track is the module's");
