@@ -61,7 +61,7 @@ fn instrument(mut function: ImplItemFn, args: &TrackArgs) -> darling::Result<Tok
         // `clippy::unused_async` as it is without the attribute.
         None if is_async && !awaits => sync_body(body, &site),
         None if is_async => async_body(body, &site, output),
-        None if boxed_future::tail_async(body).is_some() => boxed_async_body(body, &site),
+        None if boxed_async_body(body, &site) => {}
         None => {
             if let Some(stream) = ReturnedStream::of(&function.sig) {
                 stream.wrap_returned_value(body, &site.runtime);
@@ -253,14 +253,15 @@ fn rewrite_async_fn(function: &mut ImplItemFn, site: &Site) {
 /// A sync function whose tail boxes an `async` block (see [`boxed_future`]):
 /// the block runs inside `instrument(site, …)`; the statements before the
 /// tail run as the function's call, outside the scope.
-fn boxed_async_body(body: &mut Block, site: &Site) {
+///
+/// Returns `false`, and leaves the body alone, when it has no such tail.
+fn boxed_async_body(body: &mut Block, site: &Site) -> bool {
     let runtime = &site.runtime;
+    let site_ref = quote_spanned!(Span::mixed_site()=> __hmr_site);
+    let Some(block) = boxed_future::tail_async(body) else { return false };
+    boxed_future::instrument_block(block, &site_ref, runtime);
     let items = site.items(&site_static());
     let static_ = site_static();
-    let site_ref = quote_spanned!(Span::mixed_site()=> __hmr_site);
-    if let Some(block) = boxed_future::tail_async(body) {
-        boxed_future::instrument_block(block, &site_ref, runtime);
-    }
     let bind_site = quote_spanned! {Span::mixed_site()=>
         let __hmr_site: &'static #runtime::Callsite = {
             #items
@@ -268,6 +269,7 @@ fn boxed_async_body(body: &mut Block, site: &Site) {
         };
     };
     splice(body, &bind_site);
+    true
 }
 
 /// A returned closure literal refers to the call site by name: a literal
