@@ -20,8 +20,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use hmr_runtime::{
-    Broadcast, Event, HmrStreamExt, Subscription, TrackId, broadcast, capture_events, hmr_track,
-    module, render_tree, snapshot, source, subscribe,
+    Broadcast, Event, HmrStreamExt, Path, Subscription, TrackId, broadcast, capture_events,
+    hmr_track, module, render_tree, snapshot, source, subscribe,
 };
 use tokio::sync::mpsc;
 
@@ -94,7 +94,7 @@ fn run(
     held: &mut Vec<Subscription>,
 ) -> Option<Broadcast<u64>> {
     println!("\n== {label}");
-    let paths: BTreeMap<TrackId, String> =
+    let paths: BTreeMap<TrackId, Path> =
         snapshot().tracks().map(|t| (t.id, t.path.clone())).collect();
     let (result, events) = capture_events(|| module("demo", || app(version, out)));
     let store = snapshot();

@@ -169,8 +169,8 @@ pub use entities::subscribe::{Subscription, spawn, subscribe, subscribe_async};
 pub use events::sink::TracingSink;
 pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
 pub use events::{
-    CallId, CallReason, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Outcome,
-    ParseTrackIdError, Site, SubscriptionId, TrackId,
+    CallId, CallReason, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name,
+    Outcome, ParseTrackIdError, Path, Site, SubscriptionId, TrackId,
 };
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
@@ -211,7 +211,7 @@ pub mod __private {
     pub use ::core;
     pub use ::std;
 
-    pub use crate::instrument::callsite::{Callsite, type_name_of};
+    pub use crate::events::callsite::{Callsite, type_name_of};
 
     /// Whether calls are recorded (the `enabled` feature).
     pub const ENABLED: bool = cfg!(feature = "enabled");
@@ -234,7 +234,7 @@ pub mod __private {
         pub use ::core;
         pub use ::std;
 
-        pub use crate::instrument::callsite::{Callsite, type_name_of};
+        pub use crate::events::callsite::{Callsite, type_name_of};
         pub use crate::instrument::disabled::{ScopeGuard, enter, instrument};
         // A returned stream passes unchanged: the three traits the expansion
         // imports are one, the pass-through.

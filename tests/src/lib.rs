@@ -36,8 +36,8 @@ pub fn calls(events: &[Event]) -> Vec<Call> {
                 assert!(open.insert(*call, out.len()).is_none(), "{call} called twice");
                 let call = Call {
                     id: *id,
-                    key: key.clone(),
-                    path: path.clone(),
+                    key: key.to_string(),
+                    path: path.to_string(),
                     parent: *parent,
                     outcome: Outcome::Returned,
                 };

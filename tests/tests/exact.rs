@@ -409,7 +409,7 @@ fn a_run_time_panic_reports_module_track_and_message() {
     }
     wait_until("the items that pass", || log.lock().unwrap().len() == 3);
     assert_eq!(*log.lock().unwrap(), [1, 3, 5], "each panic lost its item, not the subscription");
-    let errors: Vec<(String, Option<String>, String)> = sink
+    let errors: Vec<(hmr_runtime::Name, Option<hmr_runtime::Path>, String)> = sink
         .events()
         .into_iter()
         .filter_map(|e| match e {

@@ -149,7 +149,7 @@ fn a_repeated_key_is_numbered_and_keys_show_in_paths_and_events() {
         .iter()
         .filter_map(|e| match e {
             Event::TrackCall { key, path, .. } if key.starts_with('[') => {
-                Some((key.clone(), path.clone()))
+                Some((key.to_string(), path.to_string()))
             }
             _ => None,
         })

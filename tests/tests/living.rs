@@ -164,7 +164,7 @@ async fn t5_repeats_and_the_disposed_repeat_ends_its_stream() {
     let mut v1 = module("t5-living", || t5_app(3)).unwrap();
     let paths = |store: &hmr_runtime::Store| {
         let mut p: Vec<String> =
-            store.tracks_with_key("living::t5::feed").map(|t| t.path.clone()).collect();
+            store.tracks_with_key("living::t5::feed").map(|t| t.path.to_string()).collect();
         p.sort();
         p
     };
@@ -693,7 +693,7 @@ async fn m3_modules_do_not_collide() {
     let mut versions: Vec<(String, u64)> = store
         .tracks_with_key("living::m2")
         .filter(|t| t.path.starts_with("m3-living"))
-        .map(|t| (t.module.as_ref().unwrap().name.clone(), t.version))
+        .map(|t| (t.module.as_ref().unwrap().name.to_string(), t.version))
         .collect();
     versions.sort();
     assert_eq!(versions, [("m3-living-a".to_owned(), 2), ("m3-living-b".to_owned(), 1)]);

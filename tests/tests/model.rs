@@ -152,7 +152,7 @@ fn observed(module_name: &str) -> BTreeMap<String, Expected> {
         .map(|t| {
             let shape = SHAPES.iter().find(|s| Some(**s) == store.entity_name(t.id)).copied();
             (
-                t.path.clone(),
+                t.path.to_string(),
                 Expected {
                     version: t.version,
                     shape: shape.expect("a known shape"),

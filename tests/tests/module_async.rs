@@ -102,7 +102,7 @@ fn a_second_run_hands_back_the_subscription_one_task_with_the_new_closure() {
         .iter()
         .filter_map(|e| match e {
             Event::TrackCall { key, module, .. } if key == "module_async::setup" => {
-                module.as_ref().map(|m| (m.name.clone(), m.version))
+                module.as_ref().map(|m| (m.name.to_string(), m.version))
             }
             _ => None,
         })

@@ -31,7 +31,7 @@ fn track_call(f: fn()) -> (String, bool) {
     events
         .into_iter()
         .find_map(|event| match event {
-            Event::TrackCall { key, reset, .. } => Some((key, reset)),
+            Event::TrackCall { key, reset, .. } => Some((key.to_string(), reset)),
             _ => None,
         })
         .expect("a track-call")

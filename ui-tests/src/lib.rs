@@ -14,7 +14,7 @@ pub fn called_keys(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .filter_map(|event| match event {
-            Event::TrackCall { key, .. } => Some(key.clone()),
+            Event::TrackCall { key, .. } => Some(key.to_string()),
             _ => None,
         })
         .collect()

@@ -13,7 +13,7 @@ pub(crate) use crate::events::listeners::{
     EVERYONE, LISTENERS, horizon, install_listener, listening,
 };
 use crate::events::sink::publish_to_sinks;
-use crate::events::{EntityId, Event};
+use crate::events::{EntityId, Event, Name};
 use crate::store::records::{Apply, give_back};
 use crate::store::store;
 
@@ -132,7 +132,7 @@ impl Aftermath {
 fn swap_panicked(payload: &(dyn std::any::Any + Send)) {
     let message =
         format!("swapping in the new version panicked: {}", crate::support::panic_message(payload));
-    emit(Event::ReloadError { module: String::new(), message, path: None });
+    emit(Event::ReloadError { module: Name::default(), message, path: None });
 }
 
 thread_local! {
@@ -168,7 +168,7 @@ pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
                 "disposing an entity panicked: {}",
                 crate::support::panic_message(&*payload)
             );
-            emit(Event::ReloadError { module: module.to_owned(), message, path: None });
+            emit(Event::ReloadError { module: module.into(), message, path: None });
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::events::{
-    CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, TrackId,
+    CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name, TrackId,
 };
 use crate::store::records::{
     Apply, Before, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store,
@@ -70,7 +70,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
         }
         Event::HmrModuleCall { module, version, .. } => module_call(store, &module, version),
         Event::HmrModuleCallReturn { module, committed, error } => {
-            let stage = store.staged.remove(&module);
+            let stage = store.staged.remove(module.as_str());
             if committed {
                 if let Some(stage) = stage {
                     fx.forgotten.extend(stage.forgotten);
@@ -101,7 +101,7 @@ fn captured(
     kind: EntityKind,
     entity: EntityId,
     scope: Option<(TrackId, CallId)>,
-    name: String,
+    name: Name,
     shape: u64,
 ) {
     let Some((track, call)) = scope else { return };
@@ -131,7 +131,8 @@ fn track_update(
                     let removed = store.entities.remove(&dropped);
                     // Inside a running module the forgetting waits for
                     // its commit: a rollback restores the entity.
-                    let stage = record.module.as_ref().and_then(|m| store.staged.get_mut(&m.name));
+                    let stage =
+                        record.module.as_ref().and_then(|m| store.staged.get_mut(m.name.as_str()));
                     match stage {
                         Some(stage) => {
                             stage.forgotten.push(dropped);
@@ -204,7 +205,7 @@ fn track_return(
         }
     }
     let Store { tracks, staged, entities, .. } = store;
-    let stage = open.module.as_ref().and_then(|m| staged.get_mut(&m.name));
+    let stage = open.module.as_ref().and_then(|m| staged.get_mut(m.name.as_str()));
     match entity {
         Some(entity) => reached(tracks, entities, stage, open, id, entity, fx),
         None => reached_without_entity(tracks, stage, open, id, fx),
@@ -328,7 +329,7 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let this_version = |m: &Option<ModuleVersion>| {
         m.as_ref().is_some_and(|m| m.name == module && m.version == version)
     };
-    let mut keys: BTreeSet<String> = BTreeSet::new();
+    let mut keys: BTreeSet<Name> = BTreeSet::new();
     // A call of this version still running (an `async fn` pending past the
     // module's end) has reached its track too.
     let mut kept: BTreeSet<TrackId> = module_tracks(store, module)

@@ -28,7 +28,7 @@ fn run(store: &mut Store, events: Vec<Event>) -> (Vec<Event>, Effects) {
 /// A call made in version `version` of module `name`.
 #[allow(clippy::unnecessary_wraps, reason = "what `call` takes, as the event carries it")]
 fn module(name: &str, version: u64) -> Option<ModuleVersion> {
-    Some(ModuleVersion { name: name.to_owned(), version })
+    Some(ModuleVersion { name: name.into(), version })
 }
 
 /// One call of the track `id` (path `path`) that captures `entity`, with
@@ -99,7 +99,7 @@ fn rows(store: &Store) -> Vec<Row> {
     let mut rows: Vec<Row> = store
         .tracks()
         .map(|t| Row {
-            path: t.path.clone(),
+            path: t.path.to_string(),
             version: t.version,
             entity: t.entity,
             change: t.change,

@@ -1,90 +1,27 @@
 //! The stack of open scopes: one per thread, and one per tracked `async fn`
 //! future, which moves its frame onto the polling thread's stack for each poll.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::events::callsite::Key;
 use crate::events::ids::derive_id;
-use crate::events::{CallId, EntityId, Event, ModuleVersion, Site, TrackId};
-use crate::instrument::callsite::Key;
+use crate::events::{CallId, EntityId, Event, ModuleVersion, Name, Path, Site, TrackId};
 
 /// Numbers executions that reach the store or a listener (never 0).
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
-
-/// One segment of a structural path.
-#[derive(Clone, Debug)]
-pub(crate) enum Segment {
-    Track(&'static Key),
-    /// A `keyed(key, f)` scope: `[key]`, its key's `Debug` text.
-    Keyed(Arc<str>),
-    Module(Arc<ModuleVersion>),
-    /// A per-item scope: the whole path of the track it belongs to, and the
-    /// module version that last ran that track.
-    Owner(Arc<str>, Option<ModuleVersion>),
-}
 
 /// The identity of a `keyed(key, f)` scope: a track whose key is a value.
 #[derive(Debug)]
 pub(crate) struct Keyed {
     /// `[key]`, with the key's `Debug` text.
-    pub(crate) text: Arc<str>,
+    pub(crate) text: Name,
     /// The key's `Hash`, salted apart from static keys.
     pub(crate) hash: u64,
     /// Where `keyed` was called.
     pub(crate) site: &'static std::panic::Location<'static>,
-}
-
-/// A materialised structural path: built only when someone needs it (an
-/// entity was captured, a listener wants the event, a module runs).
-#[derive(Debug)]
-pub(crate) struct PathNode {
-    segment: Segment,
-    n: u32,
-    parent: Option<Arc<PathNode>>,
-}
-
-impl PathNode {
-    pub(crate) fn path(&self) -> String {
-        let mut chain = vec![self];
-        let mut cur = self;
-        while let Some(p) = cur.parent.as_deref() {
-            chain.push(p);
-            cur = p;
-        }
-        let mut out = String::new();
-        for (i, node) in chain.iter().rev().enumerate() {
-            if i > 0 {
-                out.push('/');
-            }
-            match &node.segment {
-                Segment::Track(key) => {
-                    let _ = write!(out, "{}#{}", key.text, node.n);
-                }
-                // The key is the identity: a repeat of it is rare, and numbered.
-                Segment::Keyed(text) if node.n == 0 => out.push_str(text),
-                Segment::Keyed(text) => {
-                    let _ = write!(out, "{text}#{}", node.n);
-                }
-                Segment::Module(m) => out.push_str(&m.name),
-                Segment::Owner(path, _) => out.push_str(path),
-            }
-        }
-        out
-    }
-
-    pub(crate) fn module(&self) -> Option<ModuleVersion> {
-        let mut cur = self;
-        while let Some(p) = cur.parent.as_deref() {
-            cur = p;
-        }
-        match &cur.segment {
-            Segment::Module(m) => Some((**m).clone()),
-            Segment::Owner(_, module) => module.clone(),
-            Segment::Track(_) | Segment::Keyed(_) => None,
-        }
-    }
 }
 
 /// Where a frame's parent path comes from.
@@ -94,7 +31,7 @@ enum Link {
     #[default]
     Below,
     /// An async frame's parent, captured at its first poll.
-    Captured(Option<Arc<PathNode>>),
+    Captured(Option<Path>),
 }
 
 /// What only some frames need, boxed so that the common frame (a sync call
@@ -102,11 +39,11 @@ enum Link {
 #[derive(Debug, Default)]
 struct Cold {
     /// The materialised path, once someone needed it.
-    node: Option<Arc<PathNode>>,
+    node: Option<Path>,
     /// Where the parent's path comes from.
     link: Link,
     /// A module scope's module.
-    module: Option<Arc<ModuleVersion>>,
+    module: Option<ModuleVersion>,
     /// A keyed scope's key.
     keyed: Option<Keyed>,
     /// An async frame's repeat counters, kept between polls.
@@ -188,27 +125,45 @@ impl Frame {
         self.cold().built.get_or_insert_with(Arc::default).clone()
     }
 
+    /// Its materialised path, if someone needed it already.
+    fn path(&self) -> Option<&Path> {
+        self.cold.as_deref().and_then(|c| c.node.as_ref())
+    }
+
+    /// A sync call's parent path is the path of the frame below it; a
+    /// module or per-item scope has none, an async frame captured its own.
+    fn parent_is_below(&self) -> bool {
+        !self.is_module()
+            && !self.is_item()
+            && !matches!(self.cold.as_deref(), Some(Cold { link: Link::Captured(_), .. }))
+    }
+
     /// `#[hmr_track(reset)]`.
     pub(crate) fn reset(&self) -> bool {
         self.key.is_some_and(|key| key.callsite.reset)
     }
 
-    fn segment(&self) -> Segment {
+    /// This frame's path, under its parent's (`None`: at the top).
+    fn path_under(&self, parent: Option<&Path>) -> Path {
         if let Some(key) = self.key {
-            return Segment::Track(key);
+            return Path::numbered(parent, key.text.clone(), self.n);
         }
         if self.item {
             // Materialised only when a call made for an item needs its
-            // path: the track's own, as stored.
+            // path: the track's own, as stored, under the module version
+            // that last ran it.
             let store = crate::store::store();
-            let record = store.tracks.get(&self.id);
-            let path = record.map_or_else(|| self.id.to_string(), |t| t.path.clone());
-            return Segment::Owner(path.into(), record.and_then(|t| t.module.clone()));
+            return match store.tracks.get(&self.id) {
+                Some(record) => Path::alias(&record.path, record.module.clone()),
+                None => Path::from(self.id.to_string()),
+            };
         }
         let cold = self.cold.as_deref().expect("a module or keyed frame has its cold part");
         match (&cold.keyed, &cold.module) {
-            (Some(keyed), _) => Segment::Keyed(keyed.text.clone()),
-            (None, Some(module)) => Segment::Module(module.clone()),
+            // The key is the identity: a repeat of it is rare, and numbered.
+            (Some(keyed), _) if self.n == 0 => Path::bare(parent, keyed.text.clone()),
+            (Some(keyed), _) => Path::numbered(parent, keyed.text.clone(), self.n),
+            (None, Some(module)) => Path::module(module),
             (None, None) => unreachable!("a frame without a key is a module or a keyed scope"),
         }
     }
@@ -224,28 +179,20 @@ impl Frame {
         self.cold.get_or_insert_with(Box::default)
     }
 
-    /// The `track-call` event of this frame; `node` is its materialised path.
-    pub(crate) fn call_event(&mut self, node: &PathNode) -> Event {
+    /// The `track-call` event of this frame; `path` is its materialised path.
+    pub(crate) fn call_event(&mut self, path: &Path) -> Event {
         if self.call.0 == 0 {
             self.call = CallId(NEXT_CALL.fetch_add(1, Ordering::Relaxed));
         }
         let (key, site, reset) = match (self.key, self.cold.as_deref()) {
-            (Some(key), _) => {
-                let callsite = key.callsite;
-                let site = Site {
-                    file: callsite.file.to_owned(),
-                    line: callsite.line,
-                    column: callsite.column,
-                };
-                (key.text.to_string(), site, callsite.reset)
-            }
+            (Some(key), _) => (key.text.clone(), key.site.clone(), key.callsite.reset),
             (None, Some(Cold { keyed: Some(keyed), .. })) => {
                 let site = Site {
-                    file: keyed.site.file().to_owned(),
+                    file: Cow::Borrowed(keyed.site.file()),
                     line: keyed.site.line(),
                     column: keyed.site.column(),
                 };
-                (keyed.text.to_string(), site, false)
+                (keyed.text.clone(), site, false)
             }
             (None, _) => unreachable!("module frames have no track-call"),
         };
@@ -253,10 +200,10 @@ impl Frame {
             id: self.id,
             call: self.call,
             key,
-            path: node.path(),
+            path: path.clone(),
             parent: self.parent,
             site,
-            module: node.module(),
+            module: path.module_version().cloned(),
             reset,
             item_of: self.item_of,
         }
@@ -570,7 +517,7 @@ impl Stack {
             in_module: true,
             item: false,
             item_of: None,
-            cold: Some(Box::new(Cold { module: Some(Arc::new(module)), ..Cold::default() })),
+            cold: Some(Box::new(Cold { module: Some(module), ..Cold::default() })),
         }
     }
 
@@ -674,27 +621,38 @@ impl Stack {
         Some(frame)
     }
 
-    /// The materialised path of the frame at `index`.
-    pub(crate) fn node_at(&mut self, index: usize) -> Arc<PathNode> {
-        if let Some(node) = self.frames[index].cold.as_ref().and_then(|c| c.node.clone()) {
-            return node;
+    /// The materialised path of the frame at `index`. A sync frame's parent
+    /// is the frame below it: the frames from the nearest one with a path
+    /// (or no parent below) up to `index` get theirs, in order, without
+    /// recursion.
+    pub(crate) fn node_at(&mut self, index: usize) -> Path {
+        let mut from = index;
+        while self.frames[from].path().is_none() && self.frames[from].parent_is_below() && from > 0
+        {
+            from -= 1;
         }
-        let frame = &self.frames[index];
-        let parent = if frame.is_module() || frame.is_item() {
-            None
-        } else if let Some(Cold { link: Link::Captured(parent), .. }) = frame.cold.as_deref() {
-            parent.clone()
-        } else {
-            // A sync call: its parent is the frame below, if any.
-            index.checked_sub(1).map(|i| self.node_at(i))
-        };
-        let frame = &mut self.frames[index];
-        let node = Arc::new(PathNode { segment: frame.segment(), n: frame.n, parent });
-        frame.cold().node = Some(node.clone());
-        node
+        let mut below: Option<Path> = None;
+        for i in from..=index {
+            let frame = &mut self.frames[i];
+            if let Some(path) = frame.path() {
+                below = Some(path.clone());
+                continue;
+            }
+            let parent = if frame.parent_is_below() {
+                below.take()
+            } else if let Some(Cold { link: Link::Captured(parent), .. }) = frame.cold.as_deref() {
+                parent.clone()
+            } else {
+                None // a module or per-item scope: a root
+            };
+            let path = frame.path_under(parent.as_ref());
+            frame.cold().node = Some(path.clone());
+            below = Some(path);
+        }
+        below.expect("the frame at `index` has its path")
     }
 
-    fn top_node(&mut self) -> Option<Arc<PathNode>> {
+    fn top_node(&mut self) -> Option<Path> {
         let len = self.frames.len();
         (len > 0).then(|| self.node_at(len - 1))
     }
@@ -705,8 +663,8 @@ impl Stack {
         if self.frames[index].is_module() || self.frames[index].is_item() {
             return None;
         }
-        let node = self.node_at(index);
-        Some(self.frames[index].call_event(&node))
+        let path = self.node_at(index);
+        Some(self.frames[index].call_event(&path))
     }
 }
 

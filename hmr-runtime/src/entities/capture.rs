@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::events::{CallId, EntityId, EntityKind, TrackId};
+use crate::events::{CallId, EntityId, EntityKind, Name, TrackId};
 
 static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 
@@ -35,7 +35,7 @@ static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 /// let track = store.tracks_with_key("docs::prices").next().unwrap();
 /// assert_eq!(store.entity_name(track.id), Some("source"));
 /// ```
-pub fn capture_entity(kind: EntityKind, name: impl Into<String>) -> EntityId {
+pub fn capture_entity(kind: EntityKind, name: impl Into<Name>) -> EntityId {
     let entity = next_entity();
     capture_in(current_scope(), kind, entity, name.into(), 0);
     entity
@@ -113,7 +113,7 @@ pub(crate) fn capture_in(
     scope: Option<Scope>,
     kind: EntityKind,
     entity: EntityId,
-    name: String,
+    name: Name,
     shape: u64,
 ) {
     use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish};

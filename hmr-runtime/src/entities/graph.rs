@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use super::commit::Commit;
 use crate::accumulator::dispatch::{Hook, hooks};
-use crate::events::{Change, EntityId, EntityKind};
+use crate::events::{Change, EntityId, EntityKind, Name};
 use crate::store::records::Apply;
 use crate::store::store;
 
@@ -205,7 +205,7 @@ pub(crate) struct Part {
     shape: Shape,
     /// The shape number of the chain up to this part.
     number: u64,
-    name: String,
+    name: Name,
     node: Arc<dyn Node>,
 }
 
@@ -234,7 +234,7 @@ pub(crate) struct Built {
 
 impl std::fmt::Debug for Built {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = lock(&self.parts).iter().map(|p| p.name.clone()).collect();
+        let names: Vec<Name> = lock(&self.parts).iter().map(|p| p.name.clone()).collect();
         f.debug_struct("Built").field("parts", &names).finish_non_exhaustive()
     }
 }
@@ -414,7 +414,7 @@ impl Builder {
     }
 
     /// The name of the entity built just before in this scope, if any.
-    pub(crate) fn previous_name(&self) -> Option<String> {
+    pub(crate) fn previous_name(&self) -> Option<Name> {
         self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.name.clone()))
     }
 
@@ -499,11 +499,11 @@ impl Builder {
         self,
         kind: EntityKind,
         op: &'static str,
-        name: String,
+        name: impl Into<Name>,
         shape: Shape,
         node: Arc<dyn Node>,
     ) -> EntityId {
-        self.record(Some(kind), op, name, shape, None, node)
+        self.record(Some(kind), op, name.into(), shape, None, node)
     }
 
     /// [`finish`](Builder::finish) for a stateful operator, keyed `state`
@@ -512,11 +512,11 @@ impl Builder {
         self,
         kind: EntityKind,
         op: &'static str,
-        name: String,
+        name: impl Into<Name>,
         (shape, state): (Shape, Shape),
         node: Arc<dyn Node>,
     ) -> EntityId {
-        self.record(Some(kind), op, name, shape, Some(state), node)
+        self.record(Some(kind), op, name.into(), shape, Some(state), node)
     }
 
     /// Whether the scope runs inside a module (a later version swaps).
@@ -529,18 +529,18 @@ impl Builder {
     pub(crate) fn finish_silently(
         self,
         op: &'static str,
-        name: String,
+        name: impl Into<Name>,
         shape: Shape,
         node: Arc<dyn Node>,
     ) {
-        self.record(None, op, name, shape, None, node);
+        self.record(None, op, name.into(), shape, None, node);
     }
 
     fn record(
         self,
         kind: Option<EntityKind>,
         op: &'static str,
-        name: String,
+        name: Name,
         shape: Shape,
         state: Option<Shape>,
         node: Arc<dyn Node>,

@@ -14,7 +14,7 @@ use futures_core::Stream;
 use super::commit::{Boundary, Commit, Mail, Mailbox};
 use super::graph::{Arg, Builder, Follower, Node, Shape, Ty, lock, staged};
 use super::sync;
-use crate::events::EntityKind;
+use crate::events::{EntityKind, Name};
 
 pub(crate) type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 
@@ -423,7 +423,7 @@ where
     S: Stream + Send + 'static,
     S::Item: 'static,
 {
-    switchable(Builder::new(), Op::Source, "source".to_owned(), Box::pin(stream), true)
+    switchable(Builder::new(), Op::Source, "source".into(), Box::pin(stream), true)
 }
 
 /// An input that stays connected across edits: `make` builds its stream
@@ -502,7 +502,7 @@ where
         // Plain code at the end of the returned chain: rebuilt, not swapped.
         builder.plain_code_before(type_name::<S>());
     }
-    let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
+    let name = builder.previous_name().unwrap_or_else(|| "stream".into());
     switchable(builder, Op::Stream, name, Box::pin(stream), true)
 }
 
@@ -530,7 +530,7 @@ impl Op {
 fn switchable<T: 'static>(
     builder: Builder,
     op: Op,
-    name: String,
+    name: Name,
     inner: Inner<T>,
     capture: bool,
 ) -> Source<T> {
@@ -694,7 +694,7 @@ fn returned_source<T: 'static>(source: Source<T>) -> Source<T> {
     if !builder.in_module() {
         return source;
     }
-    let name = builder.previous_name().unwrap_or_else(|| "stream".to_owned());
+    let name = builder.previous_name().unwrap_or_else(|| "stream".into());
     switchable(builder, Op::Stream, name, Box::pin(source), false)
 }
 

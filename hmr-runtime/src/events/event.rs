@@ -1,14 +1,18 @@
 //! The events: the only input of the accumulator.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CallId, EntityId, SubscriptionId, TrackId};
+use super::name::Name;
+use super::path::Path;
 
 /// Where a tracked function is written. Diagnostics only, never identity.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Site {
     /// `file!()` of the function.
-    pub file: String,
+    pub file: Cow<'static, str>,
     /// Line of the function's name.
     pub line: u32,
     /// Column of the function's name.
@@ -19,7 +23,7 @@ pub struct Site {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleVersion {
     /// The module's name, as given to [`module`](crate::module).
-    pub name: String,
+    pub name: Name,
     /// Its version: 1 for the first execution, + 1 for each committed re-execution.
     pub version: u64,
 }
@@ -101,10 +105,12 @@ pub enum Event {
         /// of one track (`async fn` futures), and pairs the call with its
         /// return and the entities it captured.
         call: CallId,
-        /// The static key (`app::prices`, or `key = "…"`).
-        key: String,
-        /// The structural path (`m/app::outer#0/app::inner#1`).
-        path: String,
+        /// The static key (`app::prices`, or `key = "…"`), shared by every
+        /// call of the call site.
+        key: Name,
+        /// The structural path (`m/app::outer#0/app::inner#1`), sharing its
+        /// prefix with the parent's.
+        path: Path,
         /// The open track scope it was called in, if any.
         parent: Option<TrackId>,
         /// Where the function is written.
@@ -157,7 +163,7 @@ pub enum Event {
     /// A reload unit starts.
     HmrModuleCall {
         /// Module name.
-        module: String,
+        module: Name,
         /// The version this execution would become.
         version: u64,
         /// Why it runs. Absent in logs written before it existed: `call`.
@@ -167,7 +173,7 @@ pub enum Event {
     /// A reload unit ends.
     HmrModuleCallReturn {
         /// Module name.
-        module: String,
+        module: Name,
         /// Whether its changes were committed (false after a panic).
         committed: bool,
         /// The panic message, if it panicked.
@@ -182,7 +188,7 @@ pub enum Event {
         /// The execution of that track that captured it.
         call: Option<CallId>,
         /// Its structural name.
-        name: String,
+        name: Name,
         /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
@@ -198,7 +204,7 @@ pub enum Event {
         /// The execution of that track that captured it.
         call: Option<CallId>,
         /// Its structural name.
-        name: String,
+        name: Name,
         /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
@@ -214,7 +220,7 @@ pub enum Event {
         /// The execution of that track that captured it.
         call: Option<CallId>,
         /// Its structural name (`source.hot_map(fn)`).
-        name: String,
+        name: Name,
         /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
@@ -230,7 +236,7 @@ pub enum Event {
         /// The execution of that track that captured it.
         call: Option<CallId>,
         /// Its structural name.
-        name: String,
+        name: Name,
         /// Its shape (docs/design.md §5.2) as a number: the entity types of this crate
         /// give two entities equal non-zero shapes exactly when a re-execution
         /// may swap one into the other; 0 compares by `name`.
@@ -260,12 +266,12 @@ pub enum Event {
     /// was lost, the graph goes on).
     ReloadError {
         /// Module name (empty when the code runs outside any module).
-        module: String,
+        module: Name,
         /// The panic message.
         message: String,
         /// The structural path of the track whose code panicked at run time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        path: Option<String>,
+        path: Option<Path>,
     },
 }
 
@@ -308,7 +314,7 @@ impl Event {
         kind: EntityKind,
         entity: EntityId,
         scope: Option<(TrackId, CallId)>,
-        name: String,
+        name: Name,
         shape: u64,
     ) -> Event {
         let (track, call) = (scope.map(|s| s.0), scope.map(|s| s.1));
@@ -333,7 +339,7 @@ mod tests {
     fn every_event() -> Vec<Event> {
         let (id, entity, scope) =
             (TrackId(0x9f2c_0000_0000_0001), EntityId(7), Some((TrackId(3), CallId(4))));
-        let name = "source.hot_map(fn)".to_owned();
+        let name: crate::events::Name = "source.hot_map(fn)".into();
         vec![
             Event::TrackCall {
                 id,

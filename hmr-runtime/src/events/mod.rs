@@ -1,11 +1,16 @@
 //! Events, their identifiers, and the sinks that receive them.
 
+pub(crate) mod callsite;
 pub(crate) mod event;
 pub(crate) mod ids;
 pub(crate) mod listeners;
+pub(crate) mod name;
+pub(crate) mod path;
 pub(crate) mod sink;
 
 pub use event::{
     CallReason, Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site,
 };
 pub use ids::{CallId, EntityId, ParseTrackIdError, SubscriptionId, TrackId};
+pub use name::Name;
+pub use path::Path;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 
-use super::callsite::Callsite;
+use crate::events::callsite::Callsite;
 
 /// Does nothing.
 #[inline(always)]

@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::callsite::Callsite;
 use super::scope::{announce_top, close, send};
 use crate::accumulator::stack::{Frame, Keyed, Parked, STACK, Stack};
 use crate::events::Outcome;
+use crate::events::callsite::Callsite;
 
 /// Runs `fut` inside a track scope of `site`, opened at its first poll.
 ///

@@ -1,6 +1,5 @@
 //! What `#[hmr_track]` expansions call: call sites, sync scopes, async scopes.
 
-pub(crate) mod callsite;
 pub(crate) mod disabled;
 #[cfg(feature = "enabled")]
 pub(crate) mod future;

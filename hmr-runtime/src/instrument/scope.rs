@@ -2,9 +2,9 @@
 
 use std::marker::PhantomData;
 
-use super::callsite::Callsite;
 use crate::accumulator::dispatch::{horizon, listening, route_event};
 use crate::accumulator::stack::{Closed, Frame, STACK, Stack};
+use crate::events::callsite::Callsite;
 use crate::events::{Event, Outcome};
 
 /// Opens a track scope for one call of the function at `site`.

@@ -170,9 +170,9 @@ impl Begun {
         let version = store().modules.get(name).map_or(1, ModuleRecord::next_version);
         // The module's call and return go to the same listeners, like a scope's.
         let pair = if listening() { horizon() } else { 0 };
-        let call = Event::HmrModuleCall { module: name.to_owned(), version, reason };
+        let call = Event::HmrModuleCall { module: name.into(), version, reason };
         emit_deferring_disposal(call, pair).finish(name);
-        Begun { module: ModuleVersion { name: name.to_owned(), version }, pair }
+        Begun { module: ModuleVersion { name: name.into(), version }, pair }
     }
 
     /// Ends the version: committed, or rolled back with `error`. Committed

@@ -128,7 +128,7 @@ impl PatchReload {
                 Event::HmrModuleCallReturn { committed: false, .. } => committed = false,
                 Event::TrackDispose { .. } if committed => self.disposed += 1,
                 Event::ReloadError { module, message, .. } => {
-                    self.errors.push(ReloadError::Panicked { module, message });
+                    self.errors.push(ReloadError::Panicked { module: module.to_string(), message });
                 }
                 _ => {}
             }
@@ -205,7 +205,7 @@ fn start(root: &str) {
             // Without the thread a patch cannot reload; say so where the
             // reloads would have been reported, and keep the program running.
             crate::accumulator::dispatch::emit(Event::ReloadError {
-                module: root.to_owned(),
+                module: root.into(),
                 message: format!(
                     "hmr: the reload thread could not start ({error}); code patches will not reload"
                 ),
@@ -222,7 +222,7 @@ fn start(root: &str) {
 
 /// The handler subsecond calls after committing a patch: asks for a reload.
 pub(crate) fn post() {
-    crate::instrument::callsite::new_code_generation();
+    crate::events::callsite::new_code_generation();
     let engine = engine();
     let mut state = engine.lock();
     state.patches += 1;

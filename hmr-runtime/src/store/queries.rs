@@ -49,7 +49,7 @@ pub fn snapshot() -> Store {
 pub fn derive_structural_path(store: &Store, track: TrackId) -> Option<String> {
     let record = store.track(track)?;
     let Some(parent) = record.parent.and_then(|p| store.track(p)) else {
-        return Some(record.path.clone());
+        return Some(record.path.to_string());
     };
     // The segment after the parent's recorded path (a key may contain `/`).
     let segment = record

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::events::{
-    CallId, Change, EntityId, EntityKind, ModuleVersion, Site, SubscriptionId, TrackId,
+    CallId, Change, EntityId, EntityKind, ModuleVersion, Name, Path, Site, SubscriptionId, TrackId,
 };
 
 /// A committed update: the living entity `prev` takes over what `new` was
@@ -65,9 +65,9 @@ pub struct TrackRecord {
     /// Its id, stable for its structural path.
     pub id: TrackId,
     /// Its static key.
-    pub key: String,
+    pub key: Name,
     /// Its structural path.
-    pub path: String,
+    pub path: Path,
     /// The scope it was called in.
     pub parent: Option<TrackId>,
     /// Where the function is written.
@@ -100,7 +100,7 @@ pub struct ModuleRecord {
     /// Its last committed version (1 after a first execution that worked).
     pub version: u64,
     /// The static keys its last committed version executed, sorted.
-    pub keys: Vec<String>,
+    pub keys: Vec<Name>,
     /// The last version number tried, committed or not: a version that
     /// panicked uses up its number, so the next one is numbered after it.
     pub attempted: u64,
@@ -123,7 +123,7 @@ pub struct EntityRecord {
     /// Which capture event named it.
     pub kind: EntityKind,
     /// Its structural name (`source.hot_map(fn).hot_scan(0,fn)`).
-    pub name: String,
+    pub name: Name,
     /// Its shape as a number (see the entity events); 0 if only named.
     pub shape: u64,
     /// The track that captured it.
@@ -146,8 +146,8 @@ impl EntityRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OpenCall {
     pub(crate) id: TrackId,
-    pub(crate) key: String,
-    pub(crate) path: String,
+    pub(crate) key: Name,
+    pub(crate) path: Path,
     pub(crate) parent: Option<TrackId>,
     pub(crate) site: Site,
     pub(crate) module: Option<ModuleVersion>,

@@ -1,10 +1,13 @@
 //! Call sites: one `static` per `#[hmr_track]` function, holding its static key.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use crate::events::ids::hash_str;
+use super::event::Site;
+use super::ids::hash_str;
+use super::name::Name;
 
 /// One tracked function's call site. Built by the `#[hmr_track]` expansion as
 /// a `static`; the key is resolved on first use and cached.
@@ -20,11 +23,13 @@ pub struct Callsite {
     resolved: OnceLock<Key>,
 }
 
-/// A call site's resolved static key.
+/// A call site's resolved static key, and what every event of its calls
+/// shares: the key's text and the site.
 #[derive(Debug)]
 pub(crate) struct Key {
-    pub(crate) text: Box<str>,
+    pub(crate) text: Name,
     pub(crate) hash: u64,
+    pub(crate) site: Site,
     pub(crate) callsite: &'static Callsite,
 }
 
@@ -52,7 +57,9 @@ impl Callsite {
                 Some(key) => key.into(),
                 None => self.claim(item_path((self.name)())),
             };
-            Key { hash: hash_str(&key), text: key, callsite: self }
+            let site =
+                Site { file: Cow::Borrowed(self.file), line: self.line, column: self.column };
+            Key { hash: hash_str(&key), text: Name::from(String::from(key)), site, callsite: self }
         })
     }
 
