@@ -151,10 +151,12 @@ mod accumulator;
 mod entities;
 mod events;
 mod instrument;
+mod living;
 mod reload;
 mod store;
 mod support;
 
+pub use accumulator::stack::current_track;
 pub use entities::capture::{capture_entity, on_dispose};
 pub use entities::channels::{
     Broadcast, Receiver, SendError, Sender, TrySendError, Watch, broadcast, channel, watch,
@@ -180,7 +182,7 @@ pub use reload::module_async::module_async;
 #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
 pub use reload::patch::{PatchReload, PatchStatus, patch_status};
 pub use reload::roots::{reload, root, root_async};
-pub use store::queries::{current_track, derive_structural_path, render_tree, snapshot};
+pub use store::queries::{derive_structural_path, render_tree, snapshot};
 pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};
 
 /// Runs `f`, returning what it returned and the events emitted meanwhile on

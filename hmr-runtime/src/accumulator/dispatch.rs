@@ -2,80 +2,18 @@
 //! listeners (captures on this thread, installed sinks).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::hooks::{Disposer, Hook, hooks};
 use super::reducer::{Effects, reduce};
-use crate::entities::graph::Built;
 pub(crate) use crate::events::listeners::{
     EVERYONE, LISTENERS, horizon, install_listener, listening,
 };
 use crate::events::sink::publish_to_sinks;
-use crate::events::{EntityId, Event, Name};
+use crate::events::{Event, Name};
 use crate::store::records::{Apply, give_back};
 use crate::store::store;
-
-pub(crate) type Disposer = Box<dyn FnOnce() + Send>;
-
-/// What happens to an entity when the store lets go of it.
-pub(crate) enum Hook {
-    /// The [`on_dispose`](crate::on_dispose) callbacks, in the order given.
-    Dispose(Vec<Disposer>),
-    /// The living parts an entity type of this crate built (docs/design.md §1.4, §5.1).
-    Graph(Arc<Built>),
-}
-
-impl Hook {
-    /// What disposing `entity` runs: its hook, with `entity` marked as being
-    /// disposed (see [`on_dispose`]).
-    fn into_disposer(self, entity: EntityId) -> Disposer {
-        match self {
-            Hook::Dispose(callbacks) => Box::new(move || {
-                let _disposing = Disposing::enter(entity);
-                for callback in callbacks {
-                    callback();
-                }
-            }),
-            Hook::Graph(built) => Box::new(move || {
-                let _disposing = Disposing::enter(entity);
-                built.dispose();
-            }),
-        }
-    }
-}
-
-thread_local! {
-    /// The entities whose disposal runs on this thread, innermost last.
-    static DISPOSING: RefCell<Vec<EntityId>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Marks an entity as being disposed on this thread while its hook runs.
-struct Disposing;
-
-impl Disposing {
-    fn enter(entity: EntityId) -> Disposing {
-        DISPOSING.with(|d| d.borrow_mut().push(entity));
-        Disposing
-    }
-
-    fn contains(entity: EntityId) -> bool {
-        DISPOSING.try_with(|d| d.borrow().contains(&entity)).unwrap_or(false)
-    }
-}
-
-impl Drop for Disposing {
-    fn drop(&mut self) {
-        let _ = DISPOSING.try_with(|d| d.borrow_mut().pop());
-    }
-}
-
-static HOOKS: Mutex<BTreeMap<EntityId, Hook>> = Mutex::new(BTreeMap::new());
-
-pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
-    HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// What reducing an event leaves to do once the store is unlocked: swaps of
 /// committed updates (first), then disposers.
@@ -98,14 +36,13 @@ impl Aftermath {
             give_back(applies);
             return;
         }
-        let mut commit = crate::entities::commit::Commit::begin();
+        let mut commit = crate::living::commit::Commit::begin();
         let mut replaced = Vec::new();
         for apply in applies.drain(..) {
             // A user `Drop` that panics (an old closure, a replaced
             // pipeline) is reported; the other swaps still happen.
-            match catch_unwind(AssertUnwindSafe(|| {
-                crate::entities::graph::apply(apply, &mut commit)
-            })) {
+            match catch_unwind(AssertUnwindSafe(|| super::hooks::apply_update(apply, &mut commit)))
+            {
                 Ok(parts) => replaced.extend(parts),
                 Err(payload) => swap_panicked(&*payload),
             }
@@ -240,24 +177,6 @@ pub(crate) fn publish(event: &Event, horizon: u64) {
         }
     });
     publish_to_sinks(event, horizon);
-}
-
-pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
-    // Registered by the entity's own disposal (a callback adding another):
-    // the entity is going now, so the callback runs now, not never.
-    if Disposing::contains(entity) {
-        f();
-        return;
-    }
-    let mut hooks = hooks();
-    match hooks.get_mut(&entity) {
-        // An entity of this crate keeps its graph; the callback joins it.
-        Some(Hook::Graph(built)) => built.on_dispose(f),
-        Some(Hook::Dispose(callbacks)) => callbacks.push(f),
-        None => {
-            hooks.insert(entity, Hook::Dispose(vec![f]));
-        }
-    }
 }
 
 /// See [`crate::capture_events`].

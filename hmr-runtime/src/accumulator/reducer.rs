@@ -318,8 +318,7 @@ fn reached(
             None => fx.applies.push(apply),
         }
     }
-    let plain_code =
-        change == Change::Structural && crate::entities::graph::holds_plain_code(entity);
+    let plain_code = change == Change::Structural && super::hooks::holds_plain_code(entity);
     let version = record.version + 1;
     fx.events.push(Event::TrackUpdate { id, version, change, prev_entity, plain_code });
 }

@@ -49,7 +49,7 @@ struct Cold {
     /// An async frame's repeat counters, kept between polls.
     saved_counters: Vec<(u64, u32)>,
     /// The parts the entity types built in this execution so far.
-    built: Option<Arc<crate::entities::graph::Built>>,
+    built: Option<Arc<crate::living::graph::Built>>,
     /// An async frame between two polls: the frame itself (see [`Parked`]).
     parked: Option<Frame>,
 }
@@ -121,7 +121,7 @@ impl Frame {
 
     /// The parts this execution built (docs/design.md §5.1), shared with the store's
     /// hooks once an entity is captured.
-    pub(crate) fn built(&mut self) -> Arc<crate::entities::graph::Built> {
+    pub(crate) fn built(&mut self) -> Arc<crate::living::graph::Built> {
         self.cold().built.get_or_insert_with(Arc::default).clone()
     }
 
@@ -670,3 +670,28 @@ impl Stack {
 
 /// Distinguishes a module's scope id from a top-level track of the same text.
 const MODULE_SALT: u64 = 0x6d6f_6475_6c65_0000;
+
+/// The innermost open track scope on this thread (or in the `async fn` being
+/// polled), or `None` outside any tracked function.
+///
+/// ```
+/// use hmr_runtime::{current_track, hmr_track};
+///
+/// #[hmr_track]
+/// fn inside() -> Option<hmr_runtime::TrackId> {
+///     current_track()
+/// }
+///
+/// assert!(inside().is_some());
+/// assert_eq!(current_track(), None);
+/// ```
+#[must_use]
+pub fn current_track() -> Option<TrackId> {
+    STACK
+        .try_with(|s| {
+            let s = s.borrow();
+            s.frames.last().filter(|f| !f.is_module()).map(|f| f.id)
+        })
+        .ok()
+        .flatten()
+}

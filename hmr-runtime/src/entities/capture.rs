@@ -56,7 +56,7 @@ pub(crate) struct Scope {
     /// it (outside one, a repeated call builds afresh).
     pub(crate) in_module: bool,
     /// What this execution built so far.
-    pub(crate) built: std::sync::Arc<super::graph::Built>,
+    pub(crate) built: std::sync::Arc<crate::living::graph::Built>,
 }
 
 /// The innermost open track scope, if any (a module scope is none). Its
@@ -160,7 +160,7 @@ pub(crate) fn capture_in(
 /// `reload-error`.
 pub fn on_dispose(entity: EntityId, f: impl FnOnce() + Send + 'static) {
     #[cfg(feature = "enabled")]
-    crate::accumulator::dispatch::on_dispose(entity, Box::new(f));
+    crate::accumulator::hooks::on_dispose(entity, Box::new(f));
     #[cfg(not(feature = "enabled"))]
     drop((entity, f));
 }

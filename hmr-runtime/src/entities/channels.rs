@@ -10,10 +10,11 @@ use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::{broadcast as bc, watch as wt};
 
-use super::commit::{Boundary, Commit};
-use super::graph::{Builder, Follower, Node, Shape, Ty, staged};
+use super::builder::Builder;
 use super::source::{Inner, Source, SwitchNode, keep_living, short_type_name};
 use crate::events::EntityKind;
+use crate::living::commit::{Boundary, Commit};
+use crate::living::graph::{Follower, Node, Shape, Ty, staged};
 
 /// Why a send failed: the channel's track was disposed, or (broadcast) no
 /// receiver is subscribed. Holds the value back.
@@ -583,4 +584,14 @@ pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         MpscNode { tx: tx.downgrade(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
     builder.finish(EntityKind::Constructor, "channel", name, shape, Arc::new(node));
     (Sender { tx, closed }, Receiver { inner: handle })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_builder_knows_receiver_as_a_stable_stream() {
+        let name = std::any::type_name::<super::Receiver<u8>>();
+        let path = crate::entities::builder::STABLE[1];
+        assert!(name.strip_prefix(path).is_some_and(|rest| rest.starts_with('<')), "{name}");
+    }
 }

@@ -16,9 +16,9 @@ use futures_core::Stream;
 use futures_core::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 
-use super::graph::{Shape, Ty};
 use super::hot::{Handoff, Hot, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
+use crate::living::graph::{Shape, Ty};
 
 pin_project_lite::pin_project! {
     /// Stream for [`HmrStreamExt::hot_map`].

@@ -7,14 +7,15 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
-use super::commit::{Commit, Mail, Mailbox};
-use super::graph::{Builder, Kept, Node, Shape, StateCell, Ty, lock};
-use super::sync;
+use super::builder::Builder;
 use crate::accumulator::stack::ItemScope;
 use crate::events::{EntityKind, TrackId};
+use crate::living::commit::{Commit, Mail, Mailbox};
+use crate::living::graph::{Kept, Node, Shape, StateCell, Ty, lock};
+use crate::living::sync;
 
 /// An operator's closure: the one it calls, and the mailbox through which
-/// a commit replaces it (at an item boundary, see [`commit`](super::commit)).
+/// a commit replaces it (at an item boundary, see [`commit`](crate::living::commit)).
 pub(crate) struct Hot<F: ?Sized> {
     slot: sync::Arc<Mailbox<Box<F>>>,
     seen: u64,

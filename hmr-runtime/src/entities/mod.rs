@@ -1,12 +1,10 @@
 //! Entities: what tracked functions build and re-executions update.
 
+pub(crate) mod builder;
 pub(crate) mod capture;
 pub(crate) mod channels;
-pub(crate) mod commit;
 pub(crate) mod ext;
-pub(crate) mod graph;
 pub(crate) mod hot;
 pub(crate) mod ops;
 pub(crate) mod source;
 pub(crate) mod subscribe;
-mod sync;

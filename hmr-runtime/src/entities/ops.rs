@@ -17,11 +17,12 @@ use futures_core::future::BoxFuture;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use tokio::time::{Instant, Sleep};
 
-use super::commit::Commit;
-use super::graph::{Builder, Node, Shape, Ty};
+use super::builder::Builder;
 use super::hot::{Handoff, Hot, Io, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::source::short_type_name;
 use crate::events::EntityKind;
+use crate::living::commit::Commit;
+use crate::living::graph::{Node, Shape, Ty};
 
 // ---- hot_take_while ----------------------------------------------------------
 

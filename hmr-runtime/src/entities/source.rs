@@ -11,10 +11,11 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::commit::{Boundary, Commit, Mail, Mailbox};
-use super::graph::{Arg, Builder, Follower, Node, Shape, Ty, lock, staged};
-use super::sync;
+use super::builder::Builder;
 use crate::events::{EntityKind, Name};
+use crate::living::commit::{Boundary, Commit, Mail, Mailbox};
+use crate::living::graph::{Arg, Follower, Node, Shape, Ty, lock, staged};
+use crate::living::sync;
 
 pub(crate) type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 
@@ -730,3 +731,13 @@ impl<S> ReturnedOther for Returned<S> {
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_builder_knows_source_as_a_stable_stream() {
+        let name = std::any::type_name::<super::Source<u8>>();
+        let path = crate::entities::builder::STABLE[0];
+        assert!(name.strip_prefix(path).is_some_and(|rest| rest.starts_with('<')), "{name}");
+    }
+}

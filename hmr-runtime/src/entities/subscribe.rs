@@ -16,10 +16,11 @@ use tokio::task::AbortHandle;
 
 use crate::accumulator::stack::ItemScope;
 
-use super::commit::{Boundary, Commit, Letter, Mail, Mailbox};
-use super::graph::{Builder, Follower, Node, Shape, Ty, lock, staged};
-use super::sync;
+use super::builder::Builder;
 use crate::events::{EntityId, EntityKind, Event, SubscriptionId, TrackId};
+use crate::living::commit::{Boundary, Commit, Letter, Mail, Mailbox};
+use crate::living::graph::{Follower, Node, Shape, Ty, lock, staged};
+use crate::living::sync;
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 type Handler<T> = Box<dyn FnMut(T) + Send>;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CallId, EntityId, SubscriptionId, TrackId};
-use super::name::Name;
+use super::name::{ModuleVersion, Name};
 use super::path::Path;
 
 /// Where a tracked function is written. Diagnostics only, never identity.
@@ -17,15 +17,6 @@ pub struct Site {
     pub line: u32,
     /// Column of the function's name.
     pub column: u32,
-}
-
-/// The module version a track ran under.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ModuleVersion {
-    /// The module's name, as given to [`module`](crate::module).
-    pub name: Name,
-    /// Its version: 1 for the first execution, + 1 for each committed re-execution.
-    pub version: u64,
 }
 
 /// How a tracked call ended.

@@ -8,9 +8,7 @@ pub(crate) mod name;
 pub(crate) mod path;
 pub(crate) mod sink;
 
-pub use event::{
-    CallReason, Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site,
-};
+pub use event::{CallReason, Change, DisposeReason, EntityKind, Event, Outcome, Site};
 pub use ids::{CallId, EntityId, ParseTrackIdError, SubscriptionId, TrackId};
-pub use name::Name;
+pub use name::{ModuleVersion, Name};
 pub use path::Path;

@@ -1,4 +1,5 @@
-//! Shared names: a key, a module's name, an entity's structural name.
+//! Shared names: a key, a module's name, an entity's structural name; and
+//! a module version, a name and a number.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -94,4 +95,13 @@ impl From<Name> for Arc<str> {
     fn from(name: Name) -> Arc<str> {
         name.0
     }
+}
+
+/// The module version a track ran under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModuleVersion {
+    /// The module's name, as given to [`module`](crate::module).
+    pub name: Name,
+    /// Its version: 1 for the first execution, + 1 for each committed re-execution.
+    pub version: u64,
 }

@@ -18,8 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::event::ModuleVersion;
-use super::name::Name;
+use super::name::{ModuleVersion, Name};
 
 /// A structural path: `module/key#n/key#n`, or `key#n` outside any module.
 ///

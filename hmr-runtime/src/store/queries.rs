@@ -1,37 +1,11 @@
-//! Reading the accumulator: the current scope, a snapshot, the tree.
+//! Reading the store: a snapshot, a derived path, the tree.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::records::Store;
-use crate::accumulator::stack::STACK;
 use crate::events::TrackId;
 use crate::store::store;
-
-/// The innermost open track scope on this thread (or in the `async fn` being
-/// polled), or `None` outside any tracked function.
-///
-/// ```
-/// use hmr_runtime::{current_track, hmr_track};
-///
-/// #[hmr_track]
-/// fn inside() -> Option<hmr_runtime::TrackId> {
-///     current_track()
-/// }
-///
-/// assert!(inside().is_some());
-/// assert_eq!(current_track(), None);
-/// ```
-#[must_use]
-pub fn current_track() -> Option<TrackId> {
-    STACK
-        .try_with(|s| {
-            let s = s.borrow();
-            s.frames.last().filter(|f| !f.is_module()).map(|f| f.id)
-        })
-        .ok()
-        .flatten()
-}
 
 /// A consistent copy of the store.
 #[must_use]

@@ -12,8 +12,8 @@ use std::sync::{Arc as StdArc, Mutex as StdMutex};
 use loom::thread;
 
 use super::*;
-use crate::entities::commit::Boundary;
-use crate::entities::sync::Probe;
+use crate::living::commit::Boundary;
+use crate::living::sync::Probe;
 
 type Fun = dyn FnMut(u32) -> u32 + Send;
 

@@ -22,7 +22,7 @@ use loom::future::block_on;
 use loom::thread;
 
 use super::*;
-use crate::entities::sync::Probe;
+use crate::living::sync::Probe;
 
 impl Probe {
     /// An inner stream that yields `tag` forever, or is pending forever.
@@ -92,14 +92,11 @@ fn switch_logged(switch: &Switch<u32>, inner: Inner<u32>, tag: u32, order: &StdM
 
 /// A receiver parked on a pending inner is woken by a switch (or sees it),
 /// takes the new inner and drops the old one; the receiver's drop, the last
-/// handle's, takes the inner down. An unbounded source (an input, a
-/// receiver: no boundary of its own) reads the published epoch; the bounded
-/// case is `commit::loom_tests::loom_commit_wakes_a_parked_source`.
-#[test]
-fn loom_switch_wakes_the_parked_receiver() {
-    sync::model(None, || {
+/// handle's, takes the inner down. A lost wakeup is a loom deadlock.
+fn parked_receiver_is_woken(bounded: bool) {
+    sync::model(None, move || {
         let probe = Probe::new();
-        let (mut rx, switch) = Source::first(probe.inner(1, false), false);
+        let (mut rx, switch) = Source::first(probe.inner(1, false), bounded);
         let t = thread::spawn({
             let (switch, probe) = (switch.clone(), probe.clone());
             move || switch_to(&switch, probe.inner(2, true))
@@ -112,6 +109,20 @@ fn loom_switch_wakes_the_parked_receiver() {
         assert_eq!(probe.live(), 0, "the last handle's drop tears the inner down");
         drop(switch);
     });
+}
+
+/// An unbounded source (an input, a receiver: no boundary of its own) reads
+/// the published epoch.
+#[test]
+fn loom_switch_wakes_the_parked_receiver() {
+    parked_receiver_is_woken(false);
+}
+
+/// A bounded source: each poll opens a boundary, which may predate the
+/// commit's publish.
+#[test]
+fn loom_commit_wakes_a_parked_bounded_source() {
+    parked_receiver_is_woken(true);
 }
 
 /// A receiver busy yielding the old inner's items switches to the new one:

@@ -13,18 +13,15 @@
 //! [`PREEMPTIONS`] preemptions: set `LOOM_MAX_PREEMPTIONS` to go deeper.
 
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::task::{Context, Poll, Wake};
+use std::task::{Poll, Wake};
 
-use futures_core::Stream;
 use loom::future::block_on;
 use loom::thread;
 
 use super::*;
-use crate::entities::source::Source;
-use crate::entities::sync::{self, Probe};
+use crate::living::sync::{self, Probe};
 
 /// The preemption bound of the three-thread models.
 const PREEMPTIONS: usize = 3;
@@ -301,51 +298,4 @@ fn loom_commit_whose_reader_is_gone() {
         committer.join().unwrap();
         assert_eq!(probe.live(), 0, "a letter outlived its mailbox");
     });
-}
-
-/// A receiver parked on a source whose inner stream is pending (and never
-/// wakes it) is woken by a commit switching in a yielding inner stream, and
-/// yields from it; a lost wakeup is a loom deadlock.
-#[test]
-fn loom_commit_wakes_a_parked_source() {
-    sync::model(None, || {
-        let probe = Probe::new();
-        // Bounded: each poll opens a boundary, which may predate the publish.
-        let (mut rx, switch) = Source::first(Box::pin(Inner::new(&probe, 1, false)), true);
-        let committer = thread::spawn({
-            let probe = probe.clone();
-            move || {
-                let mut commit = Commit::begin();
-                switch.stage(&mut commit, Box::pin(Inner::new(&probe, 2, true)));
-                assert!(commit.publish().is_empty());
-            }
-        });
-        assert_eq!(block_on(poll_fn(|cx| Pin::new(&mut rx).poll_next(cx))), Some(2));
-        assert!(!probe.alive(1), "the receiver dropped the inner it switched from");
-        committer.join().unwrap();
-        drop(rx);
-        assert_eq!(probe.live(), 0);
-    });
-}
-
-/// An inner stream that yields its tag forever, or is pending forever
-/// without registering the waker.
-struct Inner {
-    note: Note,
-    yields: bool,
-}
-
-impl Inner {
-    fn new(probe: &StdArc<Probe>, tag: u32, yields: bool) -> Inner {
-        Inner { note: Note::new(probe, tag, 0), yields }
-    }
-}
-
-impl Stream for Inner {
-    type Item = u32;
-    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<u32>> {
-        let tag = self.note.tag;
-        assert!(self.note.probe.alive(tag), "a dropped inner was polled");
-        if self.yields { Poll::Ready(Some(tag)) } else { Poll::Pending }
-    }
 }
