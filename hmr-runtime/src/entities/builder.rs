@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::capture::{Scope, capture_in, current_scope, next_entity};
 use crate::accumulator::hooks::{Hook, hooks};
 use crate::events::{EntityId, EntityKind, Name};
-use crate::living::graph::{Built, Lookup, Node, Part, Shape, StateCell, lock};
+use crate::living::graph::{Built, Lookup, Node, Op, Part, Shape, StateCell, lock};
 use crate::store::store;
 
 static NEXT_SHAPE: AtomicU64 = AtomicU64::new(1);
@@ -25,6 +25,16 @@ fn is_stable(ty: &str) -> bool {
 /// modules' tests check that these are their names.
 pub(crate) const STABLE: [&str; 2] =
     ["hmr_runtime::entities::source::Source", "hmr_runtime::entities::channels::Receiver"];
+
+/// The part [`Builder::reuse_or_build`] records.
+pub(crate) struct PartSpec {
+    pub(crate) op: Op,
+    /// The entity kind it is captured as; `None`: recorded silently (no
+    /// event; the track's entity stays the one captured before).
+    pub(crate) kind: Option<EntityKind>,
+    pub(crate) name: Name,
+    pub(crate) shape: Shape,
+}
 
 /// An entity being built in the current scope.
 pub(crate) struct Builder {
@@ -85,9 +95,7 @@ impl Builder {
         let building = self.building.as_ref()?;
         let parts = lock(&building.parts);
         let last = parts.last()?;
-        let stream =
-            matches!(last.op, "source" | "input" | "stream") || last.op.starts_with("hot_");
-        (stream && last.captured).then_some(last.entity)
+        (last.op.is_stream() && last.captured).then_some(last.entity)
     }
 
     /// Marks the chain as not matching the living one from here on: what
@@ -107,8 +115,8 @@ impl Builder {
             !lock(&b.parts)
                 .iter()
                 .rev()
-                .take_while(|p| p.op != "subscribe")
-                .any(|p| matches!(p.op, "source" | "input" | "stream") || p.op.starts_with("hot_"))
+                .take_while(|p| p.op != Op::Subscribe)
+                .any(|p| p.op.is_stream())
         })
     }
 
@@ -127,7 +135,7 @@ impl Builder {
             return true;
         }
         let parts = lock(&building.parts);
-        let chain = parts.iter().rev().take_while(|p| p.op != "subscribe").filter_map(|p| p.out);
+        let chain = parts.iter().rev().take_while(|p| p.op != Op::Subscribe).filter_map(|p| p.out);
         let mut wraps = false;
         for out in chain {
             if out == input {
@@ -194,36 +202,37 @@ impl Builder {
         node.state_cell()?.downcast_ref::<Arc<StateCell<St>>>().cloned()
     }
 
+    /// The one step every entity type of this crate takes: find the living
+    /// node of type `N` a new part stands for (see
+    /// [`living`](Builder::living)), reuse it or build a new one (`make`
+    /// gets it, if there is one, and returns what to hand back and the
+    /// node to record: a [`Follower`](crate::living::graph::Follower) of
+    /// the living node, or a new node), and record the part as `part` says.
+    /// Returns what `make` handed back and the part's entity id.
+    pub(crate) fn reuse_or_build<N: Node, R>(
+        self,
+        part: PartSpec,
+        make: impl FnOnce(&Builder, Option<Arc<N>>) -> (R, Arc<dyn Node>),
+    ) -> (R, EntityId) {
+        let living = self.living::<N>(part.op, &part.shape);
+        let (value, node) = make(&self, living);
+        let entity = self.record(part.kind, part.op, part.name, part.shape, None, node);
+        (value, entity)
+    }
+
     /// The living node of type `N` a new part of `op` with `shape` stands
     /// for: the living part of that op and the same ordinal among the parts
-    /// of that op, if its shape is the same. In a `reset` scope only
-    /// connections are kept (sources, returned streams, subscriptions: their
-    /// consumers stay connected); channels and tasks are rebuilt.
-    pub(crate) fn living<N: Node>(&self, op: &'static str, shape: &Shape) -> Option<Arc<N>> {
-        self.living_part(op, shape, false)
-    }
-
-    /// [`living`](Builder::living) for parts told apart by their shape (a
-    /// channel's receivers): the living part of that op and shape with the
-    /// ordinal this one has among the parts of that op and shape.
-    pub(crate) fn living_of_shape<N: Node>(
-        &self,
-        op: &'static str,
-        shape: &Shape,
-    ) -> Option<Arc<N>> {
-        self.living_part(op, shape, true)
-    }
-
-    fn living_part<N: Node>(
-        &self,
-        op: &'static str,
-        shape: &Shape,
-        by_shape: bool,
-    ) -> Option<Arc<N>> {
+    /// of that op, if its shape is the same (for an op told apart by its
+    /// shape, a channel's receivers: the same ordinal among the parts of
+    /// that op and shape). In a `reset` scope only connections are kept
+    /// (sources, returned streams, subscriptions: their consumers stay
+    /// connected); channels and tasks are rebuilt.
+    pub(crate) fn living<N: Node>(&self, op: Op, shape: &Shape) -> Option<Arc<N>> {
         let scope = self.scope.as_ref()?;
-        if scope.reset && !matches!(op, "source" | "input" | "stream" | "subscribe" | "receiver") {
+        if scope.reset && !op.is_connection() {
             return None;
         }
+        let by_shape = op.told_apart_by_shape();
         let alike = |p: &&Part| p.op == op && (!by_shape || p.shape.same(shape));
         let nth = self.building.as_ref().map_or(0, |b| lock(&b.parts).iter().filter(alike).count());
         let node = {
@@ -242,7 +251,7 @@ impl Builder {
     pub(crate) fn finish(
         self,
         kind: EntityKind,
-        op: &'static str,
+        op: Op,
         name: impl Into<Name>,
         shape: Shape,
         node: Arc<dyn Node>,
@@ -255,7 +264,7 @@ impl Builder {
     pub(crate) fn finish_stateful(
         self,
         kind: EntityKind,
-        op: &'static str,
+        op: Op,
         name: impl Into<Name>,
         (shape, state): (Shape, Shape),
         node: Arc<dyn Node>,
@@ -268,22 +277,10 @@ impl Builder {
         self.scope.as_ref().is_some_and(|s| s.in_module)
     }
 
-    /// Records a part without capturing an entity (no event; the track's
-    /// entity stays the one captured before).
-    pub(crate) fn finish_silently(
-        self,
-        op: &'static str,
-        name: impl Into<Name>,
-        shape: Shape,
-        node: Arc<dyn Node>,
-    ) {
-        self.record(None, op, name.into(), shape, None, node);
-    }
-
     fn record(
         self,
         kind: Option<EntityKind>,
-        op: &'static str,
+        op: Op,
         name: Name,
         shape: Shape,
         state: Option<Shape>,

@@ -140,7 +140,7 @@ pub(crate) fn capture_in(
     _scope: Option<Scope>,
     _kind: EntityKind,
     _entity: EntityId,
-    _name: String,
+    _name: Name,
     _shape: u64,
 ) {
 }

@@ -10,11 +10,11 @@ use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use tokio::sync::{broadcast as bc, watch as wt};
 
-use super::builder::Builder;
+use super::builder::{Builder, PartSpec};
 use super::source::{Inner, Source, SwitchNode, keep_living, short_type_name};
 use crate::events::EntityKind;
 use crate::living::commit::{Boundary, Commit};
-use crate::living::graph::{Follower, Node, Shape, Ty, staged};
+use crate::living::graph::{Follower, Node, Op, Shape, Ty, staged};
 
 /// Why a send failed: the channel's track was disposed, or (broadcast) no
 /// receiver is subscribed. Holds the value back.
@@ -163,24 +163,21 @@ impl<C: Close> Node for ChannelNode<C> {
 /// Records a channel: the living one handed back, or `new()` built.
 fn subject<C: Close>(
     builder: Builder,
-    op: &'static str,
+    op: Op,
     name: String,
     shape: Shape,
     new: impl FnOnce() -> C,
 ) -> Arc<C> {
-    if let Some(living) = builder.living::<ChannelNode<C>>(op, &shape) {
-        let inner = living.0.clone();
-        builder.finish(
-            EntityKind::Constructor,
-            op,
-            name,
-            shape,
-            Arc::new(Follower::new(living, ())),
-        );
-        return inner;
-    }
-    let inner = Arc::new(new());
-    builder.finish(EntityKind::Constructor, op, name, shape, Arc::new(ChannelNode(inner.clone())));
+    let part = PartSpec { op, kind: Some(EntityKind::Constructor), name: name.into(), shape };
+    let (inner, _) = builder.reuse_or_build(part, |_, living| {
+        if let Some(living) = living {
+            let living: Arc<ChannelNode<C>> = living;
+            (living.0.clone(), Arc::new(Follower::new(living, ())) as Arc<dyn Node>)
+        } else {
+            let inner = Arc::new(new());
+            (inner.clone(), Arc::new(ChannelNode(inner)))
+        }
+    });
     inner
 }
 
@@ -200,9 +197,9 @@ where
     T: Clone + Send + Sync + 'static,
 {
     let builder = Builder::new();
-    let shape = Shape::new("broadcast", &[Ty::of::<T>()]).with_arg(capacity);
+    let shape = Shape::new(Op::Broadcast, &[Ty::of::<T>()]).with_arg(capacity);
     let name = format!("broadcast({capacity})");
-    let inner = subject(builder, "broadcast", name, shape, || {
+    let inner = subject(builder, Op::Broadcast, name, shape, || {
         assert!(capacity > 0, "hmr_runtime::broadcast: the capacity must be at least 1");
         BroadcastInner { tx: bc::channel(capacity).0, closed: AtomicBool::new(false) }
     });
@@ -318,8 +315,8 @@ where
 {
     let builder = Builder::new();
     let name = format!("watch({initial:?})");
-    let shape = Shape::new("watch", &[Ty::of::<T>()]).with_arg(initial.clone());
-    let inner = subject(builder, "watch", name, shape, || WatchInner {
+    let shape = Shape::new(Op::Watch, &[Ty::of::<T>()]).with_arg(initial.clone());
+    let inner = subject(builder, Op::Watch, name, shape, || WatchInner {
         tx: wt::channel(initial).0,
         closed: AtomicBool::new(false),
     });
@@ -353,20 +350,23 @@ where
         return make();
     }
     let builder = builder.streams(std::any::type_name::<BoxStream<'static, T>>());
-    let shape = Shape::new("receiver", &[Ty::of::<T>()]).with_arg(ChannelId(channel));
-    if let Some(living) = builder.living_of_shape::<SwitchNode<T>>("receiver", &shape) {
-        // The handle first: with it counted, the receiver cannot be torn
-        // down after the check below.
-        let handle = Source::waiting(living.switch.clone());
-        if !living.switch.is_torn() {
-            builder.finish_silently("receiver", name.to_owned(), shape, keep_living(living));
-            return handle.boxed();
+    let shape = Shape::new(Op::Receiver, &[Ty::of::<T>()]).with_arg(ChannelId(channel));
+    let part = PartSpec { op: Op::Receiver, kind: None, name: name.into(), shape };
+    let (handle, _) = builder.reuse_or_build(part, |_, living| {
+        let living: Option<Arc<SwitchNode<T>>> = living;
+        if let Some(living) = living {
+            // The handle first: with it counted, the receiver cannot be
+            // torn down after the check below.
+            let handle = Source::waiting(living.switch.clone());
+            if !living.switch.is_torn() {
+                return (handle, keep_living(living));
+            }
+            // Every handle was dropped (the pipeline that held it stopped,
+            // its runtime shut down): the receiver is gone, a new one is made.
         }
-        // Every handle was dropped (the pipeline that held it stopped, its
-        // runtime shut down): the receiver is gone, a new one is made.
-    }
-    let (handle, switch) = Source::first(make(), false);
-    builder.finish_silently("receiver", name.to_owned(), shape, Arc::new(SwitchNode::new(switch)));
+        let (handle, switch) = Source::first(make(), false);
+        (handle, Arc::new(SwitchNode::new(switch)) as Arc<dyn Node>)
+    });
     handle.boxed()
 }
 
@@ -543,47 +543,47 @@ impl<T: Send + 'static> Node for MpscNode<T> {
 pub fn channel<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "hmr_runtime::channel: the capacity must be at least 1");
     let builder = Builder::new();
-    let shape = Shape::new("channel", &[Ty::of::<T>()]).with_arg(capacity);
-    let name = format!("channel({capacity})");
-    if let Some(living) = builder.living::<MpscNode<T>>("channel", &shape) {
-        // The handle first: with it counted, the receiver cannot be torn
-        // down after the check below.
-        let rx = Receiver { inner: Source::waiting(living.receiver.switch.clone()) };
-        // A channel whose senders were all dropped, or whose receiver was
-        // (its pipeline stopped), is over: a new one is made.
-        if let Some(tx) = living.tx.upgrade()
-            && !living.receiver.switch.is_torn()
-        {
-            let tx = Sender { tx, closed: living.closed.clone() };
-            builder.finish(
-                EntityKind::Constructor,
-                "channel",
-                name,
-                shape,
-                Arc::new(Follower::new(living, ())),
-            );
-            return (tx, rx);
-        }
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
-    let closed = Arc::new(AtomicBool::new(false));
-    let stream = {
-        let closed = closed.clone();
-        stream::poll_fn(move |cx| {
-            let polled = rx.poll_recv(cx);
-            if let std::task::Poll::Ready(None) = polled
-                && closed.load(Ordering::Acquire)
+    let shape = Shape::new(Op::Channel, &[Ty::of::<T>()]).with_arg(capacity);
+    let name = format!("channel({capacity})").into();
+    let part = PartSpec { op: Op::Channel, kind: Some(EntityKind::Constructor), name, shape };
+    let (pair, _) = builder.reuse_or_build(part, |_, living| {
+        let living: Option<Arc<MpscNode<T>>> = living;
+        if let Some(living) = living {
+            // The handle first: with it counted, the receiver cannot be
+            // torn down after the check below.
+            let rx = Receiver { inner: Source::waiting(living.receiver.switch.clone()) };
+            // A channel whose senders were all dropped, or whose receiver
+            // was (its pipeline stopped), is over: a new one is made.
+            if let Some(tx) = living.tx.upgrade()
+                && !living.receiver.switch.is_torn()
             {
-                Boundary::note_input_disposed();
+                let tx = Sender { tx, closed: living.closed.clone() };
+                return ((tx, rx), Arc::new(Follower::new(living, ())) as Arc<dyn Node>);
             }
-            polled
-        })
-    };
-    let (handle, switch) = Source::first(Box::pin(stream), false);
-    let node =
-        MpscNode { tx: tx.downgrade(), closed: closed.clone(), receiver: SwitchNode::new(switch) };
-    builder.finish(EntityKind::Constructor, "channel", name, shape, Arc::new(node));
-    (Sender { tx, closed }, Receiver { inner: handle })
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
+        let closed = Arc::new(AtomicBool::new(false));
+        let stream = {
+            let closed = closed.clone();
+            stream::poll_fn(move |cx| {
+                let polled = rx.poll_recv(cx);
+                if let std::task::Poll::Ready(None) = polled
+                    && closed.load(Ordering::Acquire)
+                {
+                    Boundary::note_input_disposed();
+                }
+                polled
+            })
+        };
+        let (handle, switch) = Source::first(Box::pin(stream), false);
+        let node = MpscNode {
+            tx: tx.downgrade(),
+            closed: closed.clone(),
+            receiver: SwitchNode::new(switch),
+        };
+        ((Sender { tx, closed }, Receiver { inner: handle }), Arc::new(node))
+    });
+    pair
 }
 
 #[cfg(test)]

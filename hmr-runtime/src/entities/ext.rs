@@ -18,7 +18,7 @@ use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 
 use super::hot::{Handoff, Hot, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
-use crate::living::graph::{Shape, Ty};
+use crate::living::graph::{Op, Shape, Ty};
 
 pin_project_lite::pin_project! {
     /// Stream for [`HmrStreamExt::hot_map`].
@@ -272,10 +272,10 @@ pub trait HmrStreamExt: Stream {
         B: 'static,
         F: FnMut(Self::Item) -> B + Send + 'static,
     {
-        let shape = Shape::new("hot_map", &types::<Self::Item, B>());
+        let shape = Shape::new(Op::HotMap, &types::<Self::Item, B>());
         HotMap {
             stream: self,
-            f: hot("hot_map", "hot_map(fn)", io::<Self, HotMap<Self, B>>(), shape, Box::new(f)),
+            f: hot(Op::HotMap, "hot_map(fn)", io::<Self, HotMap<Self, B>>(), shape, Box::new(f)),
         }
     }
 
@@ -286,9 +286,9 @@ pub trait HmrStreamExt: Stream {
         Self::Item: 'static,
         F: FnMut(&Self::Item) -> bool + Send + 'static,
     {
-        let shape = Shape::new("hot_filter", &types::<Self::Item, ()>());
+        let shape = Shape::new(Op::HotFilter, &types::<Self::Item, ()>());
         let io = io::<Self, HotFilter<Self>>();
-        HotFilter { stream: self, f: hot("hot_filter", "hot_filter(fn)", io, shape, Box::new(f)) }
+        HotFilter { stream: self, f: hot(Op::HotFilter, "hot_filter(fn)", io, shape, Box::new(f)) }
     }
 
     /// Maps each item through `f`, keeping the `Some`s.
@@ -299,11 +299,11 @@ pub trait HmrStreamExt: Stream {
         B: 'static,
         F: FnMut(Self::Item) -> Option<B> + Send + 'static,
     {
-        let shape = Shape::new("hot_filter_map", &types::<Self::Item, B>());
+        let shape = Shape::new(Op::HotFilterMap, &types::<Self::Item, B>());
         HotFilterMap {
             stream: self,
             f: hot(
-                "hot_filter_map",
+                Op::HotFilterMap,
                 "hot_filter_map(fn)",
                 io::<Self, HotFilterMap<Self, B>>(),
                 shape,
@@ -319,11 +319,11 @@ pub trait HmrStreamExt: Stream {
         Self::Item: 'static,
         F: FnMut(&Self::Item) + Send + 'static,
     {
-        let shape = Shape::new("hot_inspect", &types::<Self::Item, ()>());
+        let shape = Shape::new(Op::HotInspect, &types::<Self::Item, ()>());
         let io = io::<Self, HotInspect<Self>>();
         HotInspect {
             stream: self,
-            f: hot("hot_inspect", "hot_inspect(fn)", io, shape, Box::new(f)),
+            f: hot(Op::HotInspect, "hot_inspect(fn)", io, shape, Box::new(f)),
         }
     }
 
@@ -345,12 +345,12 @@ pub trait HmrStreamExt: Stream {
     {
         let label = format!("hot_scan({init:?},fn)");
         let shape =
-            Shape::new("hot_scan", &[Ty::of::<Self::Item>(), Ty::of::<St>(), Ty::of::<B>()])
+            Shape::new(Op::HotScan, &[Ty::of::<Self::Item>(), Ty::of::<St>(), Ty::of::<B>()])
                 .with_arg(init.clone());
-        let key = Shape::new("hot_scan", &[Ty::of::<St>()]).with_arg(init.clone());
+        let key = Shape::new(Op::HotScan, &[Ty::of::<St>()]).with_arg(init.clone());
         let f: Box<ScanFn<St, Self::Item, B>> = Box::new(f);
         let io = io::<Self, HotScan<Self, St, B>>();
-        let (f, handoff) = hot_stateful("hot_scan", &label, io, (shape, key), f);
+        let (f, handoff) = hot_stateful(Op::HotScan, &label, io, (shape, key), f);
         HotScan { stream: self, state: Some(init), handoff, f }
     }
 
@@ -364,12 +364,12 @@ pub trait HmrStreamExt: Stream {
         Fut::Output: 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
     {
-        let shape = Shape::new("hot_then", &types::<Self::Item, Fut::Output>());
-        let key = Shape::new("hot_then", &[Ty::of::<Fut::Output>()]);
+        let shape = Shape::new(Op::HotThen, &types::<Self::Item, Fut::Output>());
+        let key = Shape::new(Op::HotThen, &[Ty::of::<Fut::Output>()]);
         let boxed: Box<dyn FnMut(Self::Item) -> BoxFuture<'static, Fut::Output> + Send> =
             Box::new(move |item| Box::pin(f(item)));
         let io = io::<Self, HotThen<Self, Fut::Output>>();
-        let (f, handoff) = hot_stateful("hot_then", "hot_then(fn)", io, (shape, key), boxed);
+        let (f, handoff) = hot_stateful(Op::HotThen, "hot_then(fn)", io, (shape, key), boxed);
         HotThen { stream: self, pending: None, handoff, f }
     }
 
@@ -416,7 +416,7 @@ pub trait HmrStreamExt: Stream {
         Fut::Output: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
     {
-        super::ops::concurrent(self, limit, ("hot_then_concurrent", true), f)
+        super::ops::concurrent(self, limit, (Op::HotThenConcurrent, true), f)
     }
 
     /// [`hot_then_concurrent`](HmrStreamExt::hot_then_concurrent), yielding
@@ -434,7 +434,7 @@ pub trait HmrStreamExt: Stream {
         Fut::Output: Send + 'static,
         F: FnMut(Self::Item) -> Fut + Send + 'static,
     {
-        super::ops::concurrent(self, limit, ("hot_then_unordered", false), f)
+        super::ops::concurrent(self, limit, (Op::HotThenUnordered, false), f)
     }
 
     /// Yields an item once `quiet` has passed without a newer one (the last

@@ -11,7 +11,7 @@ use super::builder::Builder;
 use crate::accumulator::stack::ItemScope;
 use crate::events::{EntityKind, TrackId};
 use crate::living::commit::{Commit, Mail, Mailbox};
-use crate::living::graph::{Kept, Node, Shape, StateCell, Ty, lock};
+use crate::living::graph::{Kept, Node, Op, Shape, StateCell, Ty, lock};
 use crate::living::sync;
 
 /// An operator's closure: the one it calls, and the mailbox through which
@@ -220,7 +220,7 @@ pub(crate) fn io<In: ?Sized, Out>() -> Io {
 
 /// Puts `f` in a new slot, records the operator in the current scope.
 pub(crate) fn hot<F: ?Sized + Send + 'static>(
-    op: &'static str,
+    op: Op,
     label: &str,
     io: Io,
     shape: Shape,
@@ -245,7 +245,7 @@ pub(crate) fn hot<F: ?Sized + Send + 'static>(
 /// [`hot`] for a stateful operator: `key` (kind, state type, seed) finds
 /// the living twin whose state it takes if its chain is rebuilt.
 pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
-    op: &'static str,
+    op: Op,
     label: &str,
     io: Io,
     (shape, key): (Shape, Shape),

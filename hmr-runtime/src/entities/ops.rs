@@ -22,7 +22,7 @@ use super::hot::{Handoff, Hot, Io, debug_op, hot, hot_stateful, io, types, unwin
 use super::source::short_type_name;
 use crate::events::EntityKind;
 use crate::living::commit::Commit;
-use crate::living::graph::{Node, Shape, Ty};
+use crate::living::graph::{Node, Op, Shape, Ty};
 
 // ---- hot_take_while ----------------------------------------------------------
 
@@ -47,10 +47,10 @@ where
     S::Item: 'static,
     F: FnMut(&S::Item) -> bool + Send + 'static,
 {
-    let shape = Shape::new("hot_take_while", &types::<S::Item, ()>());
+    let shape = Shape::new(Op::HotTakeWhile, &types::<S::Item, ()>());
     let io = io::<S, HotTakeWhile<S>>();
     let f: Box<Predicate<S::Item>> = Box::new(f);
-    let f = hot("hot_take_while", "hot_take_while(fn)", io, shape, f);
+    let f = hot(Op::HotTakeWhile, "hot_take_while(fn)", io, shape, f);
     HotTakeWhile { stream, done: false, f }
 }
 
@@ -115,11 +115,11 @@ where
     U::Item: 'static,
     F: FnMut(S::Item) -> U + Send + 'static,
 {
-    let shape = Shape::new("hot_flat_map", &[Ty::of::<S::Item>(), Ty::of::<U>()]);
-    let key = Shape::new("hot_flat_map", &[Ty::of::<U>()]);
+    let shape = Shape::new(Op::HotFlatMap, &[Ty::of::<S::Item>(), Ty::of::<U>()]);
+    let key = Shape::new(Op::HotFlatMap, &[Ty::of::<U>()]);
     let f: Box<Expand<S::Item, U>> = Box::new(move |item, mut slot| slot.set(Some(f(item))));
     let io = io::<S, HotFlatMap<S, U>>();
-    let (f, handoff) = hot_stateful("hot_flat_map", "hot_flat_map(fn)", io, (shape, key), f);
+    let (f, handoff) = hot_stateful(Op::HotFlatMap, "hot_flat_map(fn)", io, (shape, key), f);
     HotFlatMap { stream, inner: Some(Box::pin(None)), handoff, f }
 }
 
@@ -221,7 +221,7 @@ impl<S: Stream, B, R: Default> fmt::Debug for HotConcurrent<S, B, R> {
 pub(crate) fn concurrent<S, B, R, Fut, F>(
     stream: S,
     limit: usize,
-    (op, ordered): (&'static str, bool),
+    (op, ordered): (Op, bool),
     mut f: F,
 ) -> HotConcurrent<S, B, R>
 where
@@ -239,7 +239,7 @@ where
     let key = Shape::new(op, &[Ty::of::<B>()]);
     let boxed: Box<dyn FnMut(S::Item) -> BoxFuture<'static, B> + Send> =
         Box::new(move |item| Box::pin(f(item)));
-    let label = format!("{op}({limit},fn)");
+    let label = format!("{}({limit},fn)", op.name());
     let io = io::<S, HotConcurrent<S, B, R>>();
     let (f, handoff) = hot_stateful(op, &label, io, (shape, key), boxed);
     HotConcurrent { stream, ended: false, limit, running: R::default(), handoff, f }
@@ -305,7 +305,7 @@ impl Node for StateNode {
 
 /// Records a closure-less stateful operator; returns its hand-off.
 fn stateful<St: Send + 'static>(
-    op: &'static str,
+    op: Op,
     label: &str,
     io: Io,
     (shape, key): (Shape, Shape),
@@ -364,11 +364,11 @@ where
     S: Stream,
     S::Item: Send + 'static,
 {
-    let shape = Shape::new("hot_debounce", &[Ty::of::<S::Item>()]).with_arg(quiet);
-    let key = Shape::new("hot_debounce", &[Ty::of::<S::Item>()]);
+    let shape = Shape::new(Op::HotDebounce, &[Ty::of::<S::Item>()]).with_arg(quiet);
+    let key = Shape::new(Op::HotDebounce, &[Ty::of::<S::Item>()]);
     let label = format!("hot_debounce({quiet:?})");
     let io = io::<S, HotDebounce<S>>();
-    let handoff = stateful("hot_debounce", &label, io, (shape, key));
+    let handoff = stateful(Op::HotDebounce, &label, io, (shape, key));
     HotDebounce { stream, ended: false, quiet, pending: None, sleep: None, handoff }
 }
 
@@ -445,11 +445,11 @@ where
     S: Stream,
     S::Item: 'static,
 {
-    let shape = Shape::new("hot_throttle", &[Ty::of::<S::Item>()]).with_arg(every);
-    let key = Shape::new("hot_throttle", &[Ty::of::<Instant>()]);
+    let shape = Shape::new(Op::HotThrottle, &[Ty::of::<S::Item>()]).with_arg(every);
+    let key = Shape::new(Op::HotThrottle, &[Ty::of::<Instant>()]);
     let label = format!("hot_throttle({every:?})");
     let io = io::<S, HotThrottle<S>>();
-    let handoff = stateful("hot_throttle", &label, io, (shape, key));
+    let handoff = stateful(Op::HotThrottle, &label, io, (shape, key));
     HotThrottle { stream, every, open_at: None, handoff }
 }
 

@@ -11,10 +11,10 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use super::builder::Builder;
+use super::builder::{Builder, PartSpec};
 use crate::events::{EntityKind, Name};
 use crate::living::commit::{Boundary, Commit, Mail, Mailbox};
-use crate::living::graph::{Arg, Follower, Node, Shape, Ty, lock, staged};
+use crate::living::graph::{Arg, Follower, Node, Op, Shape, Ty, lock, staged};
 use crate::living::sync;
 
 pub(crate) type Inner<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -466,28 +466,32 @@ where
     F: FnOnce() -> S,
 {
     let builder = Builder::new().streams(type_name::<Source<S::Item>>());
-    let shape = Shape::new(Op::Input.name(), &[Ty::of::<S::Item>()]);
-    if let Some(living) = builder.living::<SwitchNode<S::Item>>(Op::Input.name(), &shape) {
-        // The handle first: with it counted, the input cannot be torn down
-        // after the check below.
-        let handle = Source::waiting(living.switch.clone());
-        let keep = !builder.is_reset()
-            && !living.switch.is_torn()
-            && !living.switch.is_ended()
-            && lock(&living.deps).as_ref().is_some_and(|d| d.same(&deps));
-        let staged = if keep {
-            Staged { inner: None, deps: None, switch_on_update: false }
+    let shape = Shape::new(Op::Input, &[Ty::of::<S::Item>()]);
+    let part =
+        PartSpec { op: Op::Input, kind: Some(EntityKind::Factory), name: "input".into(), shape };
+    let (handle, _) = builder.reuse_or_build(part, |builder, living| {
+        if let Some(living) = living {
+            let living: Arc<SwitchNode<S::Item>> = living;
+            // The handle first: with it counted, the input cannot be torn
+            // down after the check below.
+            let handle = Source::waiting(living.switch.clone());
+            let keep = !builder.is_reset()
+                && !living.switch.is_torn()
+                && !living.switch.is_ended()
+                && lock(&living.deps).as_ref().is_some_and(|d| d.same(&deps));
+            let staged = if keep {
+                Staged { inner: None, deps: None, switch_on_update: false }
+            } else {
+                let inner: Inner<S::Item> = Box::pin(make());
+                Staged { inner: Some(inner), deps: Some(Box::new(deps)), switch_on_update: true }
+            };
+            (handle, Arc::new(Follower::new(living, staged)) as Arc<dyn Node>)
         } else {
-            let inner: Inner<S::Item> = Box::pin(make());
-            Staged { inner: Some(inner), deps: Some(Box::new(deps)), switch_on_update: true }
-        };
-        let follower = Arc::new(Follower::new(living, staged));
-        builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, follower);
-        return handle;
-    }
-    let (handle, switch) = Source::first(Box::pin(make()), false);
-    let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(Some(Box::new(deps))) });
-    builder.finish(EntityKind::Factory, Op::Input.name(), "input".to_owned(), shape, node);
+            let (handle, switch) = Source::first(Box::pin(make()), false);
+            let deps = std::sync::Mutex::new(Some(Box::new(deps) as Box<dyn Arg>));
+            (handle, Arc::new(SwitchNode { switch, deps }))
+        }
+    });
     handle
 }
 
@@ -507,27 +511,6 @@ where
     switchable(builder, Op::Stream, name, Box::pin(stream), true)
 }
 
-/// The kinds of switchable streams.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    /// `source(stream)`: switches on every re-execution.
-    Source,
-    /// `input(deps, make)`: switches when its deps change.
-    Input,
-    /// A returned stream: switches when its scope rebuilt it.
-    Stream,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Source => "source",
-            Op::Input => "input",
-            Op::Stream => "stream",
-        }
-    }
-}
-
 fn switchable<T: 'static>(
     builder: Builder,
     op: Op,
@@ -535,34 +518,30 @@ fn switchable<T: 'static>(
     inner: Inner<T>,
     capture: bool,
 ) -> Source<T> {
-    let shape = Shape::new(op.name(), &[Ty::of::<T>()]);
+    let shape = Shape::new(op, &[Ty::of::<T>()]);
     let kind = if op == Op::Source { EntityKind::Factory } else { EntityKind::Pipe };
+    let part = PartSpec { op, kind: capture.then_some(kind), name, shape };
     let builder = builder.streams(type_name::<Source<T>>());
-    if let Some(target) = builder.living::<SwitchNode<T>>(op.name(), &shape) {
-        let switch = target.switch.clone();
-        // A source switches to its new inner stream on every re-execution.
-        // A returned stream keeps its living pipeline on an update in place
-        // (the pipeline's parts took the new closures), unless the scope
-        // built no stream part: a plain pipeline has nothing to swap into.
-        let switch_on_update = op == Op::Source || builder.no_stream_parts();
-        let staged = Staged { inner: Some(inner), deps: None, switch_on_update };
-        let follower = Arc::new(Follower::new(target, staged));
-        if capture {
-            builder.finish(kind, op.name(), name, shape, follower);
+    let (handle, _) = builder.reuse_or_build(part, |builder, living| {
+        if let Some(target) = living {
+            let target: Arc<SwitchNode<T>> = target;
+            let switch = target.switch.clone();
+            // A source switches to its new inner stream on every
+            // re-execution. A returned stream keeps its living pipeline on
+            // an update in place (the pipeline's parts took the new
+            // closures), unless the scope built no stream part: a plain
+            // pipeline has nothing to swap into.
+            let switch_on_update = op == Op::Source || builder.no_stream_parts();
+            let staged = Staged { inner: Some(inner), deps: None, switch_on_update };
+            (Source::waiting(switch), Arc::new(Follower::new(target, staged)) as Arc<dyn Node>)
         } else {
-            builder.finish_silently(op.name(), name, shape, follower);
+            // A returned stream, or a source over parts built before it in
+            // its scope.
+            let bounded = op == Op::Stream || !builder.no_stream_parts();
+            let (handle, switch) = Source::first(inner, bounded);
+            (handle, Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(None) }))
         }
-        return Source::waiting(switch);
-    }
-    // A returned stream, or a source over parts built before it in its scope.
-    let bounded = op == Op::Stream || !builder.no_stream_parts();
-    let (handle, switch) = Source::first(inner, bounded);
-    let node = Arc::new(SwitchNode { switch, deps: std::sync::Mutex::new(None) });
-    if capture {
-        builder.finish(kind, op.name(), name, shape, node);
-    } else {
-        builder.finish_silently(op.name(), name, shape, node);
-    }
+    });
     handle
 }
 

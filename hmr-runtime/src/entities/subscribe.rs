@@ -16,10 +16,10 @@ use tokio::task::AbortHandle;
 
 use crate::accumulator::stack::ItemScope;
 
-use super::builder::Builder;
+use super::builder::{Builder, PartSpec};
 use crate::events::{EntityId, EntityKind, Event, SubscriptionId, TrackId};
 use crate::living::commit::{Boundary, Commit, Letter, Mail, Mailbox};
-use crate::living::graph::{Follower, Node, Shape, Ty, lock, staged};
+use crate::living::graph::{Follower, Node, Op, Shape, Ty, lock, staged};
 use crate::living::sync;
 
 type Pipeline<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -529,7 +529,7 @@ where
     let pipeline: Pipeline<S::Item> = Box::pin(stream);
     let handler: Handler<S::Item> = Box::new(handler);
     let builder = Builder::new();
-    let shape = Shape::new("subscribe", &[Ty::of::<S::Item>()]);
+    let shape = Shape::new(Op::Subscribe, &[Ty::of::<S::Item>()]);
     let name = match builder.previous_name() {
         Some(prev) => format!("subscribe({prev})"),
         None => "subscribe(stream)".to_owned(),
@@ -539,49 +539,61 @@ where
         // Plain code at the end of the chain: rebuilt, not swapped.
         builder.plain_code_before(std::any::type_name::<S>());
     }
-    let living = builder.living::<SubNode<S::Item>>("subscribe", &shape);
-    let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
-    if let Some(target) = living.as_ref().filter(|node| !node.ctl.is_stopped()) {
-        let handle = target.handle();
-        let staged = SubStaged {
-            next: Next { pipeline: Some(pipeline), handler: Some(handler) },
-            plain: builder.no_stream_parts(),
-        };
-        let follower = Follower::new(target.clone(), staged);
-        builder.finish(EntityKind::Constructor, "subscribe", name, shape, Arc::new(follower));
-        return handle;
-    }
-    if living.is_some() {
-        // Its task is gone (unsubscribed, its input disposed, its runtime
-        // shut down): a new subscription starts, and the track says so.
-        builder.diverge();
-    }
-    let runtime = Handle::try_current().ok().or(stopped_runtime).unwrap_or_else(|| {
-        panic!(
-            "hmr_runtime::subscribe was first called outside a tokio runtime: \
-             call it inside one (#[tokio::main], Runtime::block_on or a task); \
-             re-executions may run anywhere"
-        )
+    let part = PartSpec {
+        op: Op::Subscribe,
+        kind: Some(EntityKind::Constructor),
+        name: name.into(),
+        shape,
+    };
+    let (made, entity) = builder.reuse_or_build(part, |builder, living| {
+        let living: Option<Arc<SubNode<S::Item>>> = living;
+        let stopped_runtime = living.as_ref().map(|node| node.runtime.clone());
+        if let Some(target) = living.filter(|node| !node.ctl.is_stopped()) {
+            let handle = target.handle();
+            let staged = SubStaged {
+                next: Next { pipeline: Some(pipeline), handler: Some(handler) },
+                plain: builder.no_stream_parts(),
+            };
+            return (Err(handle), Arc::new(Follower::new(target, staged)) as Arc<dyn Node>);
+        }
+        if stopped_runtime.is_some() {
+            // Its task is gone (unsubscribed, its input disposed, its
+            // runtime shut down): a new subscription starts, and the track
+            // says so.
+            builder.diverge();
+        }
+        let runtime = Handle::try_current().ok().or(stopped_runtime).unwrap_or_else(|| {
+            panic!(
+                "hmr_runtime::subscribe was first called outside a tokio runtime: \
+                 call it inside one (#[tokio::main], Runtime::block_on or a task); \
+                 re-executions may run anywhere"
+            )
+        });
+        let ctl = Arc::new(Ctl {
+            id: SubscriptionId(NEXT_SUBSCRIPTION.fetch_add(1, Ordering::Relaxed)),
+            entity: Mutex::new(None),
+            track: builder.track(),
+            in_module: builder.in_module(),
+            mail: sync::Arc::new(Mailbox::new(None)),
+            state: AtomicU8::new(0),
+            idle: Mutex::new(()),
+            idle_changed: Condvar::new(),
+            detached: AtomicBool::new(false),
+            abort: Mutex::new(None),
+        });
+        let node = Arc::new(SubNode {
+            ctl: ctl.clone(),
+            handles: Mutex::new(Weak::new()),
+            runtime: runtime.clone(),
+        });
+        let handle = node.handle();
+        (Ok((handle, ctl, runtime, pipeline, handler)), node)
     });
-    let ctl = Arc::new(Ctl {
-        id: SubscriptionId(NEXT_SUBSCRIPTION.fetch_add(1, Ordering::Relaxed)),
-        entity: Mutex::new(None),
-        track: builder.track(),
-        in_module: builder.in_module(),
-        mail: sync::Arc::new(Mailbox::new(None)),
-        state: AtomicU8::new(0),
-        idle: Mutex::new(()),
-        idle_changed: Condvar::new(),
-        detached: AtomicBool::new(false),
-        abort: Mutex::new(None),
-    });
-    let node = Arc::new(SubNode {
-        ctl: ctl.clone(),
-        handles: Mutex::new(Weak::new()),
-        runtime: runtime.clone(),
-    });
-    let handle = node.handle();
-    let entity = builder.finish(EntityKind::Constructor, "subscribe", name, shape, node);
+    // A living subscription took the new pipeline: nothing starts.
+    let (handle, ctl, runtime, pipeline, handler) = match made {
+        Ok(new) => new,
+        Err(living) => return living,
+    };
     *lock(&ctl.entity) = Some(entity);
     crate::accumulator::dispatch::emit_if_enabled(Event::Subscribe {
         subscription: ctl.id,
@@ -729,24 +741,27 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let builder = Builder::new();
-    let shape = Shape::new("spawn", &[]);
+    let shape = Shape::new(Op::Spawn, &[]);
     let name = builder.chain("spawn(future)");
     // The task runs in the spawning scope: what it calls is that track's.
     let future = InScope { track: builder.track(), in_module: builder.in_module(), future };
-    if let Some(target) = builder.living::<SpawnNode>("spawn", &shape) {
-        let respawn =
-            Respawn { future: Box::pin(future) as Spawned, runtime: Handle::try_current().ok() };
-        let follower = Follower::new(target, respawn);
-        builder.finish(EntityKind::Constructor, "spawn", name, shape, Arc::new(follower));
-        return;
-    }
-    let runtime = Handle::try_current().unwrap_or_else(|_| {
-        panic!(
-            "hmr_runtime::spawn was first called outside a tokio runtime: \
-             call it inside one; re-executions may run anywhere"
-        )
+    let part =
+        PartSpec { op: Op::Spawn, kind: Some(EntityKind::Constructor), name: name.into(), shape };
+    builder.reuse_or_build(part, |_, living| {
+        let living: Option<Arc<SpawnNode>> = living;
+        if let Some(target) = living {
+            let runtime = Handle::try_current().ok();
+            let respawn = Respawn { future: Box::pin(future) as Spawned, runtime };
+            return ((), Arc::new(Follower::new(target, respawn)) as Arc<dyn Node>);
+        }
+        let runtime = Handle::try_current().unwrap_or_else(|_| {
+            panic!(
+                "hmr_runtime::spawn was first called outside a tokio runtime: \
+                 call it inside one; re-executions may run anywhere"
+            )
+        });
+        let task = runtime.spawn(future).abort_handle();
+        let stopped = AtomicBool::new(false);
+        ((), Arc::new(SpawnNode { runtime, task: Mutex::new(Some(task)), stopped }))
     });
-    let task = runtime.spawn(future).abort_handle();
-    let node = SpawnNode { runtime, task: Mutex::new(Some(task)), stopped: AtomicBool::new(false) };
-    builder.finish(EntityKind::Constructor, "spawn", name, shape, Arc::new(node));
 }

@@ -51,10 +51,96 @@ impl<T: PartialEq + Send + 'static> Arg for T {
     }
 }
 
+/// What a part of the graph is: the operator or entity type that built it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `source(stream)`: switches to its new inner stream on every
+    /// re-execution.
+    Source,
+    /// `input(deps, make)`: switches when its deps change.
+    Input,
+    /// A returned stream: switches when its scope rebuilt it.
+    Stream,
+    /// A channel's receiver.
+    Receiver,
+    /// A subscription (`subscribe`, `subscribe_async`).
+    Subscribe,
+    /// A task (`spawn`).
+    Spawn,
+    /// `channel(capacity)`.
+    Channel,
+    /// `broadcast(capacity)`.
+    Broadcast,
+    /// `watch(initial)`.
+    Watch,
+    HotMap,
+    HotFilter,
+    HotFilterMap,
+    HotInspect,
+    HotScan,
+    HotThen,
+    HotThenConcurrent,
+    HotThenUnordered,
+    HotTakeWhile,
+    HotFlatMap,
+    HotDebounce,
+    HotThrottle,
+}
+
+impl Op {
+    /// Its name, as entity names show it (`hot_map`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Op::Source => "source",
+            Op::Input => "input",
+            Op::Stream => "stream",
+            Op::Receiver => "receiver",
+            Op::Subscribe => "subscribe",
+            Op::Spawn => "spawn",
+            Op::Channel => "channel",
+            Op::Broadcast => "broadcast",
+            Op::Watch => "watch",
+            Op::HotMap => "hot_map",
+            Op::HotFilter => "hot_filter",
+            Op::HotFilterMap => "hot_filter_map",
+            Op::HotInspect => "hot_inspect",
+            Op::HotScan => "hot_scan",
+            Op::HotThen => "hot_then",
+            Op::HotThenConcurrent => "hot_then_concurrent",
+            Op::HotThenUnordered => "hot_then_unordered",
+            Op::HotTakeWhile => "hot_take_while",
+            Op::HotFlatMap => "hot_flat_map",
+            Op::HotDebounce => "hot_debounce",
+            Op::HotThrottle => "hot_throttle",
+        }
+    }
+
+    /// A stream part: a switchable stream of this crate or a hot operator,
+    /// which a consumer built next reads directly.
+    pub(crate) fn is_stream(self) -> bool {
+        !matches!(
+            self,
+            Op::Receiver | Op::Subscribe | Op::Spawn | Op::Channel | Op::Broadcast | Op::Watch
+        )
+    }
+
+    /// Parts of this op are matched with living ones among those of the same
+    /// shape (a channel's receivers: one per channel), not by position alone.
+    pub(crate) fn told_apart_by_shape(self) -> bool {
+        self == Op::Receiver
+    }
+
+    /// A connection: its consumers stay connected to it, so a `reset`
+    /// scope keeps it (and rebuilds channels, tasks and operators).
+    pub(crate) fn is_connection(self) -> bool {
+        matches!(self, Op::Source | Op::Input | Op::Stream | Op::Subscribe | Op::Receiver)
+    }
+}
+
 /// One part's shape: the operator, the types it carries, its non-closure
 /// argument (a seed, a capacity, an initial value). Closures are not part of it.
 pub(crate) struct Shape {
-    op: &'static str,
+    op: Op,
     /// Up to three types (item, state, output); no allocation.
     types: [Option<Ty>; 3],
     /// Behind a lock so that a seed need only be `Send`.
@@ -83,7 +169,7 @@ impl Ty {
 }
 
 impl Shape {
-    pub(crate) fn new(op: &'static str, types: &[Ty]) -> Shape {
+    pub(crate) fn new(op: Op, types: &[Ty]) -> Shape {
         debug_assert!(types.len() <= 3, "a shape carries at most three types");
         let mut kept = [None; 3];
         for (slot, ty) in kept.iter_mut().zip(types) {
@@ -195,7 +281,7 @@ pub(crate) struct Kept<St> {
 }
 
 pub(crate) struct Part {
-    pub(crate) op: &'static str,
+    pub(crate) op: Op,
     /// A stream part's own stream type (`type_name`): what the next part of
     /// its chain reads when nothing stands between them.
     pub(crate) out: Option<&'static str>,
@@ -361,7 +447,7 @@ fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Shape, Ty};
+    use super::{Op, Shape, Ty};
 
     #[test]
     fn a_type_whose_layout_changed_is_another_shape() {
@@ -370,7 +456,7 @@ mod tests {
         let before = Ty::of::<(u64, u32)>();
         let grown = Ty { size: before.size + 8, ..before };
         let realigned = Ty { align: before.align * 2, ..before };
-        let shape = |ty| Shape::new("hot_map", &[ty, Ty::of::<u64>()]);
+        let shape = |ty| Shape::new(Op::HotMap, &[ty, Ty::of::<u64>()]);
         assert!(shape(before).same(&shape(before)));
         assert!(!shape(before).same(&shape(grown)), "a field added: rebuild");
         assert!(!shape(before).same(&shape(realigned)), "another alignment: rebuild");
