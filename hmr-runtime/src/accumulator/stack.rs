@@ -24,6 +24,20 @@ pub(crate) struct Keyed {
     pub(crate) site: &'static std::panic::Location<'static>,
 }
 
+/// The innermost open track scope, as an entity built now sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct Scope {
+    pub(crate) track: TrackId,
+    pub(crate) call: CallId,
+    /// `#[hmr_track(reset)]`: whatever it builds is rebuilt.
+    pub(crate) reset: bool,
+    /// It runs inside a module: a later version of the module re-executes
+    /// it (outside one, a repeated call builds afresh).
+    pub(crate) in_module: bool,
+    /// What this execution built so far.
+    pub(crate) built: Arc<crate::living::graph::Built>,
+}
+
 /// Where a frame's parent path comes from.
 #[derive(Debug, Default)]
 enum Link {
@@ -80,31 +94,31 @@ impl Parked {
     reason = "independent facts about one scope, read on the hot path"
 )]
 pub(crate) struct Frame {
-    pub(crate) id: TrackId,
+    id: TrackId,
     /// This execution; numbered when its `track-call` is first built.
-    pub(crate) call: CallId,
+    call: CallId,
     /// The enclosing *track* (None under a module scope or at top level).
-    pub(crate) parent: Option<TrackId>,
+    parent: Option<TrackId>,
     /// The function's key; `None` for a module scope and a keyed scope.
     key: Option<&'static Key>,
-    pub(crate) n: u32,
+    n: u32,
     /// Where this frame's repeat counters start in `Stack::counters` while
     /// it is on the stack.
     counters_from: usize,
-    pub(crate) entity: Option<EntityId>,
+    entity: Option<EntityId>,
     /// The listener horizon its `track-call` was published under (0: it was
     /// not); its return goes to the same listeners.
-    pub(crate) announced: u64,
+    announced: u64,
     /// Its events go to the store (inside a module, or it captured an entity).
-    pub(crate) reduced: bool,
+    reduced: bool,
     /// A per-item scope (see [`Stack::push_item`]): not a call, no events.
     item: bool,
     /// The track whose per-item scope it was placed in, directly or not.
     item_of: Option<TrackId>,
     /// The thread was already unwinding when the scope opened (a tracked
     /// call from a `Drop` during a panic): it did not unwind *through* it.
-    pub(crate) panicking_at_entry: bool,
-    pub(crate) in_module: bool,
+    panicking_at_entry: bool,
+    in_module: bool,
     cold: Option<Box<Cold>>,
 }
 
@@ -655,6 +669,55 @@ impl Stack {
     fn top_node(&mut self) -> Option<Path> {
         let len = self.frames.len();
         (len > 0).then(|| self.node_at(len - 1))
+    }
+
+    /// The innermost open track scope, for an entity built in it now (none
+    /// in a module's scope, or for an item outside any tracked call: no
+    /// track holds such an entity). Its events reach the store from now
+    /// on: the first capture returns its `track-call` to route there.
+    pub(crate) fn capture_scope(&mut self) -> Option<(Scope, Option<Event>)> {
+        let index = self.frames.len().checked_sub(1)?;
+        if self.frames[index].is_module() || self.frames[index].is_item() {
+            return None;
+        }
+        let call = if self.frames[index].reduced {
+            None
+        } else {
+            let call = self.top_call_event();
+            self.frames[index].reduced = true;
+            call
+        };
+        let frame = &mut self.frames[index];
+        let built = frame.built();
+        let scope = Scope {
+            track: frame.id,
+            call: frame.call,
+            reset: frame.reset(),
+            in_module: frame.in_module,
+            built,
+        };
+        Some((scope, call))
+    }
+
+    /// The execution `call`, if it is the top frame, captured `entity`: last
+    /// entity wins.
+    pub(crate) fn captured(&mut self, call: CallId, entity: EntityId) {
+        if let Some(frame) = self.frames.last_mut().filter(|f| f.call == call) {
+            frame.entity = Some(entity);
+        }
+    }
+
+    /// Marks the top frame as announced to the listeners up to `publish` (0:
+    /// none) and returns its `track-call`, and whether it goes to the store,
+    /// if anyone needs it.
+    pub(crate) fn announce_top(&mut self, publish: u64) -> Option<(Event, bool)> {
+        let frame = self.frames.last_mut()?;
+        frame.announced = publish;
+        let reduce = frame.reduced;
+        if !reduce && publish == 0 {
+            return None;
+        }
+        Some((self.top_call_event()?, reduce))
     }
 
     /// The `track-call` event of the top frame (none for a module scope).

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::events::{CallId, EntityId, EntityKind, Name, TrackId};
+use crate::events::{EntityId, EntityKind, Name};
 
 static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 
@@ -45,19 +45,7 @@ pub(crate) fn next_entity() -> EntityId {
     EntityId(NEXT_ENTITY.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The innermost open track scope, as an entity built now sees it.
-#[derive(Clone, Debug)]
-pub(crate) struct Scope {
-    pub(crate) track: TrackId,
-    pub(crate) call: CallId,
-    /// `#[hmr_track(reset)]`: whatever it builds is rebuilt.
-    pub(crate) reset: bool,
-    /// It runs inside a module: a later version of the module re-executes
-    /// it (outside one, a repeated call builds afresh).
-    pub(crate) in_module: bool,
-    /// What this execution built so far.
-    pub(crate) built: std::sync::Arc<crate::living::graph::Built>,
-}
+pub(crate) use crate::accumulator::stack::Scope;
 
 /// The innermost open track scope, if any (a module scope is none). Its
 /// events start reaching the store now: it is about to capture an entity.
@@ -66,33 +54,7 @@ pub(crate) fn current_scope() -> Option<Scope> {
     use crate::accumulator::dispatch::route_event;
     use crate::accumulator::stack::STACK;
 
-    let placed = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        let index = stack.frames.len().checked_sub(1)?;
-        // Built in a module's scope, or for an item outside any tracked
-        // call: no track holds it.
-        if stack.frames[index].is_module() || stack.frames[index].is_item() {
-            return None;
-        }
-        // The first capture makes this scope's events reach the store.
-        let call = if stack.frames[index].reduced {
-            None
-        } else {
-            let call = stack.top_call_event();
-            stack.frames[index].reduced = true;
-            call
-        };
-        let frame = &mut stack.frames[index];
-        let built = frame.built();
-        let scope = Scope {
-            track: frame.id,
-            call: frame.call,
-            reset: frame.reset(),
-            in_module: frame.in_module,
-            built,
-        };
-        Some((scope, call))
-    });
+    let placed = STACK.try_with(|stack| stack.borrow_mut().capture_scope());
     let (scope, call) = placed.ok().flatten()?;
     if let Some(call) = call {
         // Listeners saw it when the scope opened, or never will.
@@ -126,12 +88,7 @@ pub(crate) fn capture_in(
         }
         return;
     };
-    let _ = STACK.try_with(|stack| {
-        let mut stack = stack.borrow_mut();
-        if let Some(frame) = stack.frames.last_mut().filter(|f| f.call == scope.call) {
-            frame.entity = Some(entity);
-        }
-    });
+    let _ = STACK.try_with(|stack| stack.borrow_mut().captured(scope.call, entity));
     emit(Event::entity(kind, entity, Some((scope.track, scope.call)), name, shape));
 }
 

@@ -76,13 +76,8 @@ pub(crate) struct Route {
 #[cold]
 pub(crate) fn announce_top(stack: &mut Stack) -> Option<(Event, Route)> {
     let publish = if listening() { horizon() } else { 0 };
-    let frame = stack.frames.last_mut()?;
-    frame.announced = publish;
-    let reduce = frame.reduced;
-    if !reduce && publish == 0 {
-        return None;
-    }
-    Some((stack.top_call_event()?, Route { reduce, publish }))
+    let (event, reduce) = stack.announce_top(publish)?;
+    Some((event, Route { reduce, publish }))
 }
 
 /// `Unwound` if a panic is unwinding through the scope (it was not already
