@@ -29,7 +29,7 @@ use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};
 use futures::stream::{self, Stream, StreamExt};
 use hmr_runtime::{
-    Change, Event, HmrStreamExt, HotMap, Source, capture_events, hmr_track, module, source,
+    Change, Event, HmrStreamExt, Source, capture_events, hmr_track, module, source, streams::HotMap,
 };
 
 fn main() {

@@ -20,8 +20,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use hmr_runtime::{
-    Broadcast, Event, HmrStreamExt, Path, Subscription, TrackId, broadcast, capture_events,
-    hmr_track, module, render_tree, snapshot, source, subscribe,
+    Event, HmrStreamExt, Subscription, TrackId, broadcast, capture_events, channels::Broadcast,
+    events::Path, hmr_track, module, render_tree, snapshot, source, subscribe,
 };
 use tokio::sync::mpsc;
 

@@ -87,16 +87,23 @@
 //! ```
 //!
 //! # The pieces
-//! - [`Event`]: what instrumentation emits (`track-call`, `track-call-return`,
-//!   entity captures, module calls, updates, disposals), serialisable with serde.
-//! - The accumulator reduces events into the [`Store`]: read it with
-//!   [`snapshot`], [`render_tree`], [`current_track`], [`derive_structural_path`],
-//!   or watch the events with [`capture_events`] and sinks ([`MemoryLog`],
-//!   [`JsonLines`], `TracingSink`).
-//! - [`module`], [`root`] and [`reload`] run reload units; swaps are staged
-//!   and applied when a module commits.
-//! - The entity types (see above); [`capture_entity`] and [`on_dispose`] are
-//!   the low-level API for entity types of other crates.
+//!
+//! The common items are at the root; each group has its module:
+//! - [`events`]: what instrumentation emits (`track-call`, `track-call-return`,
+//!   entity captures, module calls, updates, disposals), serialisable with
+//!   serde, with the ids, [`Path`](events::Path)s and [`Name`](events::Name)s
+//!   they share. Watch them with [`capture_events`] or a sink.
+//! - [`sinks`]: [`MemoryLog`], [`JsonLines`], `TracingSink`, [`add_sink`].
+//! - [`store`]: the events are reduced into the [`Store`](store::Store): read
+//!   it with [`snapshot`], [`render_tree`],
+//!   [`derive_structural_path`](store::derive_structural_path), and ask
+//!   [`current_track`] for the innermost open scope.
+//! - [`modules`]: [`module`], [`root`] and [`reload()`] run reload units;
+//!   swaps are staged and applied when a module commits. [`keyed`] scopes
+//!   identify pipelines by a value.
+//! - [`streams`] and [`channels`]: the entity types (see above);
+//!   [`capture_entity`] and [`on_dispose`] are the low-level API for entity
+//!   types of other crates.
 //!
 //! # Live editing
 //!
@@ -149,41 +156,70 @@ struct ReadmeDoctests;
 
 mod accumulator;
 mod entities;
-mod events;
+pub mod events;
 mod instrument;
 mod living;
 mod reload;
-mod store;
+pub mod store;
 mod support;
 
+/// Sinks: where events go besides the store (a log in memory, JSON lines,
+/// `tracing`).
+pub mod sinks {
+    #[cfg(feature = "tracing")]
+    pub use crate::events::sink::TracingSink;
+    pub use crate::events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
+}
+
+/// The living stream types: sources and inputs, the hot operators of
+/// [`HmrStreamExt`], subscriptions and tasks, and the
+/// low-level capture API for entity types of other crates.
+pub mod streams {
+    pub use crate::entities::capture::{capture_entity, on_dispose};
+    pub use crate::entities::ext::{
+        HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
+    };
+    pub use crate::entities::ops::{
+        HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle,
+    };
+    pub use crate::entities::source::{Source, input, source};
+    pub use crate::entities::subscribe::{Subscription, spawn, subscribe, subscribe_async};
+}
+
+/// Reload units: modules and roots, their re-runs, keyed scopes, and (feature
+/// `subsecond`) the status of real code patches.
+pub mod modules {
+    pub use crate::instrument::keyed::{KeyedAsync, keyed, keyed_async};
+    pub use crate::reload::module::{ReloadError, module};
+    pub use crate::reload::module_async::module_async;
+    #[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
+    pub use crate::reload::patch::{PatchReload, PatchStatus, patch_status};
+    pub use crate::reload::roots::{reload, root, root_async};
+}
+
+/// Channels that a re-execution gets back living: the same channel, its
+/// receivers still connected.
+pub mod channels {
+    pub use crate::entities::channels::{
+        Broadcast, Receiver, SendError, Sender, TrySendError, Watch, broadcast, channel, watch,
+    };
+}
+
+// The common items, at the root.
 pub use accumulator::stack::current_track;
-pub use entities::capture::{capture_entity, on_dispose};
-pub use entities::channels::{
-    Broadcast, Receiver, SendError, Sender, TrySendError, Watch, broadcast, channel, watch,
-};
-pub use entities::ext::{
-    HmrStreamExt, HotFilter, HotFilterMap, HotInspect, HotMap, HotScan, HotThen,
-};
-pub use entities::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
-pub use entities::source::{Source, input, source};
-pub use entities::subscribe::{Subscription, spawn, subscribe, subscribe_async};
-#[cfg(feature = "tracing")]
-pub use events::sink::TracingSink;
-pub use events::sink::{JsonLines, MemoryLog, Sink, SinkGuard, add_sink};
-pub use events::{
-    CallId, CallReason, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name,
-    Outcome, ParseTrackIdError, Path, Site, SubscriptionId, TrackId,
-};
+pub use channels::{broadcast, channel, watch};
+pub use events::{Change, EntityKind, Event, TrackId};
 /// Tracks every call of a function. See the crate docs.
 pub use hmr_macros::hmr_track;
-pub use instrument::keyed::{KeyedAsync, keyed, keyed_async};
-pub use reload::module::{ReloadError, module};
-pub use reload::module_async::module_async;
-#[cfg(any(feature = "subsecond", feature = "subsecond-0-8"))]
-pub use reload::patch::{PatchReload, PatchStatus, patch_status};
-pub use reload::roots::{reload, root, root_async};
-pub use store::queries::{derive_structural_path, render_tree, snapshot};
-pub use store::{EntityRecord, ModuleRecord, Store, TrackRecord};
+pub use modules::{
+    ReloadError, keyed, keyed_async, module, module_async, reload, root, root_async,
+};
+pub use sinks::{JsonLines, MemoryLog, add_sink};
+pub use store::{render_tree, snapshot};
+pub use streams::{
+    HmrStreamExt, Source, Subscription, capture_entity, input, on_dispose, source, spawn,
+    subscribe, subscribe_async,
+};
 
 /// Runs `f`, returning what it returned and the events emitted meanwhile on
 /// this thread (including by futures polled on it).

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use hmr_runtime::{CallId, Change, Event, Outcome, TrackId};
+use hmr_runtime::{Change, Event, TrackId, events::CallId, events::Outcome};
 
 /// A call as seen in an event log: the `track-call` and how it returned.
 #[derive(Clone, Debug, PartialEq, Eq)]

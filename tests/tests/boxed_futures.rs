@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::executor::block_on;
-use hmr_runtime::{Outcome, TrackId, capture_events, current_track, hmr_track};
+use hmr_runtime::{TrackId, capture_events, current_track, events::Outcome, hmr_track};
 use hmr_tests::{Call, is_fn};
 
 #[hmr_track]

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use hmr_runtime::{
-    Broadcast, Change, Event, HmrStreamExt, MemoryLog, Receiver, Sender, Source, add_sink,
-    broadcast, capture_events, channel, hmr_track, input, module, snapshot, source, subscribe,
+    Change, Event, HmrStreamExt, MemoryLog, Source, add_sink, broadcast, capture_events, channel,
+    channels::Broadcast, channels::Receiver, channels::Sender, hmr_track, input, module, snapshot,
+    source, subscribe,
 };
 use hmr_tests::{runtime, wait_until};
 
@@ -409,7 +410,7 @@ fn a_run_time_panic_reports_module_track_and_message() {
     }
     wait_until("the items that pass", || log.lock().unwrap().len() == 3);
     assert_eq!(*log.lock().unwrap(), [1, 3, 5], "each panic lost its item, not the subscription");
-    let errors: Vec<(hmr_runtime::Name, Option<hmr_runtime::Path>, String)> = sink
+    let errors: Vec<(hmr_runtime::events::Name, Option<hmr_runtime::events::Path>, String)> = sink
         .events()
         .into_iter()
         .filter_map(|e| match e {
@@ -588,7 +589,7 @@ fn subscribe_records_the_entity_it_consumes() {
 // ---- Watch receivers and reset inputs -------------------------------------------
 
 #[hmr_track(key = "exact::watch::app")]
-fn watch_app(v: u32, seen: Seen<(u64, u32)>) -> hmr_runtime::Watch<u64> {
+fn watch_app(v: u32, seen: Seen<(u64, u32)>) -> hmr_runtime::channels::Watch<u64> {
     let w = hmr_runtime::watch(0u64);
     let sink = move |x| seen.lock().unwrap().push((x, v));
     subscribe(source(w.subscribe()).hot_map(|x| x), sink).detach();

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use futures::executor::block_on;
-use hmr_runtime::{Outcome, TrackId, capture_events, current_track, hmr_track};
+use hmr_runtime::{TrackId, capture_events, current_track, events::Outcome, hmr_track};
 use hmr_tests::{Call, calls, is_fn};
 
 /// Runs `f`, checks its events are balanced, returns its value and calls.

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmr_runtime::{
-    Broadcast, Event, Subscription, broadcast, capture_events, hmr_track, keyed, module, snapshot,
-    source, subscribe,
+    Event, Subscription, broadcast, capture_events, channels::Broadcast, hmr_track, keyed, module,
+    snapshot, source, subscribe,
 };
 use hmr_tests::{runtime, wait_until};
 
@@ -42,7 +42,7 @@ fn a_pipeline_built_in_a_handler_is_a_child_of_its_track_and_is_disposed_with_it
     run().unwrap();
     let desk_id = snapshot().tracks_with_key("items::desk").next().expect("the desk's track").id;
     // (Other tests of this file build order pipelines too: count this desk's.)
-    let orders_of = |store: &hmr_runtime::Store| {
+    let orders_of = |store: &hmr_runtime::store::Store| {
         let mine = store.tracks_with_key("items::order").filter(|t| t.item_of == Some(desk_id));
         mine.cloned().collect::<Vec<_>>()
     };
@@ -136,7 +136,7 @@ fn pipelines_built_in_an_async_handler_or_a_hot_closure_belong_to_its_track() {
         };
         run().unwrap();
         let owner = snapshot().tracks_with_key(key).next().expect("the desk's track").id;
-        let mine = |store: &hmr_runtime::Store| {
+        let mine = |store: &hmr_runtime::store::Store| {
             store
                 .tracks_with_key("items::order")
                 .filter(|t| t.item_of == Some(owner))

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hmr_runtime::{
-    Broadcast, Change, Event, HmrStreamExt, broadcast, capture_events, hmr_track, keyed, module,
-    snapshot, source, subscribe,
+    Change, Event, HmrStreamExt, broadcast, capture_events, channels::Broadcast, hmr_track, keyed,
+    module, snapshot, source, subscribe,
 };
 use hmr_tests::{runtime, wait_until};
 
@@ -85,7 +85,7 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
     let tracks_before = snapshot();
     let path_of =
         |symbol: &str| format!(r#"keyed-desk/keyed::desk#0/["{symbol}"]/keyed::pipeline#0"#);
-    let id_of = |store: &hmr_runtime::Store, symbol: &str| {
+    let id_of = |store: &hmr_runtime::store::Store, symbol: &str| {
         store.tracks().find(|t| t.path == path_of(symbol)).map(|t| t.id)
     };
     let ids: BTreeMap<&str, _> =

@@ -162,7 +162,7 @@ fn t5_app(n: usize) -> Vec<hmr_runtime::Source<u32>> {
 #[tokio::test]
 async fn t5_repeats_and_the_disposed_repeat_ends_its_stream() {
     let mut v1 = module("t5-living", || t5_app(3)).unwrap();
-    let paths = |store: &hmr_runtime::Store| {
+    let paths = |store: &hmr_runtime::store::Store| {
         let mut p: Vec<String> =
             store.tracks_with_key("living::t5::feed").map(|t| t.path.to_string()).collect();
         p.sort();
@@ -290,7 +290,7 @@ fn v3_seed(seed: u32, input: impl Stream<Item = u32> + Send + 'static, log: Log)
 }
 
 #[hmr_track(key = "living::v3::capacity")]
-fn v3_capacity(capacity: usize) -> hmr_runtime::Broadcast<u32> {
+fn v3_capacity(capacity: usize) -> hmr_runtime::channels::Broadcast<u32> {
     hmr_runtime::broadcast(capacity)
 }
 
@@ -547,7 +547,7 @@ async fn s6_ends_and_errors() {
 // ---- C: channels -------------------------------------------------------------
 
 #[hmr_track(key = "living::c1")]
-fn c1_bus() -> hmr_runtime::Broadcast<u32> {
+fn c1_bus() -> hmr_runtime::channels::Broadcast<u32> {
     hmr_runtime::broadcast::<u32>(16)
 }
 
@@ -564,12 +564,12 @@ async fn c1_broadcast_is_handed_back() {
 }
 
 #[hmr_track(key = "living::c2")]
-fn c2_u32() -> hmr_runtime::Watch<u32> {
+fn c2_u32() -> hmr_runtime::channels::Watch<u32> {
     hmr_runtime::watch(0u32)
 }
 
 #[hmr_track(key = "living::c2")]
-fn c2_u64() -> hmr_runtime::Watch<u64> {
+fn c2_u64() -> hmr_runtime::channels::Watch<u64> {
     hmr_runtime::watch(0u64)
 }
 
@@ -589,13 +589,13 @@ async fn c2_watch_keeps_its_value_and_a_new_type_rebuilds() {
 // ---- M: modules -----------------------------------------------------------------
 
 #[hmr_track(key = "living::m1::a")]
-fn m1_a(log: Log) -> (Subscription, hmr_runtime::Broadcast<u32>) {
+fn m1_a(log: Log) -> (Subscription, hmr_runtime::channels::Broadcast<u32>) {
     let bus = hmr_runtime::broadcast(8);
     (subscribe(bus.subscribe(), move |v| log.push(format!("a{v}"))), bus)
 }
 
 #[hmr_track(key = "living::m1::b")]
-fn m1_b(log: Log) -> (Subscription, hmr_runtime::Broadcast<u32>) {
+fn m1_b(log: Log) -> (Subscription, hmr_runtime::channels::Broadcast<u32>) {
     let bus = hmr_runtime::broadcast(8);
     (subscribe(bus.subscribe(), move |v| log.push(format!("b{v}"))), bus)
 }
@@ -609,12 +609,10 @@ async fn m1_orphans_are_disposed() {
     let mut b_receiver = bus_b.subscribe();
     let tasks = alive_tasks();
     let (_a2, events) = capture_events(|| module("m1-living", || m1_a(log.clone())).unwrap());
-    assert!(
-        events.contains(&Event::TrackDispose {
-            id: b_id,
-            reason: hmr_runtime::DisposeReason::Orphan
-        })
-    );
+    assert!(events.contains(&Event::TrackDispose {
+        id: b_id,
+        reason: hmr_runtime::events::DisposeReason::Orphan
+    }));
     assert!(!sb.is_active(), "b's subscription was stopped");
     assert!(sa.is_active());
     assert_eq!(next(&mut b_receiver).await, None, "b's channel is closed for receivers");
@@ -655,7 +653,7 @@ async fn m2_a_panicking_reload_commits_nothing() {
     tx1.send(1).unwrap();
     assert_eq!(log.wait_for(1).await, ["2"]);
     let after = snapshot();
-    let mine = |store: &hmr_runtime::Store| {
+    let mine = |store: &hmr_runtime::store::Store| {
         let tracks: Vec<_> = store
             .tracks()
             .filter(|t| t.module.as_ref().is_some_and(|m| m.name == "m2-living"))

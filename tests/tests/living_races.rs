@@ -174,12 +174,12 @@ async fn racing_reloads_are_serialised_and_keep_one_task() {
 }
 
 #[hmr_track(key = "living_races::cycle::kept")]
-fn kept(bus: &hmr_runtime::Broadcast<u32>) -> Subscription {
+fn kept(bus: &hmr_runtime::channels::Broadcast<u32>) -> Subscription {
     subscribe(bus.subscribe().hot_map(|x| x + 1), |_| {})
 }
 
 #[hmr_track(key = "living_races::cycle::orphan")]
-fn orphan() -> (Subscription, hmr_runtime::Broadcast<u32>) {
+fn orphan() -> (Subscription, hmr_runtime::channels::Broadcast<u32>) {
     let bus = hmr_runtime::broadcast(4);
     let ticks = stream::pending::<u32>().hot_filter(|x| *x > 0);
     (subscribe(ticks, |_| {}), bus)
@@ -202,8 +202,9 @@ async fn a_thousand_reload_cycles_with_orphans_do_not_grow() {
         assert_eq!(with.len(), 2);
         module("races-cycles", || cycle_app(false)).unwrap()
     };
-    let size =
-        |s: &hmr_runtime::Store| s.tracks().filter(|t| t.path.starts_with("races-cycles/")).count();
+    let size = |s: &hmr_runtime::store::Store| {
+        s.tracks().filter(|t| t.path.starts_with("races-cycles/")).count()
+    };
     let mut held = cycle();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let first = (size(&snapshot()), alive_tasks());

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmr_runtime::{
-    Broadcast, Event, HmrStreamExt, MemoryLog, ReloadError, add_sink, broadcast, hmr_track,
-    module_async, source, subscribe,
+    Event, HmrStreamExt, MemoryLog, ReloadError, add_sink, broadcast, channels::Broadcast,
+    hmr_track, module_async, source, subscribe,
 };
 use hmr_tests::{runtime, wait_until};
 

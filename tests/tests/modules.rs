@@ -2,8 +2,9 @@
 //! module isolation (V1, V4, M1–M3 as far as the foundation goes).
 
 use hmr_runtime::{
-    CallReason, Change, DisposeReason, EntityKind, Event, ReloadError, TrackId, capture_entity,
-    capture_events, hmr_track, module, on_dispose, reload, root, snapshot,
+    Change, EntityKind, Event, ReloadError, TrackId, capture_entity, capture_events,
+    events::CallReason, events::DisposeReason, hmr_track, module, on_dispose, reload, root,
+    snapshot,
 };
 
 #[hmr_track(key = "modules::feed")]
@@ -27,7 +28,7 @@ fn updates(events: &[Event]) -> Vec<(TrackId, u64, Change)> {
         .collect()
 }
 
-fn track_in(module_name: &str, key: &str) -> Option<hmr_runtime::TrackRecord> {
+fn track_in(module_name: &str, key: &str) -> Option<hmr_runtime::store::TrackRecord> {
     snapshot()
         .tracks_with_key(key)
         .find(|t| t.module.as_ref().is_some_and(|m| m.name == module_name))
@@ -182,7 +183,7 @@ fn m2_panicking_reload_commits_nothing() {
         "no orphans on failure"
     );
     let after = snapshot();
-    let mine = |s: &hmr_runtime::Store| {
+    let mine = |s: &hmr_runtime::store::Store| {
         s.tracks().filter(|t| t.path.starts_with("m2/")).cloned().collect::<Vec<_>>()
     };
     assert_eq!(mine(&after), mine(&before), "the store is as before the reload");

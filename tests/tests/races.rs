@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hmr_runtime::{
-    EntityKind, Event, MemoryLog, Outcome, TrackId, add_sink, capture_entity, capture_events,
-    current_track, hmr_track, module, snapshot,
+    EntityKind, Event, MemoryLog, TrackId, add_sink, capture_entity, capture_events, current_track,
+    events::Outcome, hmr_track, module, snapshot,
 };
 use hmr_tests::{calls, is_fn};
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hmr_runtime::{
-    Broadcast, Change, Event, HmrStreamExt, Subscription, broadcast, capture_events, hmr_track,
-    module, source, subscribe,
+    Change, Event, HmrStreamExt, Subscription, broadcast, capture_events, channels::Broadcast,
+    hmr_track, module, source, subscribe,
 };
 use hmr_tests::{runtime, wait_until};
 use tokio::sync::Notify;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use hmr_runtime::{Event, JsonLines, MemoryLog, TracingSink, add_sink, hmr_track, module};
+use hmr_runtime::{Event, JsonLines, MemoryLog, add_sink, hmr_track, module, sinks::TracingSink};
 
 #[hmr_track(key = "sinks::step")]
 fn step() {}
@@ -170,7 +170,7 @@ fn tracing_bridge_emits_events_under_target_hmr() {
 
 struct Reentrant(MemoryLog);
 
-impl hmr_runtime::Sink for Reentrant {
+impl hmr_runtime::sinks::Sink for Reentrant {
     fn record(&self, event: &Event) {
         // Calls tracked code from inside a sink: must not recurse forever.
         step();
@@ -180,7 +180,7 @@ impl hmr_runtime::Sink for Reentrant {
 
 struct Panicking;
 
-impl hmr_runtime::Sink for Panicking {
+impl hmr_runtime::sinks::Sink for Panicking {
     fn record(&self, _: &Event) {
         panic!("a broken sink");
     }
@@ -219,7 +219,7 @@ fn a_panicking_sink_loses_events_not_the_program() {
 }
 
 #[hmr_track(key = "sinks::attach")]
-fn attach(log: MemoryLog) -> hmr_runtime::SinkGuard {
+fn attach(log: MemoryLog) -> hmr_runtime::sinks::SinkGuard {
     add_sink(log)
 }
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use hmr_runtime::{
-    EntityId, EntityKind, Event, TrackId, capture_entity, capture_events, current_track,
-    derive_structural_path, hmr_track, module, snapshot,
+    EntityKind, Event, TrackId, capture_entity, capture_events, current_track, events::EntityId,
+    hmr_track, module, snapshot, store::derive_structural_path,
 };
 use hmr_tests::{calls, is_fn, kinds};
 
@@ -369,7 +369,7 @@ fn t8_same_name_fns_in_sibling_blocks_are_distinct_tracks() {
     // In a module, switching from one to the other between runs replaces
     // the track: the second `pick` does not take over the first's entity.
     module("t8", || sibling_blocks(true)).unwrap();
-    let in_t8 = |store: &hmr_runtime::Store, key: &str| {
+    let in_t8 = |store: &hmr_runtime::store::Store, key: &str| {
         store.tracks_with_key(key).filter(|t| t.path.starts_with("t8/")).map(|t| t.id).collect()
     };
     let first: Vec<TrackId> = in_t8(&snapshot(), &picks[0].key);

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::num::ParseIntError;
 
 use futures::executor::block_on;
-use hmr_runtime::{Event, Outcome, capture_events, hmr_track};
+use hmr_runtime::{Event, events::Outcome, capture_events, hmr_track};
 
 #[hmr_track]
 async fn double(x: u32) -> u32 {

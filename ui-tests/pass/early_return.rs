@@ -3,7 +3,7 @@
 
 use std::num::ParseIntError;
 
-use hmr_runtime::{Outcome, capture_events, hmr_track};
+use hmr_runtime::{events::Outcome, capture_events, hmr_track};
 
 #[hmr_track]
 fn parse(text: &str) -> Result<u32, ParseIntError> {

@@ -1,6 +1,6 @@
 //! `unsafe fn`, `extern "C" fn` and a function returning `!`.
 
-use hmr_runtime::{Outcome, capture_events, hmr_track};
+use hmr_runtime::{events::Outcome, capture_events, hmr_track};
 
 #[hmr_track]
 unsafe fn read(pointer: *const u32) -> u32 {

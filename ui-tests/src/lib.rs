@@ -6,7 +6,7 @@
 //! - `tests/expand.rs`: macrotest compares `expand/*.rs` with the checked-in
 //!   `*.expanded.rs`.
 
-use hmr_runtime::{Event, Outcome};
+use hmr_runtime::{Event, events::Outcome};
 
 /// The static keys of the `track-call`s in `events`, in order.
 #[must_use]

@@ -5,18 +5,18 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use hmr_runtime::{Event, Sink, TrackId};
+use hmr_runtime::{Event, TrackId, events::Path, sinks::Sink};
 
 /// Prints what each reload did to the tracks.
 #[derive(Default)]
 pub(crate) struct Changes {
-    paths: Mutex<HashMap<TrackId, String>>,
+    paths: Mutex<HashMap<TrackId, Path>>,
 }
 
 impl Sink for Changes {
     fn record(&self, event: &Event) {
         let mut paths = self.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = |id: &TrackId| paths.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let path = |id: &TrackId| paths.get(id).map_or_else(|| id.to_string(), ToString::to_string);
         match event {
             Event::TrackCall { id, path, .. } => {
                 paths.insert(*id, path.clone());

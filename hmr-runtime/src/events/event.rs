@@ -61,7 +61,7 @@ pub enum CallReason {
     /// `module(name, f)` or `root(name, f)` was called.
     #[default]
     Call,
-    /// [`reload()`](crate::reload) re-ran the registered roots.
+    /// [`reload()`](crate::reload()) re-ran the registered roots.
     Reload,
     /// A code patch arrived (feature `subsecond`) and the roots were re-run
     /// through the patched code.

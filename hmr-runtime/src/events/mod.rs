@@ -1,4 +1,8 @@
-//! Events, their identifiers, and the sinks that receive them.
+//! The events: the only input of the store, and what sinks and
+//! [`capture_events`](crate::capture_events) see. Their identifiers, and the
+//! [`Path`]s and [`Name`]s they share instead of copying (serialised as
+//! their text: the JSON of [`JsonLines`](crate::sinks::JsonLines) reads the
+//! same).
 
 pub(crate) mod callsite;
 pub(crate) mod event;

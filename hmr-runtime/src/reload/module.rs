@@ -31,7 +31,7 @@ pub enum ReloadError {
         /// The module.
         module: String,
     },
-    /// [`reload`](crate::reload) was called on a thread of a current-thread tokio runtime
+    /// [`reload`](crate::reload()) was called on a thread of a current-thread tokio runtime
     /// and met an async root ([`root_async`](crate::root_async)), which it cannot wait for there
     /// without stopping the runtime. Call it from a plain thread
     /// (`std::thread::spawn(hmr_runtime::reload)`), or use a multi-thread

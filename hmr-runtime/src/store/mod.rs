@@ -1,8 +1,11 @@
-//! The store and the queries that read it.
+//! The store the events are reduced into, and the queries that read it:
+//! [`snapshot`] (a copy of the tracks, modules and entities), [`render_tree`],
+//! [`derive_structural_path`].
 
 pub(crate) mod queries;
 pub(crate) mod records;
 
+pub use queries::{derive_structural_path, render_tree, snapshot};
 pub use records::{EntityRecord, ModuleRecord, Store, TrackRecord};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -27,7 +27,7 @@ fn main() {
                 continue;
             }
         };
-        let before = hmr_runtime::patch_status();
+        let before = hmr_runtime::modules::patch_status();
         let at = feed::micros();
         let started = Instant::now();
         // SAFETY: the table maps a function of this program onto a function
@@ -40,7 +40,7 @@ fn main() {
             continue;
         }
         let status = loop {
-            let status = hmr_runtime::patch_status();
+            let status = hmr_runtime::modules::patch_status();
             if !status.busy && status.reloads > before.reloads {
                 break status;
             }

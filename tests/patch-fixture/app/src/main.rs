@@ -6,7 +6,7 @@
 //! item its subscription handles, and one report per patch. Each line of stdin
 //! is a `subsecond::JumpTable` (what `dx` sends its apps); the program applies
 //! it with `subsecond::apply_patch`, waits for hmr's reload to finish and
-//! reports `hmr_runtime::patch_status()` and the number of live tokio tasks.
+//! reports `hmr_runtime::modules::patch_status()` and the number of live tokio tasks.
 
 mod feed;
 
