@@ -5,7 +5,9 @@
 //! `#[inline(never)]`, each variant instrumented the same way. Every variant is
 //! an argument of the one `call_tree` benchmark, so the rows read as ratios.
 //! `async_call_tree` is the same with `async fn`s, each child awaiting a ready
-//! future, polled once to completion.
+//! future, polled once to completion. `deep_recursion` runs a tracked
+//! recursion 1 000 and 8 000 calls deep inside a module and inside a capture:
+//! the time per level stays the same.
 //!
 //! ```text
 //! cargo bench -p hmr-runtime --bench track
@@ -192,5 +194,56 @@ fn async_call_tree(bencher: Bencher<'_, '_>, variant: Variant) {
             let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
             bencher.bench_local(|| poll_once(async_with_tracing::parent()));
         }
+    }
+}
+
+// ---- deep recursion --------------------------------------------------------
+
+/// A tracked recursion `depth` calls deep whose bottom call captures an
+/// entity (so the module keeps one track).
+#[hmr_runtime::hmr_track(key = "track-bench::descend")]
+#[inline(never)]
+fn descend(depth: u32) -> u32 {
+    if depth == 0 {
+        hmr_runtime::capture_entity(hmr_runtime::EntityKind::Factory, "bottom");
+        return 0;
+    }
+    descend(depth - 1) + 1
+}
+
+/// Where the recursion runs.
+#[derive(Clone, Copy)]
+enum Deep {
+    /// Inside a module: every open call reaches the store.
+    Module(u32),
+    /// Inside `capture_events`, outside any module: every event is kept.
+    Capture(u32),
+}
+
+impl fmt::Display for Deep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Deep::Module(depth) => write!(f, "module_{depth}"),
+            Deep::Capture(depth) => write!(f, "capture_{depth}"),
+        }
+    }
+}
+
+// 8× the depth should take about 8× the time (each call carries its path
+// as a node shared with its parent's, not as a string of its own).
+#[divan::bench(sample_count = 50, args = [
+    Deep::Module(1_000),
+    Deep::Module(8_000),
+    Deep::Capture(1_000),
+    Deep::Capture(8_000),
+])]
+fn deep_recursion(bencher: Bencher<'_, '_>, variant: Deep) {
+    match variant {
+        Deep::Module(depth) => bencher
+            .counter(divan::counter::ItemsCount::new(depth))
+            .bench_local(|| hmr_runtime::module("track-bench-deep", || descend(depth)).unwrap()),
+        Deep::Capture(depth) => bencher
+            .counter(divan::counter::ItemsCount::new(depth))
+            .bench_local(|| hmr_runtime::capture_events(|| descend(depth))),
     }
 }

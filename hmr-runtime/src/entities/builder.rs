@@ -296,6 +296,12 @@ impl Builder {
         let reset = self.scope.as_ref().is_some_and(|s| s.reset);
         let number = {
             let mut parts = lock(&building.parts);
+            if parts.capacity() == 0 {
+                // Most executions build one or two parts: room for two is a
+                // small allocation (a larger one makes glibc consolidate its
+                // free lists, every time).
+                parts.reserve_exact(2);
+            }
             let index = parts.len();
             let twin = if reset || building.diverged.load(Ordering::Relaxed) {
                 None
@@ -317,7 +323,17 @@ impl Builder {
             let captured = kind.is_some();
             let name = name.clone();
             let out = self.out;
-            parts.push(Part { op, out, state, entity, captured, shape, number, name, node });
+            parts.push(Part {
+                op,
+                out,
+                state: state.map(Box::new),
+                entity,
+                captured,
+                shape,
+                number,
+                name,
+                node,
+            });
             number
         };
         if let Some(kind) = kind {

@@ -287,7 +287,7 @@ pub(crate) struct Part {
     pub(crate) out: Option<&'static str>,
     /// A stateful operator's kind, state type and seed: what a rebuilt
     /// chain's operator must match to take its state.
-    pub(crate) state: Option<Shape>,
+    pub(crate) state: Option<Box<Shape>>,
     /// The entity id it was recorded under.
     pub(crate) entity: EntityId,
     /// Its entity was captured (announced in an event).
