@@ -53,12 +53,15 @@ fn handled(seen: &Seen, symbol: &str) -> usize {
     seen.lock().unwrap().iter().filter(|(s, _, _)| *s == symbol).count()
 }
 
-#[test]
-fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_state() {
+/// A producer feeds every symbol's pipeline while a reload removes
+/// `removed`: exactly its pipeline is disposed, the others keep their tracks
+/// and their state (each item counted once, by its own pipeline).
+fn removing_a_key_disposes_exactly_its_tracks(removed: &'static str, name: &'static str) {
+    let kept: Vec<&'static str> = SYMBOLS.iter().copied().filter(|s| *s != removed).collect();
     let runtime = runtime();
     let _entered = runtime.enter();
     let seen: Seen = Arc::default();
-    let feed = module("keyed-desk", || desk(&SYMBOLS, &seen)).unwrap();
+    let feed = module(name, || desk(&SYMBOLS, &seen)).unwrap();
 
     // A producer that never pauses for the reload: round robin over every
     // symbol, each with its own sequence.
@@ -84,7 +87,7 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
 
     let tracks_before = snapshot();
     let path_of =
-        |symbol: &str| format!(r#"keyed-desk/keyed::desk#0/["{symbol}"]/keyed::pipeline#0"#);
+        |symbol: &str| format!(r#"{name}/keyed::desk#0/["{symbol}"]/keyed::pipeline#0"#);
     let id_of = |store: &hmr_runtime::store::Store, symbol: &str| {
         store.tracks().find(|t| t.path == path_of(symbol)).map(|t| t.id)
     };
@@ -92,49 +95,59 @@ fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_
         SYMBOLS.iter().map(|s| (*s, id_of(&tracks_before, s).expect("a keyed pipeline"))).collect();
 
     let (result, events) =
-        capture_events(|| module("keyed-desk", || desk(&["MSFT", "GOOG"], &seen)));
+        capture_events(|| module(name, || desk(&kept, &seen)));
     result.unwrap();
-    let aapl_at_reload = handled(&seen, "AAPL");
+    let removed_at_reload = handled(&seen, removed);
     let after: BTreeMap<&str, usize> = SYMBOLS.iter().map(|s| (*s, handled(&seen, s))).collect();
-    wait_until("MSFT and GOOG go on", || {
-        ["MSFT", "GOOG"].iter().all(|s| handled(&seen, s) > after[s] + 200)
+    wait_until("the kept symbols go on", || {
+        kept.iter().all(|s| handled(&seen, s) > after[s] + 200)
     });
     stop.store(true, SeqCst);
     producer.join().unwrap();
 
-    // Exactly AAPL's pipeline was disposed.
+    // Exactly the removed symbol's pipeline was disposed.
     let disposed: Vec<_> = hmr_tests::disposed(&events);
     // (The keyed scope and `desk` built nothing: the store keeps no record
     // of them, so there is nothing of theirs to dispose.)
-    assert_eq!(disposed, [ids["AAPL"]], "exactly AAPL's pipeline");
-    let aapl = tracks_before.track(ids["AAPL"]).unwrap();
-    let desk_scope = snapshot().track(ids["MSFT"]).unwrap().parent;
-    assert!(aapl.parent.is_some() && aapl.parent != desk_scope, "under its own keyed scope");
-    // MSFT and GOOG kept their tracks, updated in place.
+    assert_eq!(disposed, [ids[removed]], "exactly {removed}'s pipeline");
+    let gone = tracks_before.track(ids[removed]).unwrap();
+    let desk_scope = snapshot().track(ids[kept[0]]).unwrap().parent;
+    assert!(gone.parent.is_some() && gone.parent != desk_scope, "under its own keyed scope");
+    // The others kept their tracks, updated in place.
     let store = snapshot();
-    for symbol in ["MSFT", "GOOG"] {
+    for &symbol in &kept {
         assert_eq!(id_of(&store, symbol), Some(ids[symbol]), "{symbol} keeps its track");
         assert_eq!(store.track(ids[symbol]).unwrap().change, Some(Change::FnOnly));
     }
-    assert_eq!(id_of(&store, "AAPL"), None);
+    assert_eq!(id_of(&store, removed), None);
 
-    // Every item of MSFT and GOOG, before and after the reload, was counted
+    // Every item of the kept symbols, before and after the reload, was counted
     // by its own pipeline's kept state: count == sequence, so nothing lost,
     // doubled, reset or handed over from another symbol.
     let seen = seen.lock().unwrap();
-    for symbol in ["MSFT", "GOOG"] {
+    for &symbol in &kept {
         let mine: Vec<_> = seen.iter().filter(|(s, _, _)| *s == symbol).collect();
         assert!(mine.len() > after[symbol] + 200);
         for (i, (_, count, seq)) in mine.iter().enumerate() {
             assert_eq!((count, seq), (&(i as u64 + 1), &(i as u64 + 1)), "{symbol}'s item {i}");
         }
     }
-    // AAPL's subscription stopped with its track.
-    let aapl = seen.iter().filter(|(s, _, _)| *s == "AAPL").count();
+    // The removed symbol's subscription stopped with its track.
+    let handled_in_all = seen.iter().filter(|(s, _, _)| *s == removed).count();
     assert!(
-        aapl <= aapl_at_reload + 1,
-        "AAPL handled {aapl} items, {aapl_at_reload} at the reload"
+        handled_in_all <= removed_at_reload + 1,
+        "{removed} handled {handled_in_all} items, {removed_at_reload} at the reload"
     );
+}
+
+#[test]
+fn p2_removing_the_middle_key_disposes_exactly_its_tracks_and_the_others_keep_their_state() {
+    removing_a_key_disposes_exactly_its_tracks("MSFT", "keyed-desk-middle");
+}
+
+#[test]
+fn removing_the_first_key_disposes_exactly_its_tracks_and_the_others_keep_their_state() {
+    removing_a_key_disposes_exactly_its_tracks("AAPL", "keyed-desk-first");
 }
 
 #[test]

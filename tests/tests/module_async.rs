@@ -32,7 +32,7 @@ async fn setup(v: u32, seen: Seen) -> Broadcast<u64> {
 }
 
 #[test]
-fn a_second_run_hands_back_the_subscription_one_task_with_the_new_closure() {
+fn p3_a_second_run_hands_back_the_subscription_one_task_with_the_new_closure() {
     let runtime = runtime();
     let log = MemoryLog::new();
     let _sink = add_sink(log.clone());

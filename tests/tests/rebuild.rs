@@ -177,7 +177,7 @@ fn plain_chain(v: u32, seen: Tagged) -> Broadcast<u64> {
 }
 
 #[test]
-fn an_edit_of_plain_map_and_filter_applies_from_the_next_item_and_the_total_is_kept() {
+fn p1_an_edit_of_plain_map_and_filter_applies_from_the_next_item_and_the_total_is_kept() {
     let runtime = runtime();
     let _entered = runtime.enter();
     let seen: Tagged = Arc::default();
