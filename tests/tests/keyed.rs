@@ -86,16 +86,14 @@ fn removing_a_key_disposes_exactly_its_tracks(removed: &'static str, name: &'sta
     wait_until("every pipeline handles items", || SYMBOLS.iter().all(|s| handled(&seen, s) > 100));
 
     let tracks_before = snapshot();
-    let path_of =
-        |symbol: &str| format!(r#"{name}/keyed::desk#0/["{symbol}"]/keyed::pipeline#0"#);
+    let path_of = |symbol: &str| format!(r#"{name}/keyed::desk#0/["{symbol}"]/keyed::pipeline#0"#);
     let id_of = |store: &hmr_runtime::store::Store, symbol: &str| {
         store.tracks().find(|t| t.path == path_of(symbol)).map(|t| t.id)
     };
     let ids: BTreeMap<&str, _> =
         SYMBOLS.iter().map(|s| (*s, id_of(&tracks_before, s).expect("a keyed pipeline"))).collect();
 
-    let (result, events) =
-        capture_events(|| module(name, || desk(&kept, &seen)));
+    let (result, events) = capture_events(|| module(name, || desk(&kept, &seen)));
     result.unwrap();
     let removed_at_reload = handled(&seen, removed);
     let after: BTreeMap<&str, usize> = SYMBOLS.iter().map(|s| (*s, handled(&seen, s))).collect();
