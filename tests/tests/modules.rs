@@ -528,3 +528,35 @@ fn a_living_graphs_disposer_registered_while_disposing_runs() {
     module("graph-disposers", || ()).unwrap();
     assert_eq!(*GRAPH_CALLBACKS.lock().unwrap(), ["outer", "from inside"]);
 }
+
+#[test]
+fn a_module_holding_nothing_is_forgotten_and_starts_over() {
+    // Names made up per job: each builds a track, then lets it go.
+    for job in 0..2_000 {
+        let name = format!("job-{job}");
+        module(&name, feed_v1).unwrap();
+        assert_eq!(snapshot().module(&name).unwrap().version, 1);
+        module(&name, || {}).unwrap();
+    }
+    let store = snapshot();
+    let left = store.modules().filter(|m| m.name.starts_with("job-")).count();
+    assert_eq!(left, 0, "a module that holds nothing keeps no record");
+    assert!(track_in("job-7", "modules::feed").is_none(), "its track was disposed");
+    // Called again, a forgotten module is a new one.
+    let ((), events) = capture_events(|| module("job-7", feed_v1).unwrap());
+    let versions: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::HmrModuleCall { version, .. } => Some(*version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, [1]);
+    assert!(updates(&events).is_empty(), "a new track, not an update");
+    // A module that never held anything leaves nothing either, and one that
+    // holds a track keeps its record and its count.
+    module("job-empty", || {}).unwrap();
+    assert!(snapshot().module("job-empty").is_none());
+    module("job-7", feed_v1).unwrap();
+    assert_eq!(snapshot().module("job-7").unwrap().version, 2);
+}

@@ -377,7 +377,15 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
             open.detached = true;
         }
     }
-    if let Some(record) = store.modules.get_mut(module) {
+    // A module that holds nothing now (no track kept, no call of it still
+    // running) is forgotten: names made up per job or connection cost
+    // nothing once their modules are done. Called again, it starts over at
+    // version 1.
+    let running =
+        store.open.values().any(|open| open.module.as_ref().is_some_and(|m| m.name == module));
+    if kept.is_empty() && !running {
+        store.modules.remove(module);
+    } else if let Some(record) = store.modules.get_mut(module) {
         record.keys = keys.into_iter().collect();
         record.last_error = None;
     }

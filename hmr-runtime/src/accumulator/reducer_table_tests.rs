@@ -175,14 +175,15 @@ fn cases(m: &str) -> Vec<Case> {
             applies: vec![(10, 11, Change::Structural)],
         },
         Case {
-            name: "a track the next version does not visit is disposed with its entity",
+            name: "a track the next version does not visit is disposed with its entity, and \
+                   the module, holding nothing, is forgotten",
             events: [
                 version(m, 1, call(1, 1, "m/app::prices#0", Some((10, 7)), module(m, 1)), true),
                 version(m, 2, vec![], true),
             ]
             .concat(),
             tracks: vec![],
-            module: Some((2, 2, false)),
+            module: None,
             disposed: vec![10],
             changes: vec![],
             applies: vec![],
