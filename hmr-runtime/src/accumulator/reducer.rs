@@ -1,6 +1,6 @@
 //! The reducer: the only code that mutates the store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name, TrackId,
@@ -328,65 +328,72 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let this_version = |m: &Option<ModuleVersion>| {
         m.as_ref().is_some_and(|m| m.name == module && m.version == version)
     };
-    let mut keys: BTreeSet<Name> = BTreeSet::new();
     // A call of this version still running (an `async fn` pending past the
     // module's end) has reached its track too.
-    let mut kept: BTreeSet<TrackId> = module_tracks(store, module)
-        .filter(|track| {
-            this_version(&track.module)
-                || store.open.values().any(|open| open.id == track.id && this_version(&open.module))
-        })
-        .map(|track| track.id)
+    let mut running: Vec<TrackId> =
+        store.open.values().filter(|open| this_version(&open.module)).map(|o| o.id).collect();
+    running.sort_unstable();
+    // The module's tracks, each with whether this version kept it.
+    let mut tracks: Vec<(TrackId, bool)> = module_tracks(store, module)
+        .map(|t| (t.id, this_version(&t.module) || running.binary_search(&t.id).is_ok()))
         .collect();
     // Tracks made while a track handled items live as long as it does.
-    loop {
-        let grown = module_tracks(store, module)
-            .filter(|t| !kept.contains(&t.id))
-            .filter(|t| t.item_of.is_some_and(|owner| kept.contains(&owner)))
-            .map(|t| t.id)
-            .collect::<Vec<_>>();
-        if grown.is_empty() {
-            break;
-        }
-        kept.extend(grown);
-    }
-    for track in module_tracks(store, module) {
-        if kept.contains(&track.id) {
-            if !keys.contains(&track.key) {
-                keys.insert(track.key.clone());
+    let owners: Vec<(usize, TrackId)> = tracks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (id, _))| store.tracks[id].item_of.map(|owner| (i, owner)))
+        .collect();
+    if !owners.is_empty() {
+        loop {
+            let mut kept: Vec<TrackId> =
+                tracks.iter().filter(|(_, kept)| *kept).map(|(id, _)| *id).collect();
+            kept.sort_unstable();
+            let mut grown = false;
+            for &(i, owner) in &owners {
+                if !tracks[i].1 && kept.binary_search(&owner).is_ok() {
+                    tracks[i].1 = true;
+                    grown = true;
+                }
             }
+            if !grown {
+                break;
+            }
+        }
+    }
+    let mut keys: Vec<Name> = Vec::new();
+    let mut orphans: Vec<TrackId> = Vec::new();
+    for &(id, kept) in &tracks {
+        if kept {
+            keys.push(store.tracks[&id].key.clone());
         } else {
-            fx.events.push(Event::TrackDispose { id: track.id, reason: DisposeReason::Orphan });
+            orphans.push(id);
+            fx.events.push(Event::TrackDispose { id, reason: DisposeReason::Orphan });
         }
     }
     // Calls of this version still running (no record yet) count too; calls
     // of tracks disposed now are cut off from the graph.
-    let orphans: Vec<TrackId> = fx
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::TrackDispose { id, .. } => Some(*id),
-            _ => None,
-        })
-        .collect();
+    orphans.sort_unstable();
     for open in store.open.values_mut() {
-        if this_version(&open.module) && !keys.contains(&open.key) {
-            keys.insert(open.key.clone());
+        if this_version(&open.module) {
+            keys.push(open.key.clone());
         }
-        if orphans.contains(&open.id) {
+        if orphans.binary_search(&open.id).is_ok() {
             open.detached = true;
         }
     }
+    keys.sort_unstable();
+    keys.dedup();
     // A module that holds nothing now (no track kept, no call of it still
     // running) is forgotten: names made up per job or connection cost
     // nothing once their modules are done. Called again, it starts over at
     // version 1.
+    let kept_any = tracks.iter().any(|(_, kept)| *kept);
     let running =
         store.open.values().any(|open| open.module.as_ref().is_some_and(|m| m.name == module));
-    if kept.is_empty() && !running {
+    if !kept_any && !running {
         store.modules.remove(module);
     } else if let Some(record) = store.modules.get_mut(module) {
-        record.keys = keys.into_iter().collect();
+        record.keys = keys;
         record.last_error = None;
     }
 }

@@ -170,11 +170,30 @@ impl Builder {
         self.building.as_ref().and_then(|b| lock(&b.parts).last().map(|p| p.name.clone()))
     }
 
-    /// `name(previous)` or `name(…)` after the part built before in this scope.
-    pub(crate) fn chain(&self, op: &str) -> String {
-        match self.previous_name() {
-            Some(prev) => format!("{prev}.{op}"),
-            None => op.to_owned(),
+    /// `previous.label` (or `label` first in its scope): the name of a part
+    /// built after the part built before it in this scope. A re-execution
+    /// that builds the same chain shares the living part's name.
+    pub(crate) fn chain(&self, label: &str) -> Name {
+        let Some(building) = &self.building else { return Name::from(label) };
+        let (prev, index) = {
+            let parts = lock(&building.parts);
+            (parts.last().map(|p| p.name.clone()), parts.len())
+        };
+        let fits = |name: &Name| match &prev {
+            Some(prev) => {
+                name.strip_prefix(prev.as_str()).and_then(|rest| rest.strip_prefix('.'))
+                    == Some(label)
+            }
+            None => name.as_str() == label,
+        };
+        if let Some(living) = &self.living
+            && let Some(name) = lock(&living.parts).get(index).map(|p| &p.name).filter(|n| fits(n))
+        {
+            return name.clone();
+        }
+        match prev {
+            Some(prev) => Name::from(format!("{prev}.{label}")),
+            None => Name::from(label),
         }
     }
 

@@ -192,7 +192,7 @@ impl<F: ?Sized + Send + 'static> Node for HotNode<F> {
     fn adopt(&self, new: &dyn Node, commit: &mut Commit) -> bool {
         let Some(new) = new.as_any().downcast_ref::<HotNode<F>>() else { return false };
         // A closure already taken (the new operator was polled) stays there.
-        if let Some(f) = new.slot.take_all().pop() {
+        if let Some(f) = new.slot.take_last() {
             commit.stage(&self.slot, f);
         }
         true

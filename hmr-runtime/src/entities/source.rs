@@ -424,7 +424,7 @@ where
     S: Stream + Send + 'static,
     S::Item: 'static,
 {
-    switchable(Builder::new(), Op::Source, "source".into(), Box::pin(stream), true)
+    switchable(Builder::new(), Op::Source, Op::Source.shared_name(), Box::pin(stream), true)
 }
 
 /// An input that stays connected across edits: `make` builds its stream
@@ -467,8 +467,12 @@ where
 {
     let builder = Builder::new().streams(type_name::<Source<S::Item>>());
     let shape = Shape::new(Op::Input, &[Ty::of::<S::Item>()]);
-    let part =
-        PartSpec { op: Op::Input, kind: Some(EntityKind::Factory), name: "input".into(), shape };
+    let part = PartSpec {
+        op: Op::Input,
+        kind: Some(EntityKind::Factory),
+        name: Op::Input.shared_name(),
+        shape,
+    };
     let (handle, _) = builder.reuse_or_build(part, |builder, living| {
         if let Some(living) = living {
             let living: Arc<SwitchNode<S::Item>> = living;
@@ -507,7 +511,7 @@ where
         // Plain code at the end of the returned chain: rebuilt, not swapped.
         builder.plain_code_before(type_name::<S>());
     }
-    let name = builder.previous_name().unwrap_or_else(|| "stream".into());
+    let name = builder.previous_name().unwrap_or_else(|| Op::Stream.shared_name());
     switchable(builder, Op::Stream, name, Box::pin(stream), true)
 }
 
@@ -674,7 +678,7 @@ fn returned_source<T: 'static>(source: Source<T>) -> Source<T> {
     if !builder.in_module() {
         return source;
     }
-    let name = builder.previous_name().unwrap_or_else(|| "stream".into());
+    let name = builder.previous_name().unwrap_or_else(|| Op::Stream.shared_name());
     switchable(builder, Op::Stream, name, Box::pin(source), false)
 }
 

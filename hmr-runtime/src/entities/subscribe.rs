@@ -745,8 +745,7 @@ where
     let name = builder.chain("spawn(future)");
     // The task runs in the spawning scope: what it calls is that track's.
     let future = InScope { track: builder.track(), in_module: builder.in_module(), future };
-    let part =
-        PartSpec { op: Op::Spawn, kind: Some(EntityKind::Constructor), name: name.into(), shape };
+    let part = PartSpec { op: Op::Spawn, kind: Some(EntityKind::Constructor), name, shape };
     builder.reuse_or_build(part, |_, living| {
         let living: Option<Arc<SpawnNode>> = living;
         if let Some(target) = living {

@@ -358,8 +358,15 @@ impl<T> Mailbox<T> {
         sync::lock(&self.state).letters.iter().any(|(_, l)| f(l))
     }
 
-    /// Takes every letter whatever its epoch: a part that was never living
-    /// hands over what it was built with (adoption at commit).
+    /// Takes the newest letter whatever its epoch, dropping the others (here,
+    /// unlocked): a part that was never living hands over what it was built
+    /// with (adoption at commit).
+    pub(crate) fn take_last(&self) -> Option<T> {
+        let mut letters = std::mem::take(&mut sync::lock(&self.state).letters);
+        letters.pop().map(|(_, l)| l)
+    }
+
+    /// Takes every letter whatever its epoch.
     pub(crate) fn take_all(&self) -> Vec<T> {
         let mut state = sync::lock(&self.state);
         let letters = std::mem::take(&mut state.letters);

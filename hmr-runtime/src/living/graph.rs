@@ -88,6 +88,31 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// Every op, in declaration order (`Op::ALL[op as usize] == op`).
+    const ALL: [Op; 21] = [
+        Op::Source,
+        Op::Input,
+        Op::Stream,
+        Op::Receiver,
+        Op::Subscribe,
+        Op::Spawn,
+        Op::Channel,
+        Op::Broadcast,
+        Op::Watch,
+        Op::HotMap,
+        Op::HotFilter,
+        Op::HotFilterMap,
+        Op::HotInspect,
+        Op::HotScan,
+        Op::HotThen,
+        Op::HotThenConcurrent,
+        Op::HotThenUnordered,
+        Op::HotTakeWhile,
+        Op::HotFlatMap,
+        Op::HotDebounce,
+        Op::HotThrottle,
+    ];
+
     /// Its name, as entity names show it (`hot_map`).
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -113,6 +138,13 @@ impl Op {
             Op::HotDebounce => "hot_debounce",
             Op::HotThrottle => "hot_throttle",
         }
+    }
+
+    /// [`name`](Op::name) as a shared [`Name`], made once per op.
+    pub(crate) fn shared_name(self) -> Name {
+        static NAMES: std::sync::LazyLock<Vec<Name>> =
+            std::sync::LazyLock::new(|| Op::ALL.iter().map(|op| Name::from(op.name())).collect());
+        NAMES[self as usize].clone()
     }
 
     /// A stream part: a switchable stream of this crate or a hot operator,
@@ -448,6 +480,14 @@ fn same_node(a: &Arc<dyn Node>, b: &Arc<dyn Node>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{Op, Shape, Ty};
+
+    #[test]
+    fn every_op_is_listed_in_order_and_named_once() {
+        for (i, op) in Op::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{op:?}");
+            assert_eq!(op.shared_name().as_str(), op.name());
+        }
+    }
 
     #[test]
     fn a_type_whose_layout_changed_is_another_shape() {
