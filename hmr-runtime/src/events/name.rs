@@ -85,6 +85,30 @@ impl From<String> for Name {
     }
 }
 
+impl From<&String> for Name {
+    fn from(text: &String) -> Name {
+        Name(text.as_str().into())
+    }
+}
+
+impl From<Box<str>> for Name {
+    fn from(text: Box<str>) -> Name {
+        Name(text.into())
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Name {
+    fn from(text: std::borrow::Cow<'_, str>) -> Name {
+        Name(text.as_ref().into())
+    }
+}
+
+impl From<char> for Name {
+    fn from(c: char) -> Name {
+        Name(c.to_string().into())
+    }
+}
+
 impl From<Arc<str>> for Name {
     fn from(text: Arc<str>) -> Name {
         Name(text)

@@ -3,7 +3,7 @@
 //!
 //! Every execution of a scope collects the parts it builds, in order, into
 //! one [`Built`]; the store's entity for the track maps to it (a
-//! [`Hook::Graph`]). A re-execution builds a new `Built` next to the living
+//! `Hook::Graph`). A re-execution builds a new `Built` next to the living
 //! one. Each new part is compared with the living part at the same position:
 //! while every part so far has the same [`Shape`], the new part gets the
 //! living part's shape number, so the track's final entity has the living
@@ -299,7 +299,7 @@ impl<N: Node, S: Send + 'static> Node for Follower<N, S> {
 }
 
 /// Where a stateful operator leaves its state when its chain is dropped, for
-/// the twin in a rebuilt chain to take (see [`Builder::inherit`]).
+/// the twin in a rebuilt chain to take (see `Builder::inherit`).
 pub(crate) type StateCell<St> = Mutex<Kept<St>>;
 
 /// A [`StateCell`]'s content.
@@ -349,7 +349,7 @@ pub(crate) struct Built {
     pub(crate) callbacks: Mutex<Vec<Disposer>>,
     /// A part did not match the living part at its position.
     pub(crate) diverged: AtomicBool,
-    /// Plain code in a chain made it diverge (see [`Builder::chained`]).
+    /// Plain code in a chain made it diverge (see `Builder::chained`).
     pub(crate) plain: AtomicBool,
     pub(crate) disposed: AtomicBool,
 }

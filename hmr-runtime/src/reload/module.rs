@@ -234,7 +234,8 @@ impl Drop for Running {
 
 /// Runs `f` as the reload unit `name` (the Rust analog of evaluating a JS module).
 ///
-/// The first call is version 1; each later call is a *re-execution*: tracked
+/// The first call is version 1 (again after a version that left the module
+/// holding nothing, which forgets it); each later call is a *re-execution*: tracked
 /// calls inside are matched to the living tracks by structural path, tracks
 /// that are reached again are updated (`track-update`), and tracks of this
 /// module that the new version did not reach are disposed (`track-dispose`).

@@ -54,7 +54,7 @@ fn register(name: &str, code: Code) {
 }
 
 /// Registers `f` as the root of module `name` and runs it (version 1, or the
-/// next version if `name` ran before). [`reload`] runs every root again.
+/// next version if `name` ran before and still holds a track). [`reload`] runs every root again.
 ///
 /// A later `root` with the same name replaces the registered function (a new
 /// version of the code) and runs it. A root registered inside a tokio runtime
