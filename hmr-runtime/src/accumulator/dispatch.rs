@@ -1,7 +1,7 @@
 //! Emission: events go to the reducer (when they touch the store) and to
 //! listeners (captures on this thread, installed sinks).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 
@@ -123,7 +123,10 @@ pub(crate) fn route_event(event: Event, reduce: bool, horizon: u64) {
 /// Reduce, publish, and return the swaps and disposers the reduction made
 /// due (those of forgotten entities are dropped unrun).
 fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
-    let mut fx = Effects::default();
+    // Every tracked call in a module comes through here several times: the
+    // buffers of its effects are this thread's, reused (a re-entry, from a
+    // `Drop` run below, gets fresh ones).
+    let Scratch { mut fx, mut dropped } = SCRATCH.try_with(Cell::take).unwrap_or_default();
     let mut published = Vec::new();
     {
         let mut store = store();
@@ -135,13 +138,19 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
             reduce(&mut store, event, &mut fx);
         }
         while !fx.events.is_empty() {
-            for follow in std::mem::take(&mut fx.events) {
+            let mut follows = std::mem::take(&mut fx.events);
+            for follow in follows.drain(..) {
                 if listening() {
                     reduce(&mut store, follow.clone(), &mut fx);
                     published.push((follow, EVERYONE));
                 } else {
                     reduce(&mut store, follow, &mut fx);
                 }
+            }
+            if fx.events.is_empty() {
+                fx.events = follows;
+            } else {
+                fx.events.extend(follows);
             }
         }
     }
@@ -150,20 +159,38 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
             publish(event, *horizon);
         }
     }
-    if fx.disposed.is_empty() && fx.forgotten.is_empty() {
-        return Aftermath { applies: fx.applies, disposers: Vec::new() };
-    }
-    let (run, forgotten): (Vec<Disposer>, Vec<Hook>) = {
+    let applies = std::mem::take(&mut fx.applies);
+    let mut run = Vec::new();
+    if !fx.disposed.is_empty() || !fx.forgotten.is_empty() {
         let mut map = hooks();
-        (
-            fx.disposed.iter().filter_map(|e| Some(map.remove(e)?.into_disposer(*e))).collect(),
-            fx.forgotten.iter().filter_map(|e| map.remove(e)).collect(),
-        )
-    };
-    // Dropped outside every lock: dropping a closure runs user code, which
-    // must not unwind into the caller (a module's commit).
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(forgotten)));
-    Aftermath { applies: fx.applies, disposers: run }
+        run.extend(fx.disposed.drain(..).filter_map(|e| Some(map.remove(&e)?.into_disposer(e))));
+        dropped.extend(fx.forgotten.drain(..).filter_map(|e| map.remove(&e)));
+    }
+    if !dropped.is_empty() {
+        // Dropped outside every lock: dropping a closure runs user code,
+        // which must not unwind into the caller (a module's commit).
+        let _ = catch_unwind(AssertUnwindSafe(|| dropped.clear()));
+        if !dropped.is_empty() {
+            // A `Drop` panicked part way: the rest go with the buffer.
+            let rest = std::mem::take(&mut dropped);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(rest)));
+        }
+    }
+    let _ = SCRATCH.try_with(|scratch| scratch.set(Scratch { fx, dropped }));
+    Aftermath { applies, disposers: run }
+}
+
+/// The buffers of [`reduce_and_publish`], kept between calls.
+#[derive(Default)]
+struct Scratch {
+    fx: Effects,
+    /// The hooks of forgotten entities, dropped once every lock is released.
+    dropped: Vec<Hook>,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> =
+        const { Cell::new(Scratch { fx: Effects::new(), dropped: Vec::new() }) };
 }
 
 /// Hand `event` to the listeners numbered up to `horizon` (it does not touch

@@ -2,7 +2,6 @@
 //! store lets go of it (its graph, its `on_dispose` callbacks).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -11,6 +10,7 @@ use crate::living::commit::Commit;
 pub(crate) use crate::living::graph::Disposer;
 use crate::living::graph::{Applied, Built, Node, apply};
 use crate::store::records::Apply;
+use crate::support::{IdMap, id_map};
 
 /// What happens to an entity when the store lets go of it.
 pub(crate) enum Hook {
@@ -64,9 +64,9 @@ impl Drop for Disposing {
     }
 }
 
-static HOOKS: Mutex<BTreeMap<EntityId, Hook>> = Mutex::new(BTreeMap::new());
+static HOOKS: Mutex<IdMap<EntityId, Hook>> = Mutex::new(id_map());
 
-pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
+pub(crate) fn hooks() -> MutexGuard<'static, IdMap<EntityId, Hook>> {
     HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn hooks() -> MutexGuard<'static, BTreeMap<EntityId, Hook>> {
 /// graph that results. Returns the living parts it replaced, to dispose once
 /// the commit is published.
 pub(crate) fn apply_update(update: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
-    let graph = |e: &EntityId, map: &BTreeMap<EntityId, Hook>| match map.get(e) {
+    let graph = |e: &EntityId, map: &IdMap<EntityId, Hook>| match map.get(e) {
         Some(Hook::Graph(b)) => Some(b.clone()),
         _ => None,
     };

@@ -1,14 +1,13 @@
 //! The reducer: the only code that mutates the store.
 
-use std::collections::BTreeMap;
-
 use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name, TrackId,
 };
 use crate::store::records::{
-    Apply, Before, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store,
+    Apply, Before, Captures, EntityRecord, ModuleRecord, OpenCall, PREVIOUS_ENTITIES, Stage, Store,
     TrackRecord, Undo,
 };
+use crate::support::IdMap;
 
 /// What reducing one event caused besides the store change: follow-up events
 /// (reduced and published after it) and entities whose owners must dispose them.
@@ -21,6 +20,17 @@ pub(crate) struct Effects {
     pub(crate) forgotten: Vec<EntityId>,
     /// Committed updates of living tracks: their entities swap now.
     pub(crate) applies: Vec<Apply>,
+}
+
+impl Effects {
+    pub(crate) const fn new() -> Effects {
+        Effects {
+            events: Vec::new(),
+            disposed: Vec::new(),
+            forgotten: Vec::new(),
+            applies: Vec::new(),
+        }
+    }
 }
 
 /// Apply `event` to `store` (taken by value: what it carries moves into
@@ -37,10 +47,10 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
                 module,
                 reset,
                 item_of,
-                captured: Vec::new(),
+                captured: Captures::default(),
                 detached: false,
             };
-            store.open.insert(call, Box::new(open));
+            store.open.insert(call, open);
         }
         Event::ConstructorCallReturn { entity, track, call, name, shape } => {
             captured(store, EntityKind::Constructor, entity, track.zip(call), name, shape);
@@ -79,6 +89,7 @@ pub(crate) fn reduce(store: &mut Store, event: Event, fx: &mut Effects) {
                     } else {
                         fx.applies.extend(stage.applies);
                     }
+                    crate::store::records::give_back_touched(stage.touched);
                 }
                 commit_module(store, &module, fx);
             } else if let Some(stage) = stage {
@@ -154,6 +165,7 @@ fn module_call(store: &mut Store, module: &str, version: u64) {
     let stage = Stage {
         module: store.modules.get(module).cloned(),
         applies: crate::store::records::spare_applies(),
+        touched: crate::store::records::spare_touched(),
         ..Stage::default()
     };
     store.staged.insert(module.to_owned(), stage);
@@ -180,7 +192,6 @@ fn track_return(
     fx: &mut Effects,
 ) {
     let Some(open) = store.open.remove(&call) else { return };
-    let open = *open;
     // A call whose version was rolled back, whose track was disposed, or that
     // a newer version of its module overtook (an old future finishing late)
     // belongs to no committed graph: what it built is disposed, the record
@@ -190,18 +201,18 @@ fn track_return(
             if now.name == then.name && now.version > then.version)
     });
     if open.detached || overtaken {
-        for captured in &open.captured {
-            store.entities.remove(captured);
-            fx.disposed.push(*captured);
+        for captured in open.captured.iter() {
+            store.entities.remove(&captured);
+            fx.disposed.push(captured);
         }
         return;
     }
     // Last entity wins: the intermediate entities of the call are parts of
     // the final one; only a track's current and previous entities are kept.
-    for captured in &open.captured {
-        if Some(*captured) != entity {
-            store.entities.remove(captured);
-            fx.forgotten.push(*captured);
+    for captured in open.captured.iter() {
+        if Some(captured) != entity {
+            store.entities.remove(&captured);
+            fx.forgotten.push(captured);
         }
     }
     let Store { tracks, staged, entities, .. } = store;
@@ -215,7 +226,7 @@ fn track_return(
 /// A track's execution that captured nothing returned: it keeps its entity
 /// (last entity wins), and a new module version still counts as an update.
 fn reached_without_entity(
-    tracks: &mut BTreeMap<TrackId, TrackRecord>,
+    tracks: &mut IdMap<TrackId, TrackRecord>,
     stage: Option<&mut Stage>,
     open: OpenCall,
     id: TrackId,
@@ -236,15 +247,15 @@ fn reached_without_entity(
         stage
             .touched
             .entry(id)
-            .or_insert_with(|| Undo::Changed(Box::new(Before { module: old_module, ..before })));
+            .or_insert_with(|| Undo::Changed(Before { module: old_module, ..before }));
     }
 }
 
 /// A track's execution that captured `entity` returned: create the track,
 /// or update it (`track-update`, and a swap due at the module's commit).
 fn reached(
-    tracks: &mut BTreeMap<TrackId, TrackRecord>,
-    entities: &BTreeMap<EntityId, EntityRecord>,
+    tracks: &mut IdMap<TrackId, TrackRecord>,
+    entities: &IdMap<EntityId, EntityRecord>,
     mut stage: Option<&mut Stage>,
     open: OpenCall,
     id: TrackId,
@@ -291,7 +302,7 @@ fn reached(
     if let (Some(stage), Some(mut before)) = (stage.as_deref_mut(), before.take()) {
         before.module = old_module;
         before.site = old_site;
-        stage.touched.insert(id, Undo::Changed(Box::new(before)));
+        stage.touched.insert(id, Undo::Changed(before));
     }
     if !new_module_version && prev_entity == Some(entity) {
         return;
@@ -337,6 +348,9 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let mut tracks: Vec<(TrackId, bool)> = module_tracks(store, module)
         .map(|t| (t.id, this_version(&t.module) || running.binary_search(&t.id).is_ok()))
         .collect();
+    // In id order, so that the disposals below come in the same order on
+    // every run.
+    tracks.sort_unstable();
     // Tracks made while a track handled items live as long as it does.
     let owners: Vec<(usize, TrackId)> = tracks
         .iter()
@@ -416,13 +430,17 @@ fn rollback_module(
             open.module.as_ref().is_some_and(|m| m.name == module && m.version == attempted);
         if failed {
             open.detached = true;
-            for captured in open.captured.drain(..) {
+            for captured in open.captured.take() {
                 store.entities.remove(&captured);
                 fx.disposed.push(captured);
             }
         }
     }
-    for (id, undo) in stage.touched {
+    let Stage { touched, removed_entities, module: module_before, .. } = stage;
+    // In id order, so that a rollback disposes in the same order every time.
+    let mut undos: Vec<(TrackId, Undo)> = touched.into_iter().collect();
+    undos.sort_unstable_by_key(|(id, _)| *id);
+    for (id, undo) in undos {
         let Some(now) = store.tracks.get_mut(&id) else { continue };
         let kept = |e: &EntityId| match &undo {
             Undo::Created => false,
@@ -439,7 +457,6 @@ fn rollback_module(
                 store.tracks.remove(&id);
             }
             Undo::Changed(before) => {
-                let before = *before;
                 now.version = before.version;
                 now.change = before.change;
                 now.entity = before.entity;
@@ -452,8 +469,8 @@ fn rollback_module(
             }
         }
     }
-    store.entities.extend(stage.removed_entities);
-    let mut record = stage.module.unwrap_or_else(|| ModuleRecord {
+    store.entities.extend(removed_entities);
+    let mut record = module_before.unwrap_or_else(|| ModuleRecord {
         name: module.to_owned(),
         version: 0,
         keys: Vec::new(),

@@ -68,6 +68,38 @@ struct Cold {
     parked: Option<Frame>,
 }
 
+thread_local! {
+    /// Cold parts of closed sync frames, emptied, for the next frames that
+    /// need one: every call in a module that builds an entity needs one.
+    #[allow(clippy::vec_box, reason = "the boxes are what is reused, to become frames' cold parts")]
+    static SPARE_COLD: RefCell<Vec<Box<Cold>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many emptied cold parts a thread keeps.
+const SPARE_COLD_KEPT: usize = 16;
+
+/// An empty cold part: a spare one, or a new one.
+fn spare_cold() -> Box<Cold> {
+    SPARE_COLD
+        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Empties `cold` (what it held is dropped here) and keeps it as a spare.
+#[cold]
+fn recycle_cold(mut cold: Box<Cold>) {
+    drop(std::mem::take(&mut *cold));
+    let _ = SPARE_COLD.try_with(|spare| {
+        if let Ok(mut spare) = spare.try_borrow_mut()
+            && spare.len() < SPARE_COLD_KEPT
+        {
+            spare.push(cold);
+        }
+    });
+}
+
 /// An async frame between two polls, kept in its own cold part (which every
 /// async frame has): the future that owns it holds one pointer, not a
 /// `Frame`, and parking it allocates nothing.
@@ -190,7 +222,7 @@ impl Frame {
     }
 
     fn cold(&mut self) -> &mut Cold {
-        self.cold.get_or_insert_with(Box::default)
+        self.cold.get_or_insert_with(spare_cold)
     }
 
     /// The `track-call` event of this frame; `path` is its materialised path.
@@ -606,10 +638,14 @@ impl Stack {
             }
             self.leaked_above(depth);
         }
-        let frame = self.frames.last()?;
+        let frame = self.frames.last_mut()?;
         let closed = Closed::of(frame);
         self.counters.truncate(frame.counters_from);
+        let cold = frame.cold.take();
         self.frames.truncate(depth - 1);
+        if let Some(cold) = cold {
+            recycle_cold(cold);
+        }
         closed
     }
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::{IdMap, id_map};
+
 use crate::events::{
     CallId, Change, EntityId, EntityKind, ModuleVersion, Name, Path, Site, SubscriptionId, TrackId,
 };
@@ -25,6 +27,25 @@ pub(crate) fn spare_applies() -> Vec<Apply> {
     std::mem::take(&mut *SPARE_APPLIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
 }
 
+/// The undo log of one module execution's tracks, kept between executions
+/// like [`SPARE_APPLIES`].
+static SPARE_TOUCHED: std::sync::Mutex<IdMap<TrackId, Undo>> = std::sync::Mutex::new(id_map());
+
+/// The spare undo log for a module execution (empty, with room).
+pub(crate) fn spare_touched() -> IdMap<TrackId, Undo> {
+    std::mem::take(&mut *SPARE_TOUCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// Keeps `touched`'s room for the next execution (emptied here), if it is
+/// the larger.
+pub(crate) fn give_back_touched(mut touched: IdMap<TrackId, Undo>) {
+    touched.clear();
+    let mut spare = SPARE_TOUCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if touched.capacity() > spare.capacity() {
+        *spare = touched;
+    }
+}
+
 /// Keeps `applies`'s room for the next execution, if it is the larger.
 pub(crate) fn give_back(applies: Vec<Apply>) {
     let mut spare = SPARE_APPLIES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -42,17 +63,15 @@ pub(crate) const PREVIOUS_ENTITIES: usize = 8;
 /// still appear as another track's `parent`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Store {
-    pub(crate) tracks: BTreeMap<TrackId, TrackRecord>,
+    pub(crate) tracks: IdMap<TrackId, TrackRecord>,
     pub(crate) modules: BTreeMap<String, ModuleRecord>,
-    pub(crate) entities: BTreeMap<EntityId, EntityRecord>,
-    pub(crate) subscriptions: BTreeMap<SubscriptionId, EntityId>,
+    pub(crate) entities: IdMap<EntityId, EntityRecord>,
+    pub(crate) subscriptions: IdMap<SubscriptionId, EntityId>,
     /// Executions in flight whose events reach the store (inside a module,
     /// or having captured an entity), one per call: executions of one track
-    /// may overlap (`async fn` futures).
-    /// Boxed: a map of large values allocates large nodes, and this one is
-    /// emptied and refilled on every call (glibc consolidates its free lists
-    /// on every large allocation).
-    pub(crate) open: BTreeMap<CallId, Box<OpenCall>>,
+    /// may overlap (`async fn` futures). A hash table keeps its room when
+    /// emptied, so a call that opens and closes allocates nothing here.
+    pub(crate) open: IdMap<CallId, OpenCall>,
     /// Module records and their tracks as they were before a running
     /// re-execution, restored if it panics.
     pub(crate) staged: BTreeMap<String, Stage>,
@@ -154,10 +173,49 @@ pub(crate) struct OpenCall {
     pub(crate) reset: bool,
     pub(crate) item_of: Option<TrackId>,
     /// Entities captured in this call; all but the last are dropped at return.
-    pub(crate) captured: Vec<EntityId>,
+    pub(crate) captured: Captures,
     /// Its version was rolled back or its track disposed while it ran: what
     /// it builds is disposed at its return, and no record is touched.
     pub(crate) detached: bool,
+}
+
+/// The entities one call captured, in order: the first two (most calls
+/// capture one or two) inline, the rest on the heap.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Captures {
+    first: [Option<EntityId>; 2],
+    more: Vec<EntityId>,
+}
+
+impl Captures {
+    pub(crate) fn push(&mut self, entity: EntityId) {
+        match self.first.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(entity),
+            None => self.more.push(entity),
+        }
+    }
+
+    /// The entities, in the order captured.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = EntityId> + '_ {
+        self.first.iter().flatten().chain(&self.more).copied()
+    }
+
+    /// Takes the entities out, in the order captured.
+    pub(crate) fn take(&mut self) -> impl Iterator<Item = EntityId> + use<> {
+        std::mem::take(self).into_iter()
+    }
+}
+
+impl IntoIterator for Captures {
+    type Item = EntityId;
+    type IntoIter = std::iter::Chain<
+        std::iter::Flatten<std::array::IntoIter<Option<EntityId>, 2>>,
+        std::vec::IntoIter<EntityId>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().flatten().chain(self.more)
+    }
 }
 
 /// How to undo what a module execution did to one track.
@@ -167,7 +225,7 @@ pub(crate) enum Undo {
     Created,
     /// It changed it; these are the fields as they were (an execution never
     /// changes a track's key or path).
-    Changed(Box<Before>),
+    Changed(Before),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +261,7 @@ impl Before {
 pub(crate) struct Stage {
     pub(crate) module: Option<ModuleRecord>,
     /// Each track this execution changed, and how to undo it.
-    pub(crate) touched: BTreeMap<TrackId, Undo>,
+    pub(crate) touched: IdMap<TrackId, Undo>,
     /// Entity records it removed (superseded), restored by a rollback.
     pub(crate) removed_entities: Vec<(EntityId, EntityRecord)>,
     /// Entities this execution superseded; forgotten only if it commits.
@@ -215,11 +273,11 @@ pub(crate) struct Stage {
 impl Store {
     pub(crate) const fn new() -> Store {
         Store {
-            tracks: BTreeMap::new(),
+            tracks: id_map(),
             modules: BTreeMap::new(),
-            entities: BTreeMap::new(),
-            subscriptions: BTreeMap::new(),
-            open: BTreeMap::new(),
+            entities: id_map(),
+            subscriptions: id_map(),
+            open: id_map(),
             staged: BTreeMap::new(),
         }
     }
@@ -232,21 +290,23 @@ impl Store {
 
     /// Every stored track, ordered by id.
     pub fn tracks(&self) -> impl Iterator<Item = &TrackRecord> {
-        self.tracks.values()
+        let mut tracks: Vec<&TrackRecord> = self.tracks.values().collect();
+        tracks.sort_unstable_by_key(|t| t.id);
+        tracks.into_iter()
     }
 
-    /// Stored tracks with static key `key`.
+    /// Stored tracks with static key `key`, ordered by id.
     pub fn tracks_with_key<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a TrackRecord> {
-        self.tracks.values().filter(move |t| t.key == key)
+        self.tracks().filter(move |t| t.key == key)
     }
 
-    /// Stored tracks whose key ends with `suffix` (`"::prices"`): handy in tests,
-    /// where the crate's path prefix is noise.
+    /// Stored tracks whose key ends with `suffix` (`"::prices"`), ordered by
+    /// id: handy in tests, where the crate's path prefix is noise.
     pub fn tracks_ending_with<'a>(
         &'a self,
         suffix: &'a str,
     ) -> impl Iterator<Item = &'a TrackRecord> {
-        self.tracks.values().filter(move |t| t.key.ends_with(suffix))
+        self.tracks().filter(move |t| t.key.ends_with(suffix))
     }
 
     /// The module `name`.
@@ -266,14 +326,21 @@ impl Store {
         self.entities.get(&id)
     }
 
-    /// Every held entity.
+    /// Every held entity, ordered by id.
     pub fn entities(&self) -> impl Iterator<Item = (EntityId, &EntityRecord)> {
-        self.entities.iter().map(|(id, e)| (*id, e))
+        let mut entities: Vec<(EntityId, &EntityRecord)> =
+            self.entities.iter().map(|(id, e)| (*id, e)).collect();
+        entities.sort_unstable_by_key(|(id, _)| *id);
+        entities.into_iter()
     }
 
-    /// Living subscriptions and the entity each consumes.
+    /// Living subscriptions and the entity each consumes, ordered by
+    /// subscription.
     pub fn subscriptions(&self) -> impl Iterator<Item = (SubscriptionId, EntityId)> + '_ {
-        self.subscriptions.iter().map(|(s, e)| (*s, *e))
+        let mut subscriptions: Vec<(SubscriptionId, EntityId)> =
+            self.subscriptions.iter().map(|(s, e)| (*s, *e)).collect();
+        subscriptions.sort_unstable();
+        subscriptions.into_iter()
     }
 
     /// The structural name of a track's current entity.
