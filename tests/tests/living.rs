@@ -964,3 +964,43 @@ fn a_reload_from_a_thread_without_a_runtime_starts_new_subscriptions_on_the_root
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+// ---- a listener installed half-way through a call ---------------------------
+
+/// Builds a source, then starts watching and builds a hot operator on it.
+#[hmr_track(key = "living::watched_half_way")]
+fn watched_half_way(
+    factor: u32,
+) -> (hmr_runtime::streams::HotMap<hmr_runtime::Source<u32>, u32>, Vec<Event>) {
+    let input = source(futures::stream::iter(1..=3u32));
+    capture_events(|| input.hot_map(move |x| x * factor))
+}
+
+/// Unwatched, a call in a module defers its events to its return
+/// (docs/design.md §4.1). A listener installed inside it sees what the call
+/// captures from then on, the store still takes every event, and the next
+/// version finds the living chain (`fn-only`) and swaps into it.
+#[test]
+fn a_listener_installed_inside_a_call_sees_its_later_captures() {
+    let (mut living, seen) = module("living-half-way", || watched_half_way(10)).unwrap();
+    let names: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::OperatorFunCall { name, .. }
+            | Event::PipeCallReturn { name, .. }
+            | Event::FactoryCallReturn { name, .. } => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["source.hot_map(fn)"], "only what came after the listener: {seen:?}");
+    let store = snapshot();
+    let track = store.tracks_with_key("living::watched_half_way").next().expect("stored");
+    assert_eq!(store.entity_name(track.id), Some("source.hot_map(fn)"));
+
+    let (_spent, _) = module("living-half-way", || watched_half_way(100)).unwrap();
+    let store = snapshot();
+    let track = store.tracks_with_key("living::watched_half_way").next().expect("stored");
+    assert_eq!(track.change, Some(Change::FnOnly), "the living chain was found");
+    let first = futures::executor::block_on(living.next());
+    assert_eq!(first, Some(100), "the living chain runs the new closure");
+}

@@ -79,7 +79,7 @@ thread_local! {
 
 /// Reduce `event` (and what it causes) into the store, then publish them all.
 pub(crate) fn emit(event: Event) {
-    reduce_and_publish(event, EVERYONE).finish("");
+    reduce_and_publish([(event, EVERYONE)]).finish("");
 }
 
 /// [`emit`] when calls are recorded (the `enabled` feature).
@@ -93,7 +93,7 @@ pub(crate) fn emit_if_enabled(event: Event) {
 /// causes to everyone), and hands back the swaps and disposers it made due,
 /// to run once the caller has released its locks.
 pub(crate) fn emit_deferring_disposal(event: Event, horizon: u64) -> Aftermath {
-    reduce_and_publish(event, horizon)
+    reduce_and_publish([(event, horizon)])
 }
 
 /// Runs disposers; one that panics is reported as a `reload-error` of
@@ -114,15 +114,23 @@ pub(crate) fn dispose_all(module: &str, disposers: Vec<Disposer>) {
 /// it to the listeners within the scope's horizon (0: none).
 pub(crate) fn route_event(event: Event, reduce: bool, horizon: u64) {
     if reduce {
-        reduce_and_publish(event, horizon).finish("");
+        reduce_and_publish([(event, horizon)]).finish("");
     } else if horizon != 0 {
         publish(&event, horizon);
     }
 }
 
-/// Reduce, publish, and return the swaps and disposers the reduction made
-/// due (those of forgotten entities are dropped unrun).
-fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
+/// Reduce the events of a deferred scope (its `track-call` first), under
+/// one lock, published to no one (no listener was installed when they
+/// happened), and run what they made due. `events` is left empty.
+pub(crate) fn reduce_batch(events: &mut Vec<Event>) {
+    reduce_and_publish(events.drain(..).map(|e| (e, 0))).finish("");
+}
+
+/// Reduce `events` in order, publish each to the listeners up to its
+/// horizon, and return the swaps and disposers the reduction made due
+/// (those of forgotten entities are dropped unrun).
+fn reduce_and_publish(events: impl IntoIterator<Item = (Event, u64)>) -> Aftermath {
     // Every tracked call in a module comes through here several times: the
     // buffers of its effects are this thread's, reused (a re-entry, from a
     // `Drop` run below, gets fresh ones).
@@ -130,27 +138,28 @@ fn reduce_and_publish(event: Event, horizon: u64) -> Aftermath {
     let mut published = Vec::new();
     {
         let mut store = store();
-        // Listeners get a copy; the store takes the event itself.
-        if horizon != 0 && listening() {
-            reduce(&mut store, event.clone(), &mut fx);
-            published.push((event, horizon));
-        } else {
-            reduce(&mut store, event, &mut fx);
-        }
-        while !fx.events.is_empty() {
-            let mut follows = std::mem::take(&mut fx.events);
-            for follow in follows.drain(..) {
-                if listening() {
-                    reduce(&mut store, follow.clone(), &mut fx);
-                    published.push((follow, EVERYONE));
-                } else {
-                    reduce(&mut store, follow, &mut fx);
-                }
-            }
-            if fx.events.is_empty() {
-                fx.events = follows;
+        for (event, horizon) in events {
+            // Listeners get a copy; the store takes the event itself.
+            if horizon != 0 && listening() {
+                reduce(&mut store, event.clone(), &mut fx);
+                published.push((event, horizon));
             } else {
-                fx.events.extend(follows);
+                reduce(&mut store, event, &mut fx);
+            }
+            // What it caused, before the next event.
+            while !fx.events.is_empty() {
+                let mut follows = std::mem::take(&mut fx.events);
+                for follow in follows.drain(..) {
+                    if listening() {
+                        reduce(&mut store, follow.clone(), &mut fx);
+                        published.push((follow, EVERYONE));
+                    } else {
+                        reduce(&mut store, follow, &mut fx);
+                    }
+                }
+                if fx.events.is_empty() {
+                    fx.events = follows;
+                }
             }
         }
     }

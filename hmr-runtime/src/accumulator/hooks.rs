@@ -113,11 +113,30 @@ pub(crate) fn on_dispose(entity: EntityId, f: Disposer) {
     }
     let mut hooks = hooks();
     match hooks.get_mut(&entity) {
-        // An entity of this crate keeps its graph; the callback joins it.
-        Some(Hook::Graph(built)) => built.on_dispose(f),
+        // An entity of this crate keeps its graph; the callback joins it,
+        // outside the lock (a graph disposed already runs it at once).
+        Some(Hook::Graph(built)) => {
+            let built = built.clone();
+            drop(hooks);
+            built.on_dispose(f);
+        }
         Some(Hook::Dispose(callbacks)) => callbacks.push(f),
         None => {
             hooks.insert(entity, Hook::Dispose(vec![f]));
         }
+    }
+}
+
+/// Makes `graph` the hook of `entity`, a part it built: disposing the
+/// entity disposes the graph. Callbacks given to [`on_dispose`] for it
+/// before join the graph's.
+pub(crate) fn attach(entity: EntityId, graph: Arc<Built>) {
+    let mut map = hooks();
+    let Some(Hook::Dispose(callbacks)) = map.insert(entity, Hook::Graph(graph)) else { return };
+    let Some(Hook::Graph(graph)) = map.get(&entity) else { return };
+    let graph = graph.clone();
+    drop(map);
+    for callback in callbacks {
+        graph.on_dispose(callback);
     }
 }

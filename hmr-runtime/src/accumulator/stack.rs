@@ -66,6 +66,8 @@ struct Cold {
     built: Option<Arc<crate::living::graph::Built>>,
     /// An async frame between two polls: the frame itself (see [`Parked`]).
     parked: Option<Frame>,
+    /// A deferred frame's events so far, its `track-call` first.
+    pending: Vec<Event>,
 }
 
 thread_local! {
@@ -151,6 +153,11 @@ pub(crate) struct Frame {
     /// call from a `Drop` during a panic): it did not unwind *through* it.
     panicking_at_entry: bool,
     in_module: bool,
+    /// A sync call in a module that opened with no listener installed: its
+    /// events wait in its cold part and reach the store together at its
+    /// return, under one lock, and its graph's hook is attached then
+    /// (docs/design.md §4.1).
+    deferred: bool,
     cold: Option<Box<Cold>>,
 }
 
@@ -266,12 +273,29 @@ impl Closed {
             reduced: frame.reduced,
             announced: frame.announced,
             panicking_at_entry: frame.panicking_at_entry,
+            batch: None,
+            graph: None,
         })
+    }
+
+    /// [`of`](Closed::of) for a frame being closed: a deferred frame hands
+    /// over its batch and, if its entity is a part it built, its graph.
+    fn take(frame: &mut Frame) -> Option<Closed> {
+        let mut closed = Closed::of(frame)?;
+        if frame.deferred
+            && let Some(cold) = frame.cold.as_deref_mut()
+        {
+            closed.batch = Some(std::mem::take(&mut cold.pending));
+            closed.graph = frame
+                .entity
+                .and_then(|entity| cold.built.as_ref().filter(|b| b.holds(entity)).cloned());
+        }
+        Some(closed)
     }
 }
 
 /// What the `track-call-return` of a closed frame needs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub(crate) struct Closed {
     pub(crate) id: TrackId,
     pub(crate) call: CallId,
@@ -279,6 +303,23 @@ pub(crate) struct Closed {
     pub(crate) reduced: bool,
     pub(crate) announced: u64,
     pub(crate) panicking_at_entry: bool,
+    /// A deferred frame's events (its `track-call` first), to reduce with
+    /// its return.
+    pub(crate) batch: Option<Vec<Event>>,
+    /// A deferred frame's graph, to attach to its entity before its return
+    /// is reduced.
+    pub(crate) graph: Option<Arc<crate::living::graph::Built>>,
+}
+
+thread_local! {
+    /// An emptied batch, for the next deferred frame that captures.
+    static SPARE_BATCH: Cell<Vec<Event>> = const { Cell::new(Vec::new()) };
+}
+
+/// Keeps an emptied batch's room for the next deferred frame.
+pub(crate) fn recycle_batch(mut batch: Vec<Event>) {
+    batch.clear();
+    let _ = SPARE_BATCH.try_with(|spare| spare.set(batch));
 }
 
 #[derive(Debug, Default)]
@@ -401,9 +442,10 @@ impl Stack {
     }
 
     /// Open a sync scope; returns the new depth and whether the scope's
-    /// events go to the store.
+    /// events go to the store. In a module, with no listener (`!listening`),
+    /// its events are deferred to its return (see [`Frame::deferred`]).
     #[inline]
-    pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
+    pub(crate) fn push_call(&mut self, key: &'static Key, listening: bool) -> (usize, bool) {
         let p = self.place(key.hash);
         let frame = Frame {
             id: p.id,
@@ -419,6 +461,7 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
+            deferred: p.in_module && !listening,
             cold: None,
         };
         // With room known, the frame is written straight into the buffer;
@@ -457,6 +500,7 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
+            deferred: false,
             cold: Some(Box::new(Cold { link: Link::Captured(parent_node), ..Cold::default() })),
         }
     }
@@ -491,6 +535,7 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
+            deferred: false,
             cold: Some(Box::new(Cold { keyed: Some(keyed), ..Cold::default() })),
         });
         (self.frames.len(), p.in_module)
@@ -516,6 +561,7 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
+            deferred: false,
             cold: Some(Box::new(Cold {
                 keyed: Some(keyed),
                 link: Link::Captured(parent_node),
@@ -563,6 +609,7 @@ impl Stack {
             in_module: true,
             item: false,
             item_of: None,
+            deferred: false,
             cold: Some(Box::new(Cold { module: Some(module), ..Cold::default() })),
         }
     }
@@ -603,6 +650,7 @@ impl Stack {
             in_module,
             item: true,
             item_of: Some(track),
+            deferred: false,
             cold: None,
         });
         self.frames.len()
@@ -638,8 +686,14 @@ impl Stack {
             }
             self.leaked_above(depth);
         }
-        let frame = self.frames.last_mut()?;
-        let closed = Closed::of(frame);
+        let index = self.frames.len().checked_sub(1)?;
+        if self.frames[index].deferred && self.frames[index].call.0 == 0 {
+            // It captured nothing: its `track-call` is built now, to reduce
+            // with its return.
+            self.defer_call_event(index);
+        }
+        let frame = &mut self.frames[index];
+        let closed = Closed::take(frame);
         self.counters.truncate(frame.counters_from);
         let cold = frame.cold.take();
         self.frames.truncate(depth - 1);
@@ -717,6 +771,11 @@ impl Stack {
             return None;
         }
         let call = if self.frames[index].reduced {
+            if self.frames[index].deferred && self.frames[index].call.0 == 0 {
+                // A deferred frame's first capture: its `track-call` opens
+                // the batch (and numbers the call).
+                self.defer_call_event(index);
+            }
             None
         } else {
             let call = self.top_call_event();
@@ -735,12 +794,45 @@ impl Stack {
         Some((scope, call))
     }
 
-    /// The execution `call`, if it is the top frame, captured `entity`: last
-    /// entity wins.
-    pub(crate) fn captured(&mut self, call: CallId, entity: EntityId) {
-        if let Some(frame) = self.frames.last_mut().filter(|f| f.call == call) {
-            frame.entity = Some(entity);
+    /// Puts the `track-call` of the deferred frame at `index` first in its
+    /// batch.
+    fn defer_call_event(&mut self, index: usize) {
+        let path = self.node_at(index);
+        let event = self.frames[index].call_event(&path);
+        let cold = self.frames[index].cold();
+        if cold.pending.capacity() == 0 {
+            cold.pending = SPARE_BATCH.try_with(Cell::take).unwrap_or_default();
         }
+        cold.pending.push(event);
+    }
+
+    /// The execution `call`, if it is the top frame, captured `entity`: last
+    /// entity wins. If that frame is deferred, its capture event (taken out
+    /// of `event`) joins its batch, unless a listener was installed since it
+    /// opened (`listening`): then the frame stops deferring, and its batch is
+    /// returned, to reduce before `event`.
+    pub(crate) fn captured(
+        &mut self,
+        call: CallId,
+        entity: EntityId,
+        event: &mut Option<Event>,
+        listening: bool,
+    ) -> Vec<Event> {
+        let Some(frame) = self.frames.last_mut().filter(|f| f.call == call) else {
+            return Vec::new();
+        };
+        frame.entity = Some(entity);
+        if !frame.deferred {
+            return Vec::new();
+        }
+        if listening {
+            frame.deferred = false;
+            return std::mem::take(&mut frame.cold().pending);
+        }
+        if let Some(event) = event.take() {
+            frame.cold().pending.push(event);
+        }
+        Vec::new()
     }
 
     /// Marks the top frame as announced to the listeners up to `publish` (0:

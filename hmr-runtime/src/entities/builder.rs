@@ -308,7 +308,7 @@ impl Builder {
         let entity = next_entity();
         let Some(building) = self.building else {
             if let Some(kind) = kind {
-                capture_in(None, kind, entity, name, 0);
+                capture_in(None, kind, entity, name, 0, None);
             }
             return entity;
         };
@@ -356,8 +356,7 @@ impl Builder {
             number
         };
         if let Some(kind) = kind {
-            hooks().insert(entity, Hook::Graph(building));
-            capture_in(self.scope, kind, entity, name, number);
+            capture_in(self.scope, kind, entity, name, number, Some(building));
         }
         entity
     }

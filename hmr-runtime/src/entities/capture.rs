@@ -1,9 +1,11 @@
 //! The entity-capture API: how entities (sources, channels, operator chains,
 //! hot closures) tell the accumulator that the open track scope built them.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::events::{EntityId, EntityKind, Name};
+use crate::living::graph::Built;
 
 static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 
@@ -37,7 +39,7 @@ static NEXT_ENTITY: AtomicU64 = AtomicU64::new(1);
 /// ```
 pub fn capture_entity(kind: EntityKind, name: impl Into<Name>) -> EntityId {
     let entity = next_entity();
-    capture_in(current_scope(), kind, entity, name.into(), 0);
+    capture_in(current_scope(), kind, entity, name.into(), 0, None);
     entity
 }
 
@@ -69,7 +71,9 @@ pub(crate) fn current_scope() -> Option<Scope> {
 }
 
 /// Records `entity` as built in `scope` (the innermost scope, looked up
-/// just before): last entity wins.
+/// just before): last entity wins. `graph` is the scope's graph if `entity`
+/// is a part of it: it becomes the entity's hook, now, or at the scope's
+/// return if the scope defers its events (then only for its last entity).
 #[cfg(feature = "enabled")]
 pub(crate) fn capture_in(
     scope: Option<Scope>,
@@ -77,9 +81,10 @@ pub(crate) fn capture_in(
     entity: EntityId,
     name: Name,
     shape: u64,
+    graph: Option<Arc<Built>>,
 ) {
-    use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish};
-    use crate::accumulator::stack::STACK;
+    use crate::accumulator::dispatch::{EVERYONE, emit, listening, publish, reduce_batch};
+    use crate::accumulator::stack::{STACK, recycle_batch};
     use crate::events::Event;
 
     let Some(scope) = scope else {
@@ -88,8 +93,21 @@ pub(crate) fn capture_in(
         }
         return;
     };
-    let _ = STACK.try_with(|stack| stack.borrow_mut().captured(scope.call, entity));
-    emit(Event::entity(kind, entity, Some((scope.track, scope.call)), name, shape));
+    let mut event = Some(Event::entity(kind, entity, Some((scope.track, scope.call)), name, shape));
+    let listening = listening();
+    let flushed = STACK
+        .try_with(|stack| stack.borrow_mut().captured(scope.call, entity, &mut event, listening))
+        .unwrap_or_default();
+    let Some(event) = event else { return }; // deferred to the scope's return
+    if let Some(graph) = graph {
+        crate::accumulator::hooks::attach(entity, graph);
+    }
+    if !flushed.is_empty() {
+        let mut flushed = flushed;
+        reduce_batch(&mut flushed);
+        recycle_batch(flushed);
+    }
+    emit(event);
 }
 
 #[cfg(not(feature = "enabled"))]
@@ -99,6 +117,7 @@ pub(crate) fn capture_in(
     _entity: EntityId,
     _name: Name,
     _shape: u64,
+    _graph: Option<Arc<Built>>,
 ) {
 }
 

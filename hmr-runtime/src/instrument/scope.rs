@@ -2,8 +2,9 @@
 
 use std::marker::PhantomData;
 
-use crate::accumulator::dispatch::{horizon, listening, route_event};
-use crate::accumulator::stack::{Closed, Frame, STACK, Stack};
+use crate::accumulator::dispatch::{horizon, listening, reduce_batch, route_event};
+use crate::accumulator::hooks::attach;
+use crate::accumulator::stack::{Closed, Frame, STACK, Stack, recycle_batch};
 use crate::events::callsite::Callsite;
 use crate::events::{Event, Outcome};
 
@@ -12,10 +13,13 @@ use crate::events::{Event, Outcome};
 #[must_use]
 pub fn enter(site: &'static Callsite) -> ScopeGuard {
     let key = site.key();
+    let listening = listening();
     let opened = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
-        let (depth, reduced) = stack.push_call(key);
-        let event = if reduced || listening() { announce_top(&mut stack) } else { None };
+        // In a module with no listener the scope defers its events to its
+        // return (docs/design.md §4.1); otherwise its `track-call` goes now.
+        let (depth, _) = stack.push_call(key, listening);
+        let event = if listening { announce_top(&mut stack) } else { None };
         (depth, event)
     });
     let Ok((depth, event)) = opened else {
@@ -58,7 +62,8 @@ impl Drop for ScopeGuard {
         // `Option`s) cost more than the rest of the scope.
         let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
         if let Ok(Some(closed)) = closed {
-            returned(closed, unwound_or(closed.panicking_at_entry, Outcome::Returned));
+            let outcome = unwound_or(closed.panicking_at_entry, Outcome::Returned);
+            returned(closed, outcome);
         }
     }
 }
@@ -93,11 +98,23 @@ pub(crate) fn close(frame: &Frame, outcome: Outcome) {
     }
 }
 
-/// Send a closed scope's `track-call-return` along the route of its call.
+/// Send a closed scope's `track-call-return` along the route of its call;
+/// a deferred scope's with the events it deferred, after attaching its
+/// graph to its entity.
 fn returned(closed: Closed, outcome: Outcome) {
-    let Closed { id, call, entity, reduced, announced, .. } = closed;
+    let Closed { id, call, entity, reduced, announced, batch, graph, .. } = closed;
+    if let (Some(entity), Some(graph)) = (entity, graph) {
+        attach(entity, graph);
+    }
     let event = Event::TrackCallReturn { id, call, entity, outcome };
-    send(event, Route { reduce: reduced, publish: announced });
+    match batch {
+        Some(mut batch) => {
+            batch.push(event);
+            reduce_batch(&mut batch);
+            recycle_batch(batch);
+        }
+        None => send(event, Route { reduce: reduced, publish: announced }),
+    }
 }
 
 /// Send an event along its route.

@@ -362,6 +362,11 @@ impl std::fmt::Debug for Built {
 }
 
 impl Built {
+    /// Whether `entity` is the entity of a part it built and captured.
+    pub(crate) fn holds(&self, entity: EntityId) -> bool {
+        lock(&self.parts).iter().rev().any(|p| p.captured && p.entity == entity)
+    }
+
     /// Runs `f` when it is disposed (after its parts).
     /// Runs `f` when the graph is disposed; at once if it is (or is being)
     /// disposed already.
