@@ -560,3 +560,41 @@ fn a_module_holding_nothing_is_forgotten_and_starts_over() {
     module("job-7", feed_v1).unwrap();
     assert_eq!(snapshot().module("job-7").unwrap().version, 2);
 }
+
+// ---- superseded entities ------------------------------------------------------
+
+/// Captures an entity by hand, with a callback holding `token`, then builds
+/// a chain: the chain is the track's entity, the first one superseded.
+#[hmr_track(key = "modules::superseded_by_hand")]
+fn superseded_by_hand(token: std::sync::Arc<()>, ran: std::sync::Arc<std::sync::Mutex<bool>>) {
+    let entity = capture_entity(EntityKind::Factory, "by hand");
+    on_dispose(entity, move || {
+        drop(token);
+        *ran.lock().unwrap() = true;
+    });
+    let chain = hmr_runtime::source(futures::stream::pending::<u32>());
+    drop(hmr_runtime::HmrStreamExt::hot_map(chain, |x| x + 1));
+}
+
+/// An entity superseded within its call (last entity wins) is forgotten:
+/// its callback is dropped, not run, and not kept either, whether the call
+/// defers its events (no listener) or not.
+#[test]
+fn a_superseded_entity_drops_its_callback_unrun() {
+    for watched in [false, true] {
+        let token = std::sync::Arc::new(());
+        let ran = std::sync::Arc::new(std::sync::Mutex::new(false));
+        let run =
+            || module("modules-superseded", || superseded_by_hand(token.clone(), ran.clone()));
+        if watched {
+            capture_events(run).0.unwrap();
+        } else {
+            run().unwrap();
+        }
+        assert!(!*ran.lock().unwrap(), "watched: {watched}: forgotten, not disposed");
+        assert_eq!(std::sync::Arc::strong_count(&token), 1, "watched: {watched}: dropped");
+        let store = snapshot();
+        let track = store.tracks_with_key("modules::superseded_by_hand").next().expect("stored");
+        assert_eq!(store.entity_name(track.id), Some("source.hot_map(fn)"));
+    }
+}

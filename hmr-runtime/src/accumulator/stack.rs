@@ -68,6 +68,8 @@ struct Cold {
     parked: Option<Frame>,
     /// A deferred frame's events so far, its `track-call` first.
     pending: Vec<Event>,
+    /// The last of `pending` is the capture of a part.
+    part_last: bool,
 }
 
 thread_local! {
@@ -806,15 +808,22 @@ impl Stack {
         cold.pending.push(event);
     }
 
-    /// The execution `call`, if it is the top frame, captured `entity`: last
-    /// entity wins. If that frame is deferred, its capture event (taken out
-    /// of `event`) joins its batch, unless a listener was installed since it
+    /// The execution `call`, if it is the top frame, captured `entity` (a
+    /// `part` of its graph, or an entity captured by hand): last entity
+    /// wins. If that frame is deferred, its capture event (taken out of
+    /// `event`) joins its batch, unless a listener was installed since it
     /// opened (`listening`): then the frame stops deferring, and its batch is
     /// returned, to reduce before `event`.
+    ///
+    /// A part's capture replaces the part captured just before it in the
+    /// batch: that one would be forgotten at the return, and, the frame's
+    /// hook being attached only then, it has nothing to forget. (An entity
+    /// captured by hand stays: `on_dispose` callbacks may be waiting on it.)
     pub(crate) fn captured(
         &mut self,
         call: CallId,
         entity: EntityId,
+        part: bool,
         event: &mut Option<Event>,
         listening: bool,
     ) -> Vec<Event> {
@@ -830,7 +839,12 @@ impl Stack {
             return std::mem::take(&mut frame.cold().pending);
         }
         if let Some(event) = event.take() {
-            frame.cold().pending.push(event);
+            let cold = frame.cold();
+            if cold.part_last {
+                cold.pending.pop();
+            }
+            cold.pending.push(event);
+            cold.part_last = part;
         }
         Vec::new()
     }

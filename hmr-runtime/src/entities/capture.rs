@@ -95,8 +95,11 @@ pub(crate) fn capture_in(
     };
     let mut event = Some(Event::entity(kind, entity, Some((scope.track, scope.call)), name, shape));
     let listening = listening();
+    let part = graph.is_some();
     let flushed = STACK
-        .try_with(|stack| stack.borrow_mut().captured(scope.call, entity, &mut event, listening))
+        .try_with(|stack| {
+            stack.borrow_mut().captured(scope.call, entity, part, &mut event, listening)
+        })
         .unwrap_or_default();
     let Some(event) = event else { return }; // deferred to the scope's return
     if let Some(graph) = graph {
