@@ -598,3 +598,34 @@ fn a_superseded_entity_drops_its_callback_unrun() {
         assert_eq!(store.entity_name(track.id), Some("source.hot_map(fn)"));
     }
 }
+
+// ---- a rollback of a track with a full history --------------------------------
+
+#[hmr_track(key = "modules::long_history")]
+fn long_history(fail: bool) {
+    capture_entity(EntityKind::Pipe, "source.hot_map(fn)");
+    assert!(!fail, "a broken version");
+}
+
+/// A track keeps its 8 latest previous entities; a version that drops the
+/// oldest and then panics puts back the list as it was, and the dropped
+/// entity's record with it, whether the call was watched or not.
+#[test]
+fn a_rollback_restores_a_full_history_of_previous_entities() {
+    for (name, watched) in [("modules-history", false), ("modules-history-watched", true)] {
+        for _ in 0..12 {
+            module(name, || long_history(false)).unwrap();
+        }
+        let before = snapshot();
+        let track = before.tracks().find(|t| t.path.starts_with(name)).expect("stored").clone();
+        assert_eq!(track.previous_entities.len(), 8, "a full history");
+        let run = || module(name, || long_history(true));
+        let result = if watched { capture_events(run).0 } else { run() };
+        assert!(result.is_err());
+        let after = snapshot();
+        assert_eq!(after.track(track.id), Some(&track), "{name}: the record as it was");
+        for entity in track.entity.iter().chain(&track.previous_entities) {
+            assert_eq!(after.entity(*entity), before.entity(*entity), "{name}: {entity:?}");
+        }
+    }
+}

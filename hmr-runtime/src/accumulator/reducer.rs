@@ -1,5 +1,7 @@
 //! The reducer: the only code that mutates the store.
 
+use std::collections::BTreeSet;
+
 use crate::events::{
     CallId, Change, DisposeReason, EntityId, EntityKind, Event, ModuleVersion, Name, TrackId,
 };
@@ -138,6 +140,15 @@ fn track_update(
             record.previous_entities.push(prev);
             if record.previous_entities.len() > PREVIOUS_ENTITIES {
                 let dropped = record.previous_entities.remove(0);
+                // A rollback puts it back (see `Before`).
+                let touched = record
+                    .module
+                    .as_ref()
+                    .and_then(|m| store.staged.get_mut(m.name.as_str()))
+                    .and_then(|stage| stage.touched.get_mut(&id));
+                if let Some(Undo::Changed(before)) = touched {
+                    before.popped.push(dropped);
+                }
                 if record.entity != Some(dropped) {
                     let removed = store.entities.remove(&dropped);
                     // Inside a running module the forgetting waits for
@@ -348,9 +359,6 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     let mut tracks: Vec<(TrackId, bool)> = module_tracks(store, module)
         .map(|t| (t.id, this_version(&t.module) || running.binary_search(&t.id).is_ok()))
         .collect();
-    // In id order, so that the disposals below come in the same order on
-    // every run.
-    tracks.sort_unstable();
     // Tracks made while a track handled items live as long as it does.
     let owners: Vec<(usize, TrackId)> = tracks
         .iter()
@@ -374,29 +382,34 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
             }
         }
     }
-    let mut keys: Vec<Name> = Vec::new();
+    // Few distinct keys among many tracks: a set, not a sort of them all.
+    let mut keys: BTreeSet<Name> = BTreeSet::new();
     let mut orphans: Vec<TrackId> = Vec::new();
     for &(id, kept) in &tracks {
         if kept {
-            keys.push(store.tracks[&id].key.clone());
+            let key = &store.tracks[&id].key;
+            if !keys.contains(key) {
+                keys.insert(key.clone());
+            }
         } else {
             orphans.push(id);
-            fx.events.push(Event::TrackDispose { id, reason: DisposeReason::Orphan });
         }
+    }
+    // Disposed in id order, the same on every run.
+    orphans.sort_unstable();
+    for &id in &orphans {
+        fx.events.push(Event::TrackDispose { id, reason: DisposeReason::Orphan });
     }
     // Calls of this version still running (no record yet) count too; calls
     // of tracks disposed now are cut off from the graph.
-    orphans.sort_unstable();
     for open in store.open.values_mut() {
         if this_version(&open.module) {
-            keys.push(open.key.clone());
+            keys.insert(open.key.clone());
         }
         if orphans.binary_search(&open.id).is_ok() {
             open.detached = true;
         }
     }
-    keys.sort_unstable();
-    keys.dedup();
     // A module that holds nothing now (no track kept, no call of it still
     // running) is forgotten: names made up per job or connection cost
     // nothing once their modules are done. Called again, it starts over at
@@ -407,7 +420,7 @@ fn commit_module(store: &mut Store, module: &str, fx: &mut Effects) {
     if !kept_any && !running {
         store.modules.remove(module);
     } else if let Some(record) = store.modules.get_mut(module) {
-        record.keys = keys;
+        record.keys = keys.into_iter().collect();
         record.last_error = None;
     }
 }
@@ -442,9 +455,13 @@ fn rollback_module(
     undos.sort_unstable_by_key(|(id, _)| *id);
     for (id, undo) in undos {
         let Some(now) = store.tracks.get_mut(&id) else { continue };
+        let previous = match &undo {
+            Undo::Created => Vec::new(),
+            Undo::Changed(b) => b.previous_entities(&now.previous_entities),
+        };
         let kept = |e: &EntityId| match &undo {
             Undo::Created => false,
-            Undo::Changed(b) => b.entity.as_ref() == Some(e) || b.previous_entities.contains(e),
+            Undo::Changed(b) => b.entity.as_ref() == Some(e) || previous.contains(e),
         };
         for entity in now.entity.iter().chain(&now.previous_entities) {
             if !kept(entity) {
@@ -460,7 +477,7 @@ fn rollback_module(
                 now.version = before.version;
                 now.change = before.change;
                 now.entity = before.entity;
-                now.previous_entities = before.previous_entities;
+                now.previous_entities = previous;
                 now.parent = before.parent;
                 now.module = before.module;
                 if let Some(site) = before.site {

@@ -233,7 +233,11 @@ pub(crate) struct Before {
     pub(crate) version: u64,
     pub(crate) change: Option<Change>,
     pub(crate) entity: Option<EntityId>,
-    pub(crate) previous_entities: Vec<EntityId>,
+    /// How many previous entities it had. The execution only appends to
+    /// them and drops the oldest (`popped`, in order), so they are the
+    /// first `previous_len` of `popped` followed by the record's: no copy.
+    pub(crate) previous_len: usize,
+    pub(crate) popped: Captures,
     pub(crate) parent: Option<TrackId>,
     /// Moved out of the record when replaced.
     pub(crate) module: Option<ModuleVersion>,
@@ -242,12 +246,18 @@ pub(crate) struct Before {
 }
 
 impl Before {
+    /// The previous entities as they were, given the record's `now`.
+    pub(crate) fn previous_entities(&self, now: &[EntityId]) -> Vec<EntityId> {
+        self.popped.iter().chain(now.iter().copied()).take(self.previous_len).collect()
+    }
+
     pub(crate) fn of(record: &TrackRecord) -> Before {
         Before {
             version: record.version,
             change: record.change,
             entity: record.entity,
-            previous_entities: record.previous_entities.clone(),
+            previous_len: record.previous_entities.len(),
+            popped: Captures::default(),
             parent: record.parent,
             module: None,
             site: None,
