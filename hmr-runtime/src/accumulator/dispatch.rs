@@ -38,17 +38,30 @@ impl Aftermath {
         }
         let mut commit = crate::living::commit::Commit::begin();
         let mut replaced = Vec::new();
+        let mut spent = Vec::with_capacity(applies.len());
         for apply in applies.drain(..) {
             // A user `Drop` that panics (an old closure, a replaced
             // pipeline) is reported; the other swaps still happen.
             match catch_unwind(AssertUnwindSafe(|| super::hooks::apply_update(apply, &mut commit)))
             {
-                Ok(parts) => replaced.extend(parts),
+                Ok(leftovers) => {
+                    replaced.extend(leftovers.replaced);
+                    if !leftovers.spent.is_empty() {
+                        spent.push(leftovers.spent);
+                    }
+                }
                 Err(payload) => swap_panicked(&*payload),
             }
         }
         for payload in commit.publish() {
             swap_panicked(&*payload);
+        }
+        // The new parts whose contents went to living ones hold user values
+        // (seeds, initial values): dropped now that the commit is unlocked.
+        for parts in spent {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(parts))) {
+                swap_panicked(&*payload);
+            }
         }
         for part in replaced {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| part.dispose())) {

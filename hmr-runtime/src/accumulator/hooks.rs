@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::events::EntityId;
 use crate::living::commit::Commit;
 pub(crate) use crate::living::graph::Disposer;
-use crate::living::graph::{Applied, Built, Node, apply};
+use crate::living::graph::{Applied, Built, Node, Part, apply};
 use crate::store::records::Apply;
 use crate::support::{IdMap, id_map};
 
@@ -70,12 +70,20 @@ pub(crate) fn hooks() -> MutexGuard<'static, IdMap<EntityId, Hook>> {
     HOOKS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What staging one committed update left to drop once the commit is
+/// published: the living parts it replaced (to dispose) and the new parts
+/// whose contents went to living ones (spent).
+#[derive(Default)]
+pub(crate) struct Leftovers {
+    pub(crate) replaced: Vec<Arc<dyn Node>>,
+    pub(crate) spent: Vec<Part>,
+}
+
 /// Stage the committed update `update` under `commit`: the living graph of
 /// its previous entity takes over the new one's (see
 /// [`apply`](crate::living::graph::apply)), and the new entity's hook is the
-/// graph that results. Returns the living parts it replaced, to dispose once
-/// the commit is published.
-pub(crate) fn apply_update(update: Apply, commit: &mut Commit) -> Vec<Arc<dyn Node>> {
+/// graph that results.
+pub(crate) fn apply_update(update: Apply, commit: &mut Commit) -> Leftovers {
     let graph = |e: &EntityId, map: &IdMap<EntityId, Hook>| match map.get(e) {
         Some(Hook::Graph(b)) => Some(b.clone()),
         _ => None,
@@ -84,18 +92,18 @@ pub(crate) fn apply_update(update: Apply, commit: &mut Commit) -> Vec<Arc<dyn No
         let map = hooks();
         (graph(&update.prev, &map), graph(&update.new, &map))
     };
-    let (Some(living), Some(fresh)) = (living, fresh) else { return Vec::new() };
+    let (Some(living), Some(fresh)) = (living, fresh) else { return Leftovers::default() };
     if Arc::ptr_eq(&living, &fresh) {
-        return Vec::new();
+        return Leftovers::default();
     }
-    let (graph, replaced) = match apply(update.change, &living, &fresh, commit) {
-        Applied::InPlace => (living, Vec::new()),
-        Applied::Rebuilt { graph, replaced } => (graph, replaced),
+    let (graph, leftovers) = match apply(update.change, &living, &fresh, commit) {
+        Applied::InPlace { spent } => (living, Leftovers { replaced: Vec::new(), spent }),
+        Applied::Rebuilt { graph, replaced } => (graph, Leftovers { replaced, spent: Vec::new() }),
     };
     let mut map = hooks();
     map.remove(&update.prev);
     map.insert(update.new, Hook::Graph(graph));
-    replaced
+    leftovers
 }
 
 /// Whether the execution that built `entity` rebuilt its chain for plain

@@ -398,8 +398,10 @@ impl Built {
 /// What [`apply`] made of a committed update.
 pub(crate) enum Applied {
     /// The living graph stays as it is, its parts having taken over the new
-    /// ones': the new entity is now its entity.
-    InPlace,
+    /// ones': the new entity is now its entity. `spent` are the new parts,
+    /// to drop once the commit is published (they hold user values: seeds,
+    /// initial values).
+    InPlace { spent: Vec<Part> },
     /// The new entity's graph: new parts and the living ones kept; the
     /// living parts it replaced are to be disposed once the commit is
     /// published.
@@ -415,7 +417,7 @@ pub(crate) fn apply(
     commit: &mut Commit,
 ) -> Applied {
     if Arc::ptr_eq(living, fresh) {
-        return Applied::InPlace;
+        return Applied::InPlace { spent: Vec::new() };
     }
     // Versions before are not needed any more (nor kept alive).
     drop(std::mem::take(&mut *lock(&fresh.living)));
@@ -427,7 +429,15 @@ pub(crate) fn apply(
     // stays, or replaces the living part at its position. What living parts
     // take is staged under `commit`: a running task sees all of it from one
     // item on, whatever the order here (docs/design.md §7.3).
-    let mut kept: Vec<Option<Arc<dyn Node>>> = vec![None; new.len()];
+    // Most chains have a few parts: their slots live on the stack.
+    let mut inline: [Option<Arc<dyn Node>>; 4] = Default::default();
+    let mut spilled: Vec<Option<Arc<dyn Node>>>;
+    let kept: &mut [Option<Arc<dyn Node>>] = if new.len() <= inline.len() {
+        &mut inline[..new.len()]
+    } else {
+        spilled = vec![None; new.len()];
+        &mut spilled
+    };
     for (index, part) in new.iter().enumerate().rev() {
         let node = if let Some(target) = part.node.follows() {
             match change {
@@ -453,14 +463,11 @@ pub(crate) fn apply(
     if unchanged {
         // An update in place: the living graph stays as it is.
         *lock(&living.parts) = old;
-        // The new parts' seeds and initial values are user values: dropped
-        // once the commit is unlocked.
-        commit.discard(new);
-        return Applied::InPlace;
+        return Applied::InPlace { spent: new };
     }
     let merged: Vec<Part> = new
         .into_iter()
-        .zip(&kept)
+        .zip(kept.iter())
         .map(|(part, kept)| match kept {
             Some(node) => Part { node: node.clone(), ..part },
             None => part,
