@@ -24,6 +24,7 @@
 //! This module knows nothing of tracks, stores or events: it is modelled
 //! with loom as it is (`commit/loom_tests.rs`).
 
+use std::collections::VecDeque;
 use std::task::Waker;
 
 use super::sync::{self, AtomicU64, AtomicWaker, Mutex, Ordering};
@@ -178,14 +179,19 @@ impl Commit {
                 // into the next, newest first. A reader whose item spans
                 // more than `KEPT` commits would then miss its epoch's letter.
                 let published = CLOCK.epoch.load(Ordering::Acquire);
-                let visible = state.letters.iter().take_while(|(e, _)| *e <= published).count();
+                // Letters are in epoch order: those past the published epoch
+                // (this commit's own) are at the end, so counting from the
+                // end costs nothing when the mailbox holds many.
+                let unpublished =
+                    state.letters.iter().rev().take_while(|(e, _)| *e > published).count();
+                let visible = state.letters.len() - unpublished;
                 for i in (0..visible.saturating_sub(KEPT)).rev() {
-                    let (_, old) = state.letters.remove(i);
+                    let Some((_, old)) = state.letters.remove(i) else { break };
                     // The letter it folds into moved down to `i`.
                     let rest = state.letters[i].1.absorb(old);
                     self.discard(rest);
                 }
-                state.letters.push((self.epoch, letter));
+                state.letters.push_back((self.epoch, letter));
                 mailbox.version.fetch_add(1, Ordering::AcqRel);
             }
             listed
@@ -274,7 +280,8 @@ pub(crate) struct Mailbox<T> {
 
 struct Inbox<T> {
     /// Staged letters, oldest first, each with the epoch it is visible from.
-    letters: Vec<(u64, T)>,
+    /// A deque: an unread mailbox folds its oldest letter on every commit.
+    letters: VecDeque<(u64, T)>,
     /// The epoch of the last commit that staged here: a commit lists each
     /// mailbox once, to wake it when published.
     listed: u64,
@@ -363,7 +370,7 @@ impl<T> Mailbox<T> {
     /// with (adoption at commit).
     pub(crate) fn take_last(&self) -> Option<T> {
         let mut letters = std::mem::take(&mut sync::lock(&self.state).letters);
-        letters.pop().map(|(_, l)| l)
+        letters.pop_back().map(|(_, l)| l)
     }
 
     /// Takes every letter whatever its epoch.
