@@ -4,6 +4,11 @@
 //! that defines the module it names, and looks for strongly connected
 //! components of that graph.
 //!
+//! A path through the crate root's re-exports (`crate::Source`,
+//! `crate::streams::Source`) counts as the module that defines the item; a
+//! file a `#[path]` attribute includes counts as the module it is declared
+//! as.
+//!
 //! On a failure, `cargo test -p hmr-runtime --test layers -- --nocapture`
 //! lists each cycle and the imports that close it.
 
@@ -31,6 +36,81 @@ fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
                 module.pop();
             }
             out.insert(module, path);
+        }
+    }
+    out
+}
+
+/// Files included with `#[path = "file.rs"] mod name;`: each file (by
+/// path) and the module it is declared as, from the declaring files.
+fn declared_paths(modules: &BTreeMap<Vec<String>, PathBuf>) -> BTreeMap<PathBuf, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (module, path) in modules {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            let Some(file) =
+                line.strip_prefix("#[path = \"").and_then(|rest| rest.strip_suffix("\"]"))
+            else {
+                continue;
+            };
+            // The `mod name;` it applies to (other attributes may sit between).
+            let Some(name) = lines.by_ref().find_map(|l| {
+                let l = l.strip_prefix("pub(crate) ").unwrap_or(l);
+                l.strip_prefix("mod ").and_then(|rest| rest.strip_suffix(';'))
+            }) else {
+                continue;
+            };
+            let included = path.parent().unwrap().join(file);
+            let mut declared = module.clone();
+            declared.push(name.trim().to_owned());
+            out.insert(included, declared);
+        }
+    }
+    out
+}
+
+/// The crate root's re-exports: each path an item is reachable by through
+/// them (`["Source"]`, `["streams", "Source"]`) and the path that defines
+/// it (`["entities", "source", "Source"]`).
+fn reexports(lib: &str) -> BTreeMap<Vec<String>, Vec<String>> {
+    let mut out: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    // `pub mod name { pub use crate::…; }`: items named `name::item`.
+    let mut rest = lib;
+    while let Some(at) = rest.find("pub mod ") {
+        rest = &rest[at + "pub mod ".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let after = rest[name.len()..].trim_start();
+        let Some(body) = after.strip_prefix('{') else { continue };
+        let body = &body[..body.find('}').map_or(body.len(), |end| {
+            // The block ends at the first `}` at depth 0 (groups nest).
+            let mut depth = 0usize;
+            body.char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => return true,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    false
+                })
+                .map_or(end, |(i, _)| i)
+        })];
+        for path in paths_named(body, &[]) {
+            if let Some(item) = path.last() {
+                out.insert(vec![name.clone(), item.clone()], path.clone());
+            }
+        }
+    }
+    // Root `pub use a::b::{c, d};`: items named `c`, `d`.
+    for line_start in lib.match_indices("\npub use ").map(|(i, _)| i + "\npub use ".len()) {
+        let mut found = Vec::new();
+        read_tree(lib, line_start, Vec::new(), &mut found);
+        for path in found {
+            let Some(item) = path.last().cloned() else { continue };
+            let defined = out.get(&path).cloned().unwrap_or(path);
+            out.insert(vec![item], defined);
         }
     }
     out
@@ -195,13 +275,31 @@ fn cycles<N: Ord + Clone>(edges: &BTreeMap<N, BTreeSet<N>>) -> Vec<Vec<N>> {
 /// The import graph of the runtime's files, and of its top-level modules.
 fn graphs() -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let modules = modules(&src);
+    let mut modules = modules(&src);
+    // Files included by `#[path]` are the modules they are declared as.
+    for (file, declared) in declared_paths(&modules) {
+        modules.retain(|_, path| *path != file);
+        modules.insert(declared, file);
+    }
+    let lib = code(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
+    let reexported = reexports(&lib);
+    // A path through the root's re-exports names the module defining it.
+    let resolve = |path: Vec<String>| -> Vec<String> {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| {
+                let defined = reexported.get(&path[..n])?;
+                Some(defined.iter().chain(&path[n..]).cloned().collect())
+            })
+            .unwrap_or(path)
+    };
     let name = |m: &[String]| if m.is_empty() { "lib".to_owned() } else { m.join("::") };
     let top = |m: &[String]| m.first().cloned().unwrap_or_else(|| "lib".to_owned());
     let (mut files, mut tops) = (BTreeMap::new(), BTreeMap::new());
     for (module, path) in &modules {
         let text = std::fs::read_to_string(path).unwrap();
-        let named = paths_named(&code(&text), module);
+        let named: Vec<Vec<String>> =
+            paths_named(&code(&text), module).into_iter().map(&resolve).collect();
         let entry: &mut BTreeSet<String> = files.entry(name(module)).or_default();
         let top_entry: &mut BTreeSet<String> = tops.entry(top(module)).or_default();
         for target in named.iter().filter_map(|p| file_of(&modules, p)) {
@@ -237,6 +335,15 @@ fn the_reader_follows_groups_and_super() {
     ] {
         assert!(found.contains(expected), "{expected} in {found:?}");
     }
+    let lib = "pub mod streams {\n    pub use crate::entities::source::{Source, input};\n}\n\
+               pub use streams::{Source, input};\npub use accumulator::stack::current_track;\n";
+    let reexported = reexports(lib);
+    let defined = |p: &[&str]| {
+        reexported.get(&p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).map(|d| d.join("::"))
+    };
+    assert_eq!(defined(&["Source"]).as_deref(), Some("entities::source::Source"));
+    assert_eq!(defined(&["streams", "input"]).as_deref(), Some("entities::source::input"));
+    assert_eq!(defined(&["current_track"]).as_deref(), Some("accumulator::stack::current_track"));
     let edges: BTreeMap<u8, BTreeSet<u8>> =
         [(1, [2].into()), (2, [3].into()), (3, [1].into()), (4, [1].into())].into();
     assert_eq!(cycles(&edges), [vec![1, 2, 3]]);
@@ -263,4 +370,13 @@ fn no_import_cycles() {
         }
     }
     assert!(top_cycles.is_empty() && file_cycles.is_empty(), "import cycles, listed above");
+}
+
+#[test]
+fn included_files_count_as_their_declared_modules() {
+    let (files, _) = graphs();
+    assert!(files.contains_key("accumulator::reducer::table_tests"), "{:?}", files.keys());
+    assert!(!files.contains_key("accumulator::reducer_table_tests"));
+    // Its `super::` is the reducer.
+    assert!(files["accumulator::reducer::table_tests"].contains("accumulator::reducer"));
 }
