@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::events::callsite::Key;
 use crate::events::ids::derive_id;
 use crate::events::{CallId, EntityId, Event, ModuleVersion, Name, Path, Site, TrackId};
+use crate::living::graph::Built;
 
 /// Numbers executions that reach the store or a listener (never 0).
 static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
@@ -35,7 +36,7 @@ pub(crate) struct Scope {
     /// it (outside one, a repeated call builds afresh).
     pub(crate) in_module: bool,
     /// What this execution built so far.
-    pub(crate) built: Arc<crate::living::graph::Built>,
+    pub(crate) built: Arc<Built>,
 }
 
 /// Where a frame's parent path comes from.
@@ -63,7 +64,7 @@ struct Cold {
     /// An async frame's repeat counters, kept between polls.
     saved_counters: Vec<(u64, u32)>,
     /// The parts the entity types built in this execution so far.
-    built: Option<Arc<crate::living::graph::Built>>,
+    built: Option<Arc<Built>>,
     /// An async frame between two polls: the frame itself (see [`Parked`]).
     parked: Option<Frame>,
     /// A deferred frame's events so far, its `track-call` first.
@@ -176,7 +177,7 @@ impl Frame {
 
     /// The parts this execution built (docs/design.md §5.1), shared with the store's
     /// hooks once an entity is captured.
-    pub(crate) fn built(&mut self) -> Arc<crate::living::graph::Built> {
+    pub(crate) fn built(&mut self) -> Arc<Built> {
         self.cold().built.get_or_insert_with(Arc::default).clone()
     }
 
@@ -267,6 +268,7 @@ impl Frame {
 
 impl Closed {
     /// What `frame`'s `track-call-return` needs, if anyone wants that event.
+    #[inline]
     pub(crate) fn of(frame: &Frame) -> Option<Closed> {
         (frame.reduced || frame.announced != 0).then_some(Closed {
             id: frame.id,
@@ -275,29 +277,29 @@ impl Closed {
             reduced: frame.reduced,
             announced: frame.announced,
             panicking_at_entry: frame.panicking_at_entry,
-            batch: None,
-            graph: None,
+            deferred: false,
         })
     }
 
-    /// [`of`](Closed::of) for a frame being closed: a deferred frame hands
-    /// over its batch and, if its entity is a part it built, its graph.
-    fn take(frame: &mut Frame) -> Option<Closed> {
-        let mut closed = Closed::of(frame)?;
-        if frame.deferred
-            && let Some(cold) = frame.cold.as_deref_mut()
-        {
-            closed.batch = Some(std::mem::take(&mut cold.pending));
-            closed.graph = frame
-                .entity
-                .and_then(|entity| cold.built.as_ref().filter(|b| b.holds(entity)).cloned());
+    /// A deferred frame's batch (its `track-call` first) and, if its entity
+    /// is a part it built, its graph, left on the stack by
+    /// [`pop_call`](Stack::pop_call); its cold part is recycled.
+    #[cold]
+    pub(crate) fn take_deferred(&self) -> Option<(Vec<Event>, Option<Arc<Built>>)> {
+        if !self.deferred {
+            return None;
         }
-        Some(closed)
+        let mut cold = STACK.try_with(|s| s.borrow_mut().closing.take()).ok().flatten()?;
+        let batch = std::mem::take(&mut cold.pending);
+        let graph =
+            self.entity.and_then(|entity| cold.built.as_ref().filter(|b| b.holds(entity)).cloned());
+        recycle_cold(cold);
+        Some((batch, graph))
     }
 }
 
 /// What the `track-call-return` of a closed frame needs.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Closed {
     pub(crate) id: TrackId,
     pub(crate) call: CallId,
@@ -305,12 +307,9 @@ pub(crate) struct Closed {
     pub(crate) reduced: bool,
     pub(crate) announced: u64,
     pub(crate) panicking_at_entry: bool,
-    /// A deferred frame's events (its `track-call` first), to reduce with
-    /// its return.
-    pub(crate) batch: Option<Vec<Event>>,
-    /// A deferred frame's graph, to attach to its entity before its return
-    /// is reduced.
-    pub(crate) graph: Option<Arc<crate::living::graph::Built>>,
+    /// It deferred its events: its cold part waits in `Stack::closing`
+    /// (see [`take_deferred`](Closed::take_deferred)).
+    pub(crate) deferred: bool,
 }
 
 thread_local! {
@@ -331,11 +330,13 @@ pub(crate) struct Stack {
     /// so far), each frame's after its parent's: the top frame's are always
     /// the tail, so a frame needs no vector of its own.
     counters: Vec<(u64, u32)>,
+    /// The cold part of the deferred frame just closed, for its return.
+    closing: Option<Box<Cold>>,
 }
 
 thread_local! {
     pub(crate) static STACK: RefCell<Stack> = const {
-        RefCell::new(Stack { frames: Vec::new(), counters: Vec::new() })
+        RefCell::new(Stack { frames: Vec::new(), counters: Vec::new(), closing: None })
     };
     /// The track whose per-item scope the code running on this thread is
     /// in (its id's bits; 0: none). See [`ItemScope`].
@@ -444,10 +445,11 @@ impl Stack {
     }
 
     /// Open a sync scope; returns the new depth and whether the scope's
-    /// events go to the store. In a module, with no listener (`!listening`),
-    /// its events are deferred to its return (see [`Frame::deferred`]).
+    /// events go to the store. In a module its events are deferred to its
+    /// return (see [`Frame::deferred`]), unless it is announced to listeners
+    /// ([`announce_top`](Stack::announce_top)).
     #[inline]
-    pub(crate) fn push_call(&mut self, key: &'static Key, listening: bool) -> (usize, bool) {
+    pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
         let p = self.place(key.hash);
         let frame = Frame {
             id: p.id,
@@ -463,7 +465,7 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
-            deferred: p.in_module && !listening,
+            deferred: p.in_module,
             cold: None,
         };
         // With room known, the frame is written straight into the buffer;
@@ -688,19 +690,39 @@ impl Stack {
             }
             self.leaked_above(depth);
         }
+        let frame = self.frames.last()?;
+        if frame.reduced || frame.announced != 0 {
+            return self.pop_call_cold();
+        }
+        // Nobody wants its return: it closes as it lies.
+        self.counters.truncate(frame.counters_from);
+        self.frames.truncate(depth - 1);
+        None
+    }
+
+    /// [`pop_call`](Stack::pop_call) of a top frame whose return someone
+    /// wants: its deferred events go with it, its cold part is reused.
+    #[inline(never)]
+    fn pop_call_cold(&mut self) -> Option<Closed> {
         let index = self.frames.len().checked_sub(1)?;
         if self.frames[index].deferred && self.frames[index].call.0 == 0 {
             // It captured nothing: its `track-call` is built now, to reduce
             // with its return.
             self.defer_call_event(index);
         }
-        let frame = &mut self.frames[index];
-        let closed = Closed::take(frame);
+        let mut frame = self.frames.pop()?;
         self.counters.truncate(frame.counters_from);
+        let mut closed = Closed::of(&frame);
         let cold = frame.cold.take();
-        self.frames.truncate(depth - 1);
-        if let Some(cold) = cold {
-            recycle_cold(cold);
+        match (cold, &mut closed) {
+            (Some(cold), Some(closed)) if frame.deferred => {
+                // Taken back by `Closed::take_deferred` right after, before
+                // any other code runs on this thread.
+                closed.deferred = true;
+                self.closing = Some(cold);
+            }
+            (Some(cold), _) => recycle_cold(cold),
+            (None, _) => {}
         }
         closed
     }
@@ -854,6 +876,8 @@ impl Stack {
     /// if anyone needs it.
     pub(crate) fn announce_top(&mut self, publish: u64) -> Option<(Event, bool)> {
         let frame = self.frames.last_mut()?;
+        // Its events go as they happen, not at its return.
+        frame.deferred = false;
         frame.announced = publish;
         let reduce = frame.reduced;
         if !reduce && publish == 0 {

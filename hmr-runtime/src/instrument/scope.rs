@@ -13,13 +13,12 @@ use crate::events::{Event, Outcome};
 #[must_use]
 pub fn enter(site: &'static Callsite) -> ScopeGuard {
     let key = site.key();
-    let listening = listening();
     let opened = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
         // In a module with no listener the scope defers its events to its
-        // return (docs/design.md §4.1); otherwise its `track-call` goes now.
-        let (depth, _) = stack.push_call(key, listening);
-        let event = if listening { announce_top(&mut stack) } else { None };
+        // return (docs/design.md §4.1); a listener gets its `track-call` now.
+        let (depth, _) = stack.push_call(key);
+        let event = if listening() { announce_top(&mut stack) } else { None };
         (depth, event)
     });
     let Ok((depth, event)) = opened else {
@@ -62,8 +61,7 @@ impl Drop for ScopeGuard {
         // `Option`s) cost more than the rest of the scope.
         let closed = STACK.try_with(|stack| stack.borrow_mut().pop_call(self.depth));
         if let Ok(Some(closed)) = closed {
-            let outcome = unwound_or(closed.panicking_at_entry, Outcome::Returned);
-            returned(closed, outcome);
+            returned(closed, unwound_or(closed.panicking_at_entry, Outcome::Returned));
         }
     }
 }
@@ -102,13 +100,14 @@ pub(crate) fn close(frame: &Frame, outcome: Outcome) {
 /// a deferred scope's with the events it deferred, after attaching its
 /// graph to its entity.
 fn returned(closed: Closed, outcome: Outcome) {
-    let Closed { id, call, entity, reduced, announced, batch, graph, .. } = closed;
-    if let (Some(entity), Some(graph)) = (entity, graph) {
-        attach(entity, graph);
-    }
+    let deferred = if closed.deferred { closed.take_deferred() } else { None };
+    let Closed { id, call, entity, reduced, announced, .. } = closed;
     let event = Event::TrackCallReturn { id, call, entity, outcome };
-    match batch {
-        Some(mut batch) => {
+    match deferred {
+        Some((mut batch, graph)) => {
+            if let (Some(entity), Some(graph)) = (entity, graph) {
+                attach(entity, graph);
+            }
             batch.push(event);
             reduce_batch(&mut batch);
             recycle_batch(batch);
