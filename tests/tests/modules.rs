@@ -629,3 +629,112 @@ fn a_rollback_restores_a_full_history_of_previous_entities() {
         }
     }
 }
+
+// ---- a sync call under an async frame, open while its module commits ---------
+
+/// Captures an entity, then waits at `gate` twice: once to say it is inside,
+/// once for the module to have committed meanwhile.
+#[hmr_track(key = "modules::built_elsewhere")]
+fn built_elsewhere(gate: &std::sync::Barrier) {
+    capture_entity(EntityKind::Pipe, "source.hot_map(fn)");
+    gate.wait();
+    gate.wait();
+}
+
+#[hmr_track(key = "modules::elsewhere_task")]
+async fn elsewhere_task(
+    start: futures::channel::oneshot::Receiver<()>,
+    gate: std::sync::Arc<std::sync::Barrier>,
+) {
+    let _ = start.await;
+    built_elsewhere(&gate);
+}
+
+/// A module version's future polled on another thread makes a sync tracked
+/// call that is still open when the version commits. The call is not
+/// deferred (its frame sits under an async frame, not on the module's
+/// thread): the commit sees it running, keeps its track, and its return
+/// updates the track in place (version 2), instead of the commit disposing
+/// a track it could not see and the return making a new one.
+#[test]
+fn a_sync_call_under_a_future_is_seen_running_by_its_modules_commit() {
+    let name = "modules-elsewhere";
+    let alone = std::sync::Arc::new(std::sync::Barrier::new(1));
+    module(name, || {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        tx.send(()).unwrap();
+        futures::executor::block_on(elsewhere_task(rx, alone.clone()));
+    })
+    .unwrap();
+    let first = snapshot().tracks_with_key("modules::built_elsewhere").next().cloned();
+    let first = first.expect("v1 built it");
+
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let worker = module(name, || {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let fut = started_send(Box::pin(elsewhere_task(rx, gate.clone())));
+        tx.send(()).unwrap();
+        let worker = std::thread::spawn(move || futures::executor::block_on(fut));
+        gate.wait(); // `built_elsewhere` is open on the worker
+        worker
+    })
+    .unwrap();
+    // The version committed while the call was open; now let it return.
+    gate.wait();
+    worker.join().unwrap();
+    let store = snapshot();
+    let record = store.track(first.id).expect("kept, not disposed and made again");
+    assert_eq!(record.version, 2, "updated in place by the version that ran it");
+    assert_eq!(record.change, Some(Change::FnOnly));
+    assert_eq!(record.module.as_ref().map(|m| m.version), Some(2));
+}
+
+/// Polls `fut` once inside the current scope and hands it back, pending,
+/// to be polled on another thread.
+fn started_send(
+    mut fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    let waker = std::task::Waker::noop();
+    assert!(fut.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_pending());
+    fut
+}
+
+// ---- a graph dropped at its call's return -----------------------------------
+
+/// Panics when dropped (unless the thread is already unwinding).
+struct BrokenDrop;
+
+impl Drop for BrokenDrop {
+    fn drop(&mut self) {
+        assert!(std::thread::panicking(), "a broken Drop");
+    }
+}
+
+/// Builds a chain and lets go of it, then captures an entity by hand: the
+/// entity is not a part, so the parts (and the closure holding a
+/// `BrokenDrop`) go when the call returns.
+#[hmr_track(key = "modules::parts_then_by_hand")]
+fn parts_then_by_hand() {
+    let broken = BrokenDrop;
+    let chain = hmr_runtime::source(futures::stream::pending::<u32>());
+    drop(hmr_runtime::HmrStreamExt::hot_map(chain, move |x| {
+        let _ = &broken;
+        x
+    }));
+    capture_entity(EntityKind::Factory, "by hand");
+}
+
+/// What a call built and nobody holds is dropped at its return outside the
+/// store's and the stack's locks, and a `Drop` that panics there loses
+/// nothing else: the call is still reduced, the version commits.
+#[test]
+fn a_panicking_drop_of_a_calls_spent_parts_does_not_lose_the_call() {
+    for (name, watched) in [("modules-broken-drop", false), ("modules-broken-drop-watched", true)] {
+        let run = || module(name, parts_then_by_hand);
+        let result = if watched { capture_events(run).0 } else { run() };
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let store = snapshot();
+        let track = store.tracks().find(|t| t.path.starts_with(name)).expect("stored");
+        assert_eq!(store.entity_name(track.id), Some("by hand"), "{name}");
+    }
+}

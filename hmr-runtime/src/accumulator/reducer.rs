@@ -437,17 +437,21 @@ fn rollback_module(
 ) {
     let attempted = store.modules.get(module).map_or(0, |m| m.attempted);
     // Calls of the failed version still running (futures) are cut off: what
-    // they built so far is disposed now, what they build later at their return.
-    for open in store.open.values_mut() {
+    // they built so far is disposed now (in call order, the same every
+    // time), what they build later at their return.
+    let mut cut: Vec<(CallId, Captures)> = Vec::new();
+    for (call, open) in &mut store.open {
         let failed =
             open.module.as_ref().is_some_and(|m| m.name == module && m.version == attempted);
         if failed {
             open.detached = true;
-            for captured in open.captured.take() {
-                store.entities.remove(&captured);
-                fx.disposed.push(captured);
-            }
+            cut.push((*call, std::mem::take(&mut open.captured)));
         }
+    }
+    cut.sort_unstable_by_key(|(call, _)| *call);
+    for captured in cut.into_iter().flat_map(|(_, captured)| captured) {
+        store.entities.remove(&captured);
+        fx.disposed.push(captured);
     }
     let Stage { touched, removed_entities, module: module_before, .. } = stage;
     // In id order, so that a rollback disposes in the same order every time.

@@ -161,6 +161,12 @@ pub(crate) struct Frame {
     /// return, under one lock, and its graph's hook is attached then
     /// (docs/design.md §4.1).
     deferred: bool,
+    /// Its chain down to its module's frame is sync and on this thread (sync
+    /// calls and keyed scopes, or the module frame itself): its module
+    /// cannot commit or roll back before it closes, so it may defer. Not
+    /// under an async frame or a per-item scope, whose module version may
+    /// commit on another thread meanwhile.
+    on_thread: bool,
     cold: Option<Box<Cold>>,
 }
 
@@ -277,29 +283,40 @@ impl Closed {
             reduced: frame.reduced,
             announced: frame.announced,
             panicking_at_entry: frame.panicking_at_entry,
-            deferred: false,
+            deferred: frame.deferred,
+            cold: false,
         })
     }
 
-    /// A deferred frame's batch (its `track-call` first) and, if its entity
-    /// is a part it built, its graph, left on the stack by
-    /// [`pop_call`](Stack::pop_call); its cold part is recycled.
+    /// What the closed frame's cold part held, left on the stack by
+    /// [`pop_call`](Stack::pop_call): a deferred frame's batch (its
+    /// `track-call` first) and the graph it built. The emptied cold part is
+    /// recycled; the graph is the caller's to drop (it may hold the last
+    /// reference to user values).
     #[cold]
-    pub(crate) fn take_deferred(&self) -> Option<(Vec<Event>, Option<Arc<Built>>)> {
-        if !self.deferred {
-            return None;
-        }
-        let mut cold = STACK.try_with(|s| s.borrow_mut().closing.take()).ok().flatten()?;
-        let batch = std::mem::take(&mut cold.pending);
-        let graph =
-            self.entity.and_then(|entity| cold.built.as_ref().filter(|b| b.holds(entity)).cloned());
+    pub(crate) fn take_cold(&self) -> Closing {
+        let cold = if self.cold {
+            STACK.try_with(|s| s.borrow_mut().closing.take()).ok().flatten()
+        } else {
+            None
+        };
+        let Some(mut cold) = cold else { return Closing { batch: None, built: None } };
+        let batch = self.deferred.then(|| std::mem::take(&mut cold.pending));
+        let built = cold.built.take();
         recycle_cold(cold);
-        Some((batch, graph))
+        Closing { batch, built }
     }
+}
+
+/// What a closed frame's cold part held (see [`Closed::take_cold`]).
+pub(crate) struct Closing {
+    pub(crate) batch: Option<Vec<Event>>,
+    pub(crate) built: Option<Arc<Built>>,
 }
 
 /// What the `track-call-return` of a closed frame needs.
 #[derive(Clone, Copy, Debug)]
+#[allow(clippy::struct_excessive_bools, reason = "independent facts about one closed scope")]
 pub(crate) struct Closed {
     pub(crate) id: TrackId,
     pub(crate) call: CallId,
@@ -307,9 +324,11 @@ pub(crate) struct Closed {
     pub(crate) reduced: bool,
     pub(crate) announced: u64,
     pub(crate) panicking_at_entry: bool,
-    /// It deferred its events: its cold part waits in `Stack::closing`
-    /// (see [`take_deferred`](Closed::take_deferred)).
+    /// It deferred its events (they are in its cold part).
     pub(crate) deferred: bool,
+    /// Its cold part waits in `Stack::closing` (see
+    /// [`take_cold`](Closed::take_cold)).
+    pub(crate) cold: bool,
 }
 
 thread_local! {
@@ -330,7 +349,7 @@ pub(crate) struct Stack {
     /// so far), each frame's after its parent's: the top frame's are always
     /// the tail, so a frame needs no vector of its own.
     counters: Vec<(u64, u32)>,
-    /// The cold part of the deferred frame just closed, for its return.
+    /// The cold part of the frame just closed, for its return.
     closing: Option<Box<Cold>>,
 }
 
@@ -404,6 +423,7 @@ struct Placement {
     n: u32,
     in_module: bool,
     item_of: Option<TrackId>,
+    on_thread: bool,
 }
 
 impl Stack {
@@ -431,6 +451,7 @@ impl Stack {
                     n,
                     in_module: top.in_module,
                     item_of: top.item_of,
+                    on_thread: top.on_thread,
                 }
             }
             // Outside any scope and module: one track per static key.
@@ -440,17 +461,20 @@ impl Stack {
                 n: 0,
                 in_module: false,
                 item_of: None,
+                on_thread: false,
             },
         }
     }
 
-    /// Open a sync scope; returns the new depth and whether the scope's
-    /// events go to the store. In a module its events are deferred to its
-    /// return (see [`Frame::deferred`]), unless it is announced to listeners
-    /// ([`announce_top`](Stack::announce_top)).
+    /// Open a sync scope; returns the new depth and whether its `track-call`
+    /// must go to the store now. In a module, on a sync chain from its
+    /// module's frame ([`Frame::on_thread`]), its events are deferred to
+    /// its return instead (see [`Frame::deferred`]), unless it is announced
+    /// to listeners ([`announce_top`](Stack::announce_top)).
     #[inline]
     pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
         let p = self.place(key.hash);
+        let deferred = p.in_module && p.on_thread;
         let frame = Frame {
             id: p.id,
             call: CallId(0),
@@ -465,7 +489,8 @@ impl Stack {
             in_module: p.in_module,
             item: false,
             item_of: p.item_of,
-            deferred: p.in_module,
+            deferred,
+            on_thread: p.on_thread,
             cold: None,
         };
         // With room known, the frame is written straight into the buffer;
@@ -476,7 +501,7 @@ impl Stack {
         } else {
             self.frames.push(frame);
         }
-        (self.frames.len(), p.in_module)
+        (self.frames.len(), p.in_module && !deferred)
     }
 
     #[cold]
@@ -505,6 +530,7 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
+            on_thread: false,
             cold: Some(Box::new(Cold { link: Link::Captured(parent_node), ..Cold::default() })),
         }
     }
@@ -540,6 +566,7 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
+            on_thread: p.on_thread,
             cold: Some(Box::new(Cold { keyed: Some(keyed), ..Cold::default() })),
         });
         (self.frames.len(), p.in_module)
@@ -566,6 +593,7 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
+            on_thread: false,
             cold: Some(Box::new(Cold {
                 keyed: Some(keyed),
                 link: Link::Captured(parent_node),
@@ -614,6 +642,7 @@ impl Stack {
             item: false,
             item_of: None,
             deferred: false,
+            on_thread: true,
             cold: Some(Box::new(Cold { module: Some(module), ..Cold::default() })),
         }
     }
@@ -655,6 +684,7 @@ impl Stack {
             item: true,
             item_of: Some(track),
             deferred: false,
+            on_thread: false,
             cold: None,
         });
         self.frames.len()
@@ -713,15 +743,15 @@ impl Stack {
         let mut frame = self.frames.pop()?;
         self.counters.truncate(frame.counters_from);
         let mut closed = Closed::of(&frame);
-        let cold = frame.cold.take();
-        match (cold, &mut closed) {
-            (Some(cold), Some(closed)) if frame.deferred => {
-                // Taken back by `Closed::take_deferred` right after, before
-                // any other code runs on this thread.
-                closed.deferred = true;
+        match (frame.cold.take(), &mut closed) {
+            (Some(cold), Some(closed)) => {
+                // Taken back by `Closed::take_cold` right after, before any
+                // other code runs on this thread, and emptied outside this
+                // borrow of the stack (its graph may hold user values).
+                closed.cold = true;
                 self.closing = Some(cold);
             }
-            (Some(cold), _) => recycle_cold(cold),
+            (Some(cold), None) => recycle_cold(cold),
             (None, _) => {}
         }
         closed

@@ -1,10 +1,11 @@
 //! Sync scopes: `enter` on the way in, the guard's `Drop` on every way out.
 
 use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::accumulator::dispatch::{horizon, listening, reduce_batch, route_event};
 use crate::accumulator::hooks::attach;
-use crate::accumulator::stack::{Closed, Frame, STACK, Stack, recycle_batch};
+use crate::accumulator::stack::{Closed, Closing, Frame, STACK, Stack, recycle_batch};
 use crate::events::callsite::Callsite;
 use crate::events::{Event, Outcome};
 
@@ -15,10 +16,11 @@ pub fn enter(site: &'static Callsite) -> ScopeGuard {
     let key = site.key();
     let opened = STACK.try_with(|stack| {
         let mut stack = stack.borrow_mut();
-        // In a module with no listener the scope defers its events to its
-        // return (docs/design.md §4.1); a listener gets its `track-call` now.
-        let (depth, _) = stack.push_call(key);
-        let event = if listening() { announce_top(&mut stack) } else { None };
+        // In a module with no listener the scope mostly defers its events
+        // to its return (docs/design.md §4.1); a listener, or the store when
+        // the scope cannot defer, gets its `track-call` now.
+        let (depth, now) = stack.push_call(key);
+        let event = if now || listening() { announce_top(&mut stack) } else { None };
         (depth, event)
     });
     let Ok((depth, event)) = opened else {
@@ -98,21 +100,29 @@ pub(crate) fn close(frame: &Frame, outcome: Outcome) {
 
 /// Send a closed scope's `track-call-return` along the route of its call;
 /// a deferred scope's with the events it deferred, after attaching its
-/// graph to its entity.
+/// graph to its entity. The graph the scope held is dropped last, outside
+/// every lock, and a panic in a `Drop` it runs is caught.
 fn returned(closed: Closed, outcome: Outcome) {
-    let deferred = if closed.deferred { closed.take_deferred() } else { None };
-    let Closed { id, call, entity, reduced, announced, .. } = closed;
+    let Closing { batch, built } =
+        if closed.cold { closed.take_cold() } else { Closing { batch: None, built: None } };
+    let Closed { id, call, entity, reduced, announced, deferred, .. } = closed;
+    if deferred
+        && let (Some(entity), Some(graph)) = (entity, &built)
+        && graph.holds(entity)
+    {
+        attach(entity, graph.clone());
+    }
     let event = Event::TrackCallReturn { id, call, entity, outcome };
-    match deferred {
-        Some((mut batch, graph)) => {
-            if let (Some(entity), Some(graph)) = (entity, graph) {
-                attach(entity, graph);
-            }
+    match batch {
+        Some(mut batch) => {
             batch.push(event);
             reduce_batch(&mut batch);
             recycle_batch(batch);
         }
         None => send(event, Route { reduce: reduced, publish: announced }),
+    }
+    if let Some(built) = built {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(built)));
     }
 }
 

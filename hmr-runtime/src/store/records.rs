@@ -199,11 +199,6 @@ impl Captures {
     pub(crate) fn iter(&self) -> impl Iterator<Item = EntityId> + '_ {
         self.first.iter().flatten().chain(&self.more).copied()
     }
-
-    /// Takes the entities out, in the order captured.
-    pub(crate) fn take(&mut self) -> impl Iterator<Item = EntityId> + use<> {
-        std::mem::take(self).into_iter()
-    }
 }
 
 impl IntoIterator for Captures {
