@@ -161,12 +161,6 @@ pub(crate) struct Frame {
     /// return, under one lock, and its graph's hook is attached then
     /// (docs/design.md §4.1).
     deferred: bool,
-    /// Its chain down to its module's frame is sync and on this thread (sync
-    /// calls and keyed scopes, or the module frame itself): its module
-    /// cannot commit or roll back before it closes, so it may defer. Not
-    /// under an async frame or a per-item scope, whose module version may
-    /// commit on another thread meanwhile.
-    on_thread: bool,
     cold: Option<Box<Cold>>,
 }
 
@@ -423,6 +417,13 @@ struct Placement {
     n: u32,
     in_module: bool,
     item_of: Option<TrackId>,
+    /// It runs in a module, and its chain down to its module's frame is sync
+    /// and on this thread: it sits right on the module's frame or on a
+    /// deferred call. Its module
+    /// cannot commit or roll back before it closes, so it may defer. Not
+    /// under an async frame, a keyed scope or a per-item scope, whose module
+    /// version may commit on another thread meanwhile (or, for a keyed
+    /// scope, simply not: deferring there is not worth a field per frame).
     on_thread: bool,
 }
 
@@ -430,6 +431,10 @@ impl Stack {
     /// Place a call of the key hashed `hash` under the top frame, counting
     /// it there.
     #[inline]
+    #[allow(
+        clippy::needless_bitwise_bool,
+        reason = "branch-free on every tracked call: fewer instructions, measured"
+    )]
     fn place(&mut self, hash: u64) -> Placement {
         // One read when no item is being handled (the common case).
         if ITEM_OWNER.try_with(Cell::get).unwrap_or(0) != 0 {
@@ -445,13 +450,14 @@ impl Stack {
                     self.counters.push((hash, 1));
                     0
                 };
+                let module_top = top.is_module();
                 Placement {
                     id: derive_id(top.id.0, hash, n),
-                    parent: if top.is_module() { None } else { Some(top.id) },
+                    parent: if module_top { None } else { Some(top.id) },
                     n,
                     in_module: top.in_module,
                     item_of: top.item_of,
-                    on_thread: top.on_thread,
+                    on_thread: top.in_module & (module_top | top.deferred),
                 }
             }
             // Outside any scope and module: one track per static key.
@@ -468,13 +474,13 @@ impl Stack {
 
     /// Open a sync scope; returns the new depth and whether its `track-call`
     /// must go to the store now. In a module, on a sync chain from its
-    /// module's frame ([`Frame::on_thread`]), its events are deferred to
-    /// its return instead (see [`Frame::deferred`]), unless it is announced
-    /// to listeners ([`announce_top`](Stack::announce_top)).
+    /// module's frame on this thread, its events are deferred to its return
+    /// instead (see [`Frame::deferred`]), unless it is announced to
+    /// listeners ([`announce_top`](Stack::announce_top)).
     #[inline]
     pub(crate) fn push_call(&mut self, key: &'static Key) -> (usize, bool) {
         let p = self.place(key.hash);
-        let deferred = p.in_module && p.on_thread;
+        let deferred = p.on_thread;
         let frame = Frame {
             id: p.id,
             call: CallId(0),
@@ -490,7 +496,6 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred,
-            on_thread: p.on_thread,
             cold: None,
         };
         // With room known, the frame is written straight into the buffer;
@@ -530,7 +535,6 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
-            on_thread: false,
             cold: Some(Box::new(Cold { link: Link::Captured(parent_node), ..Cold::default() })),
         }
     }
@@ -566,7 +570,6 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
-            on_thread: p.on_thread,
             cold: Some(Box::new(Cold { keyed: Some(keyed), ..Cold::default() })),
         });
         (self.frames.len(), p.in_module)
@@ -593,7 +596,6 @@ impl Stack {
             item: false,
             item_of: p.item_of,
             deferred: false,
-            on_thread: false,
             cold: Some(Box::new(Cold {
                 keyed: Some(keyed),
                 link: Link::Captured(parent_node),
@@ -642,7 +644,6 @@ impl Stack {
             item: false,
             item_of: None,
             deferred: false,
-            on_thread: true,
             cold: Some(Box::new(Cold { module: Some(module), ..Cold::default() })),
         }
     }
@@ -684,7 +685,6 @@ impl Stack {
             item: true,
             item_of: Some(track),
             deferred: false,
-            on_thread: false,
             cold: None,
         });
         self.frames.len()
