@@ -155,6 +155,8 @@ compile_error!(
 struct ReadmeDoctests;
 
 mod accumulator;
+#[cfg(feature = "console")]
+pub mod console;
 mod entities;
 pub mod events;
 mod instrument;

@@ -321,13 +321,13 @@ impl Event {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{
         CallReason, Change, DisposeReason, EntityKind, Event, ModuleVersion, Outcome, Site,
     };
     use crate::events::{CallId, EntityId, SubscriptionId, TrackId};
 
-    fn every_event() -> Vec<Event> {
+    pub(crate) fn every_event() -> Vec<Event> {
         let (id, entity, scope) =
             (TrackId(0x9f2c_0000_0000_0001), EntityId(7), Some((TrackId(3), CallId(4))));
         let name: crate::events::Name = "source.hot_map(fn)".into();

@@ -1,0 +1,384 @@
+//! The program side of `hmr-console` (feature `console`): streams this
+//! program's events to any number of attached consoles over a local TCP
+//! socket, in the wire format of [`wire`] (docs/console.md in the
+//! repository).
+//!
+//! ```no_run
+//! // In `main`, once: listens on HMR_CONSOLE, or 127.0.0.1:6670.
+//! let _console = hmr_runtime::console::serve().expect("the console's port");
+//! ```
+//!
+//! - **Nothing is paid while no console is attached**: the program's events
+//!   reach the console through a sink installed when the first console
+//!   attaches and removed when the last one leaves.
+//! - **A slow or dead console never blocks the program**: each console has
+//!   a queue of [`QUEUE`] events; when it is full, events for that console
+//!   are dropped and counted, and it is told how many (`{"dropped":n}`).
+//! - **Read-only and untrusting**: a console sends one handshake line and
+//!   nothing it sends can change the program. A handshake that is not
+//!   `hmr-console 1` within [`HANDSHAKE_WAIT`] and [`wire::HANDSHAKE_MAX`]
+//!   bytes is refused with an error line. Nothing else is read.
+//! - **Loopback unless told otherwise**: [`serve`] listens on 127.0.0.1;
+//!   [`serve_on`] and `HMR_CONSOLE` take any address.
+
+pub mod wire;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::events::Event;
+use crate::events::sink::{Sink, SinkGuard, add_sink};
+
+/// The address [`serve`] listens on when `HMR_CONSOLE` is not set.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:6670";
+
+/// Events a console's queue holds; past it, events for that console are
+/// dropped and counted.
+pub const QUEUE: usize = 4096;
+
+/// How long a console has to send its handshake.
+pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(2);
+
+/// Why [`serve`] could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConsoleError {
+    /// `HMR_CONSOLE` is not a socket address (`127.0.0.1:6670`).
+    BadAddress(String),
+    /// Binding the address failed (in use, not allowed).
+    Bind(SocketAddr, std::io::Error),
+    /// Resolving the address failed.
+    Resolve(std::io::Error),
+}
+
+impl std::fmt::Display for ConsoleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsoleError::BadAddress(text) => write!(
+                f,
+                "HMR_CONSOLE={text:?} is not a socket address; set it like 127.0.0.1:6670, or unset it"
+            ),
+            ConsoleError::Bind(addr, e) => write!(
+                f,
+                "the console could not listen on {addr}: {e}; set HMR_CONSOLE to another address"
+            ),
+            ConsoleError::Resolve(e) => write!(f, "the console's address did not resolve: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConsoleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConsoleError::Bind(_, e) | ConsoleError::Resolve(e) => Some(e),
+            ConsoleError::BadAddress(_) => None,
+        }
+    }
+}
+
+/// Listens for consoles on `HMR_CONSOLE` if set, else on [`DEFAULT_ADDR`]
+/// (loopback). Serves until the returned [`Console`] is dropped.
+///
+/// # Errors
+///
+/// `HMR_CONSOLE` is not an address, or the address cannot be bound (the
+/// error says which and what to do).
+pub fn serve() -> Result<Console, ConsoleError> {
+    serve_on(address_from(std::env::var("HMR_CONSOLE").ok().as_deref())?)
+}
+
+/// The address to listen on, from the value of `HMR_CONSOLE` if any.
+fn address_from(var: Option<&str>) -> Result<SocketAddr, ConsoleError> {
+    let text = var.map_or(DEFAULT_ADDR, str::trim);
+    text.parse().map_err(|_| ConsoleError::BadAddress(text.to_owned()))
+}
+
+/// Listens for consoles on `addr` (port 0: any free port, see
+/// [`Console::local_addr`]). Serves until the returned [`Console`] is
+/// dropped.
+///
+/// # Errors
+///
+/// The address does not resolve or cannot be bound.
+pub fn serve_on(addr: impl ToSocketAddrs) -> Result<Console, ConsoleError> {
+    let addr = addr
+        .to_socket_addrs()
+        .map_err(ConsoleError::Resolve)?
+        .next()
+        .ok_or_else(|| ConsoleError::BadAddress("(no address)".to_owned()))?;
+    let listener = TcpListener::bind(addr).map_err(|e| ConsoleError::Bind(addr, e))?;
+    let local = listener.local_addr().map_err(|e| ConsoleError::Bind(addr, e))?;
+    let shared = Arc::new(Shared::default());
+    let accepting = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("hmr-console".to_owned())
+            .spawn(move || accept(&listener, &shared))
+            .map_err(|e| ConsoleError::Bind(addr, e))?
+    };
+    Ok(Console { addr: local, shared, accepting: Some(accepting) })
+}
+
+/// Serving consoles; stops when dropped (attached consoles are closed).
+#[derive(Debug)]
+#[must_use = "the console stops listening when this is dropped"]
+pub struct Console {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accepting: Option<JoinHandle<()>>,
+}
+
+impl Console {
+    /// The address it listens on.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Consoles attached now.
+    #[must_use]
+    pub fn attached(&self) -> usize {
+        self.shared.clients.load().len()
+    }
+
+    /// Events dropped so far for consoles too slow to take them.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        // Wake the accept loop.
+        drop(TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)));
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
+        for client in self.shared.clients.load().iter() {
+            let _ = client.stream.shutdown(Shutdown::Both);
+        }
+        self.shared.clients.store(Arc::new(Vec::new()));
+        *lock(&self.shared.sink) = None;
+    }
+}
+
+/// What the accept loop, the sink and the writers share.
+#[derive(Default)]
+struct Shared {
+    clients: ArcSwap<Vec<Arc<Client>>>,
+    /// Serializes changes to `clients` and the sink's installation.
+    changing: Mutex<()>,
+    /// Installed while a console is attached.
+    sink: Mutex<Option<SinkGuard>>,
+    dropped: AtomicU64,
+    stopping: AtomicBool,
+    next_id: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("attached", &self.clients.load().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One attached console.
+struct Client {
+    id: usize,
+    queue: SyncSender<Event>,
+    /// Events dropped for it since it was last told.
+    dropped: AtomicU64,
+    /// It went away (or its writer failed): the writer stops.
+    closed: AtomicBool,
+    stream: TcpStream,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let shared = shared.clone();
+        // The handshake waits on the console: not on the accept loop.
+        let _ = std::thread::Builder::new()
+            .name("hmr-console-client".to_owned())
+            .spawn(move || attach(stream, &shared));
+    }
+}
+
+/// Reads the handshake, then feeds the console until it goes away.
+fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    if let Err(why) = read_handshake(&mut stream) {
+        let _ = stream.write_all(wire::refusal(&why).as_bytes());
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let _ = stream.set_read_timeout(None);
+    let program = std::env::args()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0).file_name().map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    if stream.write_all(wire::hello(&program, std::process::id()).as_bytes()).is_err() {
+        return;
+    }
+    let Ok(out) = stream.try_clone() else { return };
+    let (queue, events) = sync_channel(QUEUE);
+    let client = Arc::new(Client {
+        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+        queue,
+        dropped: AtomicU64::new(0),
+        closed: AtomicBool::new(false),
+        stream,
+    });
+    join(shared, client.clone());
+    let writing = {
+        let client = client.clone();
+        std::thread::Builder::new()
+            .name("hmr-console-writer".to_owned())
+            .spawn(move || write_events(out, &events, &client))
+    };
+    // A console sends nothing after its handshake, and nothing it sends is
+    // read: this only waits for it to go away (what it sends is discarded,
+    // a few bytes at a time).
+    let mut scratch = [0u8; 256];
+    let mut input = &client.stream;
+    while writing.is_ok() && !client.closed.load(Ordering::Acquire) {
+        match input.read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    client.closed.store(true, Ordering::Release);
+    leave(shared, client.id);
+    let _ = client.stream.shutdown(Shutdown::Both);
+    if let Ok(writing) = writing {
+        let _ = writing.join();
+    }
+}
+
+/// Reads the console's first line, refusing anything but the handshake.
+fn read_handshake(stream: &mut TcpStream) -> Result<(), wire::Refused> {
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
+    let mut line = Vec::with_capacity(wire::HANDSHAKE_MAX);
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => return wire::parse_handshake(&line),
+            Ok(1) => {
+                line.push(byte[0]);
+                if line.len() >= wire::HANDSHAKE_MAX {
+                    return Err(wire::Refused::TooLong);
+                }
+            }
+            // Closed, timed out or failed before a whole line.
+            _ => return Err(wire::Refused::NotAConsole),
+        }
+    }
+}
+
+fn join(shared: &Arc<Shared>, client: Arc<Client>) {
+    let _changing = lock(&shared.changing);
+    let mut clients = Vec::clone(&shared.clients.load());
+    clients.push(client);
+    shared.clients.store(Arc::new(clients));
+    let mut sink = lock(&shared.sink);
+    if sink.is_none() {
+        *sink = Some(add_sink(ConsoleSink { shared: Arc::downgrade(shared) }));
+    }
+}
+
+fn leave(shared: &Shared, id: usize) {
+    let _changing = lock(&shared.changing);
+    let clients: Vec<Arc<Client>> =
+        shared.clients.load().iter().filter(|c| c.id != id).cloned().collect();
+    let empty = clients.is_empty();
+    shared.clients.store(Arc::new(clients));
+    if empty {
+        // No console left: the program stops paying for events.
+        *lock(&shared.sink) = None;
+    }
+}
+
+/// Writes the console's events until it goes away.
+fn write_events(mut out: TcpStream, events: &Receiver<Event>, client: &Client) {
+    let mut encoder = wire::Encoder::new();
+    let mut lines = String::new();
+    while !client.closed.load(Ordering::Acquire) {
+        let event = match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        lines.clear();
+        let lost = client.dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            lines.push_str(&wire::dropped(lost));
+        }
+        encoder.encode(&event, &mut lines);
+        // Whatever else is queued goes in the same write.
+        while lines.len() < 64 * 1024 {
+            let Ok(event) = events.try_recv() else { break };
+            encoder.encode(&event, &mut lines);
+        }
+        if out.write_all(lines.as_bytes()).is_err() {
+            break;
+        }
+    }
+    // Wakes the reader of its console, if it still waits.
+    client.closed.store(true, Ordering::Release);
+    let _ = out.shutdown(Shutdown::Both);
+}
+
+/// Hands each event to every attached console's queue, never waiting.
+struct ConsoleSink {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl Sink for ConsoleSink {
+    fn record(&self, event: &Event) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        for client in shared.clients.load().iter() {
+            match client.queue.try_send(event.clone()) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    client.dropped.fetch_add(1, Ordering::Relaxed);
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ConsoleError, DEFAULT_ADDR, address_from};
+
+    #[test]
+    fn the_default_address_is_loopback_and_hmr_console_overrides_it() {
+        let default = address_from(None).unwrap();
+        assert!(default.ip().is_loopback(), "{default}");
+        assert_eq!(default.to_string(), DEFAULT_ADDR);
+        assert_eq!(address_from(Some(" 0.0.0.0:7000 ")).unwrap().to_string(), "0.0.0.0:7000");
+        let bad = address_from(Some("localhost")).unwrap_err();
+        assert!(matches!(bad, ConsoleError::BadAddress(_)));
+        assert!(bad.to_string().contains("127.0.0.1:6670"), "says what to set: {bad}");
+    }
+}

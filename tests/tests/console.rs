@@ -1,0 +1,118 @@
+//! The console's program side (feature `console`): consoles attach over
+//! TCP, get the events in the wire format, cannot block the program, and a
+//! bad handshake is refused (docs/console.md).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use hmr_runtime::console::wire::{Decoder, Message};
+use hmr_runtime::console::{Console, serve_on};
+use hmr_runtime::{EntityKind, Event, capture_entity, hmr_track, module};
+use hmr_tests::wait_until;
+
+/// A console on a free loopback port.
+fn console() -> Console {
+    serve_on("127.0.0.1:0").expect("a free port")
+}
+
+/// Connects and says the handshake; returns the reader, past the hello.
+fn attach(console: &Console) -> (BufReader<TcpStream>, Decoder) {
+    let mut stream = TcpStream::connect(console.local_addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(b"hmr-console 1\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut decoder = Decoder::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let hello = decoder.decode(line.trim_end()).unwrap();
+    assert!(matches!(hello, Some(Message::Hello { wire: 1, .. })), "{hello:?}");
+    (reader, decoder)
+}
+
+#[hmr_track(key = "console::feed")]
+fn feed(n: u32) {
+    capture_entity(EntityKind::Factory, format!("feed {n}"));
+}
+
+#[test]
+fn an_attached_console_gets_a_reloads_events() {
+    let console = console();
+    let (mut reader, mut decoder) = attach(&console);
+    wait_until("attached", || console.attached() == 1);
+    module("console-feed", || feed(1)).unwrap();
+    let mut seen = Vec::new();
+    let mut line = String::new();
+    while !seen.iter().any(|e| matches!(e, Event::HmrModuleCallReturn { .. })) {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if let Some(Message::Event(event)) = decoder.decode(line.trim_end()).unwrap() {
+            seen.push(*event);
+        }
+    }
+    let names: Vec<&str> = seen.iter().map(Event::type_name).collect();
+    assert!(names.contains(&"track-call") && names.contains(&"factory-call-return"), "{names:?}");
+    let call = seen.iter().find_map(|e| match e {
+        Event::TrackCall { key, path, .. } => Some((key.to_string(), path.to_string())),
+        _ => None,
+    });
+    assert_eq!(call, Some(("console::feed".to_owned(), "console-feed/console::feed#0".to_owned())));
+    drop(reader);
+    wait_until("detached", || console.attached() == 0);
+}
+
+/// A console that never reads: the program goes on at full speed, the
+/// console's queue stays bounded, and what it missed is counted.
+#[test]
+fn a_console_that_does_not_read_never_blocks_the_program() {
+    let console = console();
+    let mut stream = TcpStream::connect(console.local_addr()).unwrap();
+    stream.write_all(b"hmr-console 1\n").unwrap();
+    wait_until("attached", || console.attached() == 1);
+    // Far more than its queue and the socket's buffers hold: the program
+    // never waits for it, so these rounds end, and the events it could not
+    // take are counted.
+    let mut rounds = 0;
+    while console.dropped() == 0 {
+        rounds += 1;
+        assert!(rounds <= 200, "200 rounds of 2 000 calls, and nothing dropped?");
+        module("console-flood", || {
+            for n in 0..2_000 {
+                feed(n);
+            }
+        })
+        .unwrap();
+    }
+    // It still hears from the program once it reads: a `dropped` line says
+    // how many it missed.
+    let mut reader = BufReader::new(stream);
+    let mut decoder = Decoder::new();
+    let mut line = String::new();
+    let mut missed = 0;
+    while missed == 0 {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the program hung up");
+        if let Ok(Some(Message::Dropped(n))) = decoder.decode(line.trim_end()) {
+            missed = n;
+        }
+    }
+    assert!(missed <= console.dropped());
+}
+
+#[test]
+fn a_bad_handshake_is_refused_with_an_error_line() {
+    let console = console();
+    for bad in [&b"GET / HTTP/1.1\r\n"[..], b"hmr-console 2\n", &[0xff; 200], b"\n"] {
+        let mut stream = TcpStream::connect(console.local_addr()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = stream.write_all(bad);
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        let message = Decoder::new().decode(reply.trim_end());
+        assert!(matches!(message, Ok(Some(Message::Error(_)))), "{bad:?}: {reply:?}");
+    }
+    assert_eq!(console.attached(), 0);
+    // Still serving.
+    let (_reader, _) = attach(&console);
+    wait_until("attached", || console.attached() == 1);
+}
