@@ -1,0 +1,262 @@
+//! What the console knows: the program's modules, tracks and reloads, as
+//! its events tell them. Pure data, fed one event at a time.
+
+use std::collections::BTreeMap;
+
+use hmr_runtime::events::{CallReason, Change, EntityId, Event, TrackId};
+
+/// A module, as its last events left it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Module {
+    /// Its last committed version.
+    pub version: u64,
+    /// Why its last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A track, as its last events left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Track {
+    /// Its id.
+    pub id: TrackId,
+    /// Its static key.
+    pub key: String,
+    /// Its structural path.
+    pub path: String,
+    /// Its module, if it runs in one.
+    pub module: Option<String>,
+    /// 1 when it first captured an entity, + 1 per update.
+    pub version: u64,
+    /// What its last update did.
+    pub change: Option<Change>,
+    /// The structural name of its entity (`source.hot_map(fn)`).
+    pub entity: Option<String>,
+    /// Errors its code raised at run time (panics in closures, handlers).
+    pub errors: Vec<String>,
+}
+
+/// One module version (a call, a reload, a patch) and what it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reload {
+    /// The module.
+    pub module: String,
+    /// The version it ran as.
+    pub version: u64,
+    /// Why it ran.
+    pub reason: CallReason,
+    /// `None` while it runs; then whether it committed.
+    pub committed: Option<bool>,
+    /// Tracks it made.
+    pub created: Vec<TrackId>,
+    /// Tracks it updated in place (`fn-only`).
+    pub updated: Vec<TrackId>,
+    /// Tracks it rebuilt (`structural`, `reset`).
+    pub rebuilt: Vec<TrackId>,
+    /// Tracks it disposed (not reached any more).
+    pub disposed: Vec<TrackId>,
+    /// Its panic, and errors raised while it ran.
+    pub errors: Vec<String>,
+}
+
+impl Reload {
+    /// Every track it touched.
+    pub fn touched(&self) -> impl Iterator<Item = TrackId> + '_ {
+        self.created.iter().chain(&self.updated).chain(&self.rebuilt).chain(&self.disposed).copied()
+    }
+}
+
+/// Everything the console knows.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Modules by name.
+    pub modules: BTreeMap<String, Module>,
+    /// Living tracks by id (a disposed track is removed).
+    pub tracks: BTreeMap<TrackId, Track>,
+    /// Every module version seen, oldest first.
+    pub reloads: Vec<Reload>,
+    /// Events the program could not send (the console was slow).
+    pub dropped: u64,
+    /// Events seen.
+    pub events: u64,
+    /// Entity names, for the tracks that capture them.
+    names: BTreeMap<EntityId, String>,
+    /// Tracks whose call is open, with the module version running them.
+    calls: BTreeMap<TrackId, (String, Option<String>, Option<String>)>,
+}
+
+impl State {
+    /// An empty state.
+    #[must_use]
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// The reload running (or last run) for `module`.
+    fn reload_of(&mut self, module: Option<&str>) -> Option<&mut Reload> {
+        let module = module?;
+        self.reloads.iter_mut().rev().find(|r| r.module == module)
+    }
+
+    /// Takes one event in.
+    pub fn apply(&mut self, event: &Event) {
+        self.events += 1;
+        match event {
+            Event::HmrModuleCall { module, version, reason } => {
+                self.reloads.push(Reload {
+                    module: module.to_string(),
+                    version: *version,
+                    reason: *reason,
+                    committed: None,
+                    created: Vec::new(),
+                    updated: Vec::new(),
+                    rebuilt: Vec::new(),
+                    disposed: Vec::new(),
+                    errors: Vec::new(),
+                });
+            }
+            Event::HmrModuleCallReturn { module, committed, error } => {
+                self.module_return(module, *committed, error.as_ref());
+            }
+            Event::TrackCall { id, key, path, module, .. } => {
+                let module = module.as_ref().map(|m| m.name.to_string());
+                self.calls.insert(*id, (key.to_string(), Some(path.to_string()), module));
+            }
+            Event::ConstructorCallReturn { entity, track: Some(_), name, .. }
+            | Event::FactoryCallReturn { entity, track: Some(_), name, .. }
+            | Event::PipeCallReturn { entity, track: Some(_), name, .. }
+            | Event::OperatorFunCall { entity, track: Some(_), name, .. } => {
+                self.names.insert(*entity, name.to_string());
+            }
+            Event::TrackCallReturn { id, entity: Some(entity), .. } => self.returned(*id, *entity),
+            Event::TrackCallReturn { id, entity: None, .. } => {
+                self.calls.remove(id);
+            }
+            Event::TrackUpdate { id, version, change, .. } => {
+                let Some(track) = self.tracks.get_mut(id) else { return };
+                track.version = *version;
+                track.change = Some(*change);
+                let module = track.module.clone();
+                if let Some(reload) = self.reload_of(module.as_deref()) {
+                    match change {
+                        Change::FnOnly => reload.updated.push(*id),
+                        _ => reload.rebuilt.push(*id),
+                    }
+                }
+            }
+            Event::TrackDispose { id, .. } => {
+                let Some(track) = self.tracks.remove(id) else { return };
+                if let Some(reload) = self.reload_of(track.module.as_deref()) {
+                    reload.disposed.push(*id);
+                }
+            }
+            Event::ReloadError { module, message, path } => {
+                self.reload_error(
+                    module,
+                    message,
+                    path.as_ref().map(hmr_runtime::events::Path::as_str),
+                );
+            }
+            // Subscriptions, entities outside tracks, and events of a newer
+            // program: counted, not shown.
+            _ => {}
+        }
+    }
+
+    fn module_return(&mut self, module: &str, committed: bool, error: Option<&String>) {
+        let version = self.reload_of(Some(module)).map(|reload| {
+            reload.committed = Some(committed);
+            if let Some(error) = error {
+                reload.errors.push(error.clone());
+            }
+            reload.version
+        });
+        let entry = self.modules.entry(module.to_owned()).or_default();
+        if committed {
+            entry.version = version.unwrap_or(entry.version);
+            entry.last_error = None;
+        } else {
+            entry.last_error = error.cloned();
+        }
+    }
+
+    /// A call of track `id` returned `entity`: a new track, or its entity.
+    fn returned(&mut self, id: TrackId, entity: EntityId) {
+        let call = self.calls.remove(&id);
+        let name = self.names.get(&entity).cloned();
+        if let Some(track) = self.tracks.get_mut(&id) {
+            track.entity = name.or(track.entity.take());
+            return;
+        }
+        let Some((key, path, module)) = call else { return };
+        let track = Track {
+            id,
+            key,
+            path: path.unwrap_or_else(|| id.to_string()),
+            module: module.clone(),
+            version: 1,
+            change: None,
+            entity: name,
+            errors: Vec::new(),
+        };
+        self.tracks.insert(id, track);
+        if let Some(reload) = self.reload_of(module.as_deref()) {
+            reload.created.push(id);
+        }
+    }
+
+    fn reload_error(&mut self, module: &str, message: &str, path: Option<&str>) {
+        let text = match path {
+            Some(path) => format!("{path}: {message}"),
+            None => message.to_owned(),
+        };
+        if let Some(path) = path
+            && let Some(track) = self.tracks.values_mut().find(|t| t.path == path)
+        {
+            track.errors.push(message.to_owned());
+        }
+        // A panicking version reports its panic twice: once in its return,
+        // once as a reload error.
+        if let Some(reload) = self.reload_of(Some(module))
+            && !reload.errors.iter().any(|e| e == &text)
+        {
+            reload.errors.push(text);
+        }
+    }
+
+    /// Notes `count` events the program dropped.
+    pub fn dropped(&mut self, count: u64) {
+        self.dropped += count;
+    }
+
+    /// The living tracks of `module` (`None`: outside any module), in path
+    /// order, each with its depth in the tree and the part of its path
+    /// below its nearest shown ancestor (the whole path under the module
+    /// when no ancestor is a track: scopes that captured nothing are not
+    /// tracks).
+    #[must_use]
+    pub fn tracks_of(&self, module: Option<&str>) -> Vec<(&Track, usize, String)> {
+        let mut tracks: Vec<&Track> =
+            self.tracks.values().filter(|t| t.module.as_deref() == module).collect();
+        tracks.sort_by(|a, b| a.path.cmp(&b.path));
+        let prefix = module.map(|m| format!("{m}/")).unwrap_or_default();
+        // The shown ancestors of the track being placed, outermost first.
+        let mut ancestors: Vec<&str> = Vec::new();
+        let mut out = Vec::with_capacity(tracks.len());
+        for track in tracks {
+            while let Some(last) = ancestors.last() {
+                let below = track.path.strip_prefix(last).is_some_and(|rest| rest.starts_with('/'));
+                if below {
+                    break;
+                }
+                ancestors.pop();
+            }
+            let segment = match ancestors.last() {
+                Some(parent) => track.path[parent.len() + 1..].to_owned(),
+                None => track.path.strip_prefix(&prefix).unwrap_or(&track.path).to_owned(),
+            };
+            out.push((track, ancestors.len(), segment));
+            ancestors.push(&track.path);
+        }
+        out
+    }
+}

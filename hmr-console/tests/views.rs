@@ -1,0 +1,120 @@
+//! Each view, rendered from a recorded log (tests/fixtures/desk.jsonl, made
+//! by `cargo run -p hmr-tests --example record_log`) with ratatui's test
+//! backend, against the screens in tests/snapshots/. After a deliberate
+//! change to a view, `UPDATE_SNAPSHOTS=1 cargo test -p hmr-console` writes
+//! them anew (review the diff).
+
+use std::io::BufReader;
+
+use hmr_console::model::State;
+use hmr_console::source::read_log;
+use hmr_console::view::{Ui, View, draw};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn desk() -> Vec<hmr_runtime::events::Event> {
+    let file =
+        std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/desk.jsonl"))
+            .unwrap();
+    let (events, skipped) = read_log(BufReader::new(file)).unwrap();
+    assert_eq!(skipped, 0);
+    events
+}
+
+fn state_after(events: &[hmr_runtime::events::Event]) -> State {
+    let mut state = State::new();
+    for event in events {
+        state.apply(event);
+    }
+    state
+}
+
+/// The screen as text, one line per row, trailing spaces cut.
+fn screen(state: &State, ui: &Ui) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(110, 16)).unwrap();
+    terminal.draw(|frame| draw(frame, state, ui)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        let row: String = (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect();
+        text.push_str(row.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn check(name: &str, got: &str) {
+    let path = format!("{}/tests/snapshots/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{path} missing: run with UPDATE_SNAPSHOTS=1"));
+    assert_eq!(got, want, "{name}: the screen changed (UPDATE_SNAPSHOTS=1 rewrites it)");
+}
+
+fn ui(view: View) -> Ui {
+    Ui { view, source: "replay desk.jsonl".to_owned(), ..Ui::default() }
+}
+
+#[test]
+fn graph_after_every_version() {
+    let state = state_after(&desk());
+    let text = screen(&state, &ui(View::Graph));
+    // What the log says happened, read off the screen.
+    assert!(text.contains("module desk v3"), "{text}");
+    assert!(text.contains("failed: a broken edit"), "{text}");
+    assert!(!text.contains("MSFT"), "disposed in v3: {text}");
+    assert!(text.contains("structural"), "{text}");
+    check("graph", &text);
+}
+
+#[test]
+fn graph_filtered() {
+    let state = state_after(&desk());
+    let mut ui = ui(View::Graph);
+    ui.filter = "NVDA".to_owned();
+    let text = screen(&state, &ui);
+    assert!(text.contains("NVDA") && !text.contains("AAPL"), "{text}");
+    check("graph-filtered", &text);
+}
+
+#[test]
+fn reloads_one_line_per_version() {
+    let state = state_after(&desk());
+    let text = screen(&state, &ui(View::Reloads));
+    for version in ["desk v1", "desk v2", "desk v3", "desk v4"] {
+        assert!(text.contains(version), "{version}: {text}");
+    }
+    assert!(text.contains("rolled back"), "{text}");
+    check("reloads", &text);
+}
+
+/// The time cursor: the graph as it was after the first version.
+#[test]
+fn graph_at_the_first_version() {
+    let events = desk();
+    let end = events
+        .iter()
+        .position(|e| matches!(e, hmr_runtime::events::Event::HmrModuleCallReturn { .. }))
+        .unwrap();
+    let state = state_after(&events[..=end]);
+    let text = screen(&state, &ui(View::Graph));
+    assert!(text.contains("module desk v1") && text.contains("MSFT"), "{text}");
+    check("graph-v1", &text);
+}
+
+/// Names are shown escaped: a newline or a terminal escape in a name
+/// cannot break a line or restyle the terminal.
+#[test]
+fn control_characters_are_escaped() {
+    let mut state = State::new();
+    let line =
+        r#"{"type":"hmr-module-call","module":"evil\n\u001b[31m","version":1,"reason":"call"}"#;
+    state.apply(&serde_json::from_str(line).unwrap());
+    let done = r#"{"type":"hmr-module-call-return","module":"evil\n\u001b[31m","committed":true,"error":null}"#;
+    state.apply(&serde_json::from_str(done).unwrap());
+    let text = screen(&state, &ui(View::Graph));
+    assert!(text.contains(r"module evil\n\u{1b}[31m"), "{text}");
+}
