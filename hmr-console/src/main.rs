@@ -97,6 +97,8 @@ fn run(
                 match incoming {
                     Incoming::Event(event) => state.apply(&event),
                     Incoming::Dropped(n) => state.dropped(n),
+                    Incoming::Module(module) => state.restore_module(&module),
+                    Incoming::Track(track) => state.restore_track(&track),
                     Incoming::Attached(program, pid) => {
                         // A program (re)started: what the console knew is stale.
                         state = State::new();

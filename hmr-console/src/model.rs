@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use hmr_runtime::console::wire::{ModuleState, TrackState};
 use hmr_runtime::events::{CallReason, Change, EntityId, Event, TrackId};
 
 /// A module, as its last events left it.
@@ -221,6 +222,30 @@ impl State {
         {
             reload.errors.push(text);
         }
+    }
+
+    /// Takes in a module of the state the console attached to.
+    pub fn restore_module(&mut self, module: &ModuleState) {
+        let entry = self.modules.entry(module.name.clone()).or_default();
+        entry.version = module.version;
+        entry.last_error.clone_from(&module.last_error);
+    }
+
+    /// Takes in a track of the state the console attached to.
+    pub fn restore_track(&mut self, track: &TrackState) {
+        self.tracks.insert(
+            track.id,
+            Track {
+                id: track.id,
+                key: track.key.clone(),
+                path: track.path.clone(),
+                module: track.module.clone(),
+                version: track.version,
+                change: track.change,
+                entity: track.entity_name.clone(),
+                errors: Vec::new(),
+            },
+        );
     }
 
     /// Notes `count` events the program dropped.

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use hmr_runtime::console::wire::{self, Decoder, Message};
+use hmr_runtime::console::wire::{self, Decoder, Message, ModuleState, TrackState};
 use hmr_runtime::events::Event;
 
 /// What a source reports to the console.
@@ -15,6 +15,10 @@ pub enum Incoming {
     Event(Box<Event>),
     /// The program dropped this many events (the console was slow).
     Dropped(u64),
+    /// A module of the state the console attached to.
+    Module(ModuleState),
+    /// A track of the state the console attached to.
+    Track(TrackState),
     /// Attached to a program (its name and pid).
     Attached(String, u32),
     /// Not attached (yet, or any more), and why.
@@ -86,6 +90,8 @@ fn attach_once(addr: &str, to: &Sender<Incoming>, wait: &mut Duration) -> Result
             }
             Some(Message::Event(event)) => Incoming::Event(event),
             Some(Message::Dropped(n)) => Incoming::Dropped(n),
+            Some(Message::Module(module)) => Incoming::Module(module),
+            Some(Message::Track(track)) => Incoming::Track(track),
             Some(Message::Error(why)) => return Err(format!("{addr} refused: {why}")),
         };
         if to.send(incoming).is_err() {

@@ -116,3 +116,28 @@ fn a_bad_handshake_is_refused_with_an_error_line() {
     let (_reader, _) = attach(&console);
     wait_until("attached", || console.attached() == 1);
 }
+
+/// A console attaching to a program that ran already gets the state it
+/// attaches to: the modules and the tracks, with their entities.
+#[test]
+fn a_console_attaching_late_gets_the_state_first() {
+    module("console-late", || feed(7)).unwrap();
+    let console = console();
+    let (mut reader, mut decoder) = attach(&console);
+    let mut line = String::new();
+    let (mut module_seen, mut track_seen) = (false, None);
+    while !(module_seen && track_seen.is_some()) {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        match decoder.decode(line.trim_end()).unwrap() {
+            Some(Message::Module(m)) if m.name == "console-late" => module_seen = true,
+            Some(Message::Track(t)) if t.path == "console-late/console::feed#0" => {
+                track_seen = Some(t);
+            }
+            _ => {}
+        }
+    }
+    let track = track_seen.unwrap();
+    assert_eq!((track.version, track.entity_name.as_deref()), (1, Some("feed 7")));
+    assert_eq!(track.module.as_deref(), Some("console-late"));
+}

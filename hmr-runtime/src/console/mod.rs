@@ -249,11 +249,21 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
         stream,
     });
     join(shared, client.clone());
+    // The state it attaches to, then the events from the sink's
+    // installation on (an event between the two may show twice, never
+    // not at all).
+    let mut encoder = wire::Encoder::new();
+    let mut lines = String::new();
+    state_lines(&mut encoder, &mut lines);
+    let mut out = out;
+    if out.write_all(lines.as_bytes()).is_err() {
+        client.closed.store(true, Ordering::Release);
+    }
     let writing = {
         let client = client.clone();
         std::thread::Builder::new()
             .name("hmr-console-writer".to_owned())
-            .spawn(move || write_events(out, &events, &client))
+            .spawn(move || write_events(out, encoder, &events, &client))
     };
     // A console sends nothing after its handshake, and nothing it sends is
     // read: this only waits for it to go away (what it sends is discarded,
@@ -271,6 +281,31 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
     let _ = client.stream.shutdown(Shutdown::Both);
     if let Ok(writing) = writing {
         let _ = writing.join();
+    }
+}
+
+/// The program's modules and tracks as the store holds them now.
+fn state_lines(encoder: &mut wire::Encoder, out: &mut String) {
+    let store = crate::store::snapshot();
+    for module in store.modules() {
+        let state = wire::ModuleState {
+            name: module.name.clone(),
+            version: module.version,
+            last_error: module.last_error.clone(),
+        };
+        encoder.encode_module(&state, out);
+    }
+    for track in store.tracks() {
+        let state = wire::TrackState {
+            id: track.id,
+            key: track.key.to_string(),
+            path: track.path.to_string(),
+            module: track.module.as_ref().map(|m| m.name.to_string()),
+            version: track.version,
+            change: track.change,
+            entity_name: store.entity_name(track.id).map(str::to_owned),
+        };
+        encoder.encode_track(&state, out);
     }
 }
 
@@ -318,8 +353,12 @@ fn leave(shared: &Shared, id: usize) {
 }
 
 /// Writes the console's events until it goes away.
-fn write_events(mut out: TcpStream, events: &Receiver<Event>, client: &Client) {
-    let mut encoder = wire::Encoder::new();
+fn write_events(
+    mut out: TcpStream,
+    mut encoder: wire::Encoder,
+    events: &Receiver<Event>,
+    client: &Client,
+) {
     let mut lines = String::new();
     while !client.closed.load(Ordering::Acquire) {
         let event = match events.recv_timeout(Duration::from_millis(200)) {

@@ -4,6 +4,8 @@
 //! ```text
 //! program → console   {"hello":{"wire":1,"program":"app","pid":4242}}
 //!                     {"str":[0,"app::prices"]}          a string, interned
+//!                     {"module":{"name":1,"version":3,…}} the state when it attached:
+//!                     {"track":{"id":"…","key":0,…}}     its modules and tracks
 //!                     {"ev":{"type":"track-call","key":0,…}}
 //!                     {"dropped":17}                     events lost to a slow console
 //! console → program   hmr-console 1                      the handshake, one line
@@ -32,7 +34,41 @@ pub const HANDSHAKE: &str = "hmr-console 1";
 pub const HANDSHAKE_MAX: usize = 64;
 
 /// The fields whose strings are interned: object keys at any depth.
-const INTERNED: [&str; 4] = ["key", "path", "name", "file"];
+const INTERNED: [&str; 5] = ["key", "path", "name", "file", "entity_name"];
+
+/// A module as the program's store holds it when a console attaches.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModuleState {
+    /// Its name.
+    pub name: String,
+    /// Its last committed version.
+    pub version: u64,
+    /// Why its last attempt failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A track as the program's store holds it when a console attaches.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrackState {
+    /// Its id.
+    pub id: crate::events::TrackId,
+    /// Its static key.
+    pub key: String,
+    /// Its structural path.
+    pub path: String,
+    /// The module that last ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Its version.
+    pub version: u64,
+    /// What its last update did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::events::Change>,
+    /// Its entity's structural name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_name: Option<String>,
+}
 
 /// Why a handshake was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,9 +157,25 @@ impl Encoder {
     /// The lines for `event`: the `str` lines of strings it is the first to
     /// use, then its `ev` line.
     pub fn encode(&mut self, event: &Event, out: &mut String) {
-        let Ok(mut json) = serde_json::to_value(event) else { return };
+        self.encode_as("ev", event, out);
+    }
+
+    /// The lines for a module of the state a console attaches to.
+    pub fn encode_module(&mut self, module: &ModuleState, out: &mut String) {
+        self.encode_as("module", module, out);
+    }
+
+    /// The lines for a track of the state a console attaches to.
+    pub fn encode_track(&mut self, track: &TrackState, out: &mut String) {
+        self.encode_as("track", track, out);
+    }
+
+    fn encode_as(&mut self, kind: &str, value: &impl serde::Serialize, out: &mut String) {
+        let Ok(mut json) = serde_json::to_value(value) else { return };
         self.intern(&mut json, out);
-        out.push_str(&serde_json::json!({ "ev": json }).to_string());
+        let mut line = Map::new();
+        line.insert(kind.to_owned(), json);
+        out.push_str(&Value::Object(line).to_string());
         out.push('\n');
     }
 
@@ -169,6 +221,10 @@ pub enum Message {
     Event(Box<Event>),
     /// Events lost since the last message.
     Dropped(u64),
+    /// A module of the state the console attached to.
+    Module(ModuleState),
+    /// A track of the state the console attached to.
+    Track(TrackState),
     /// The program refused the handshake.
     Error(String),
 }
@@ -237,6 +293,18 @@ impl Decoder {
                     .map_err(|e| bad(&format!("not an event ({e})")))?;
                 Ok(Some(Message::Event(Box::new(event))))
             }
+            ("module", mut module) => {
+                self.resolve(&mut module).map_err(|e| bad(&e))?;
+                let module = serde_json::from_value(module)
+                    .map_err(|e| bad(&format!("not a module ({e})")))?;
+                Ok(Some(Message::Module(module)))
+            }
+            ("track", mut track) => {
+                self.resolve(&mut track).map_err(|e| bad(&e))?;
+                let track = serde_json::from_value(track)
+                    .map_err(|e| bad(&format!("not a track ({e})")))?;
+                Ok(Some(Message::Track(track)))
+            }
             ("dropped", Value::Number(n)) => {
                 Ok(Some(Message::Dropped(n.as_u64().ok_or_else(|| bad("a count"))?)))
             }
@@ -304,6 +372,29 @@ mod tests {
             encoder.encode(&event, &mut again);
         }
         assert!(strings > 0 && !again.contains(r#"{"str""#), "{again}");
+    }
+
+    #[test]
+    fn the_state_survives_the_wire() {
+        use super::{ModuleState, TrackState};
+        use crate::events::{Change, TrackId};
+        let module = ModuleState { name: "m".into(), version: 3, last_error: Some("boom".into()) };
+        let track = TrackState {
+            id: TrackId(0x9f2c),
+            key: "app::prices".into(),
+            path: "m/app::prices#0".into(),
+            module: Some("m".into()),
+            version: 3,
+            change: Some(Change::FnOnly),
+            entity_name: Some("source.hot_map(fn)".into()),
+        };
+        let (mut encoder, mut decoder, mut text) = (Encoder::new(), Decoder::new(), String::new());
+        encoder.encode_module(&module, &mut text);
+        encoder.encode_track(&track, &mut text);
+        let got: Vec<Message> =
+            text.lines().filter_map(|line| decoder.decode(line).unwrap()).collect();
+        assert_eq!(got, [Message::Module(module), Message::Track(track)]);
+        assert!(text.contains(r#""module":0"#), "the module name is interned once: {text}");
     }
 
     #[test]
