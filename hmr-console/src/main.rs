@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hmr_console::model::State;
 use hmr_console::source::{Incoming, attach_forever, read_log};
-use hmr_console::view::{Ui, View, draw, graph_lines};
+use hmr_console::view::{Ui, View, draw, graph_rows};
 use hmr_runtime::events::Event;
 use ratatui::crossterm::event::{self, Event as Input, KeyCode, KeyEventKind, KeyModifiers};
 
@@ -140,7 +140,7 @@ fn run(
             continue;
         }
         let len = match ui.view {
-            View::Graph => graph_lines(&state, &ui.filter).len(),
+            View::Graph => graph_rows(&state, &ui.filter).len(),
             View::Reloads => state.reloads.len(),
         };
         match key.code {

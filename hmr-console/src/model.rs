@@ -66,6 +66,10 @@ impl Reload {
     }
 }
 
+/// A track placed in its module's tree: its depth, and its path below its
+/// nearest shown ancestor.
+pub type Placed<'a> = (&'a Track, usize, String);
+
 /// Everything the console knows.
 #[derive(Clone, Debug, Default)]
 pub struct State {
@@ -259,29 +263,53 @@ impl State {
     /// when no ancestor is a track: scopes that captured nothing are not
     /// tracks).
     #[must_use]
-    pub fn tracks_of(&self, module: Option<&str>) -> Vec<(&Track, usize, String)> {
-        let mut tracks: Vec<&Track> =
+    pub fn tracks_of(&self, module: Option<&str>) -> Vec<Placed<'_>> {
+        let tracks: Vec<&Track> =
             self.tracks.values().filter(|t| t.module.as_deref() == module).collect();
-        tracks.sort_by(|a, b| a.path.cmp(&b.path));
-        let prefix = module.map(|m| format!("{m}/")).unwrap_or_default();
-        // The shown ancestors of the track being placed, outermost first.
-        let mut ancestors: Vec<&str> = Vec::new();
-        let mut out = Vec::with_capacity(tracks.len());
-        for track in tracks {
-            while let Some(last) = ancestors.last() {
-                let below = track.path.strip_prefix(last).is_some_and(|rest| rest.starts_with('/'));
-                if below {
-                    break;
-                }
-                ancestors.pop();
-            }
-            let segment = match ancestors.last() {
-                Some(parent) => track.path[parent.len() + 1..].to_owned(),
-                None => track.path.strip_prefix(&prefix).unwrap_or(&track.path).to_owned(),
-            };
-            out.push((track, ancestors.len(), segment));
-            ancestors.push(&track.path);
-        }
-        out
+        tree(tracks, module)
     }
+
+    /// [`tracks_of`](State::tracks_of) every module at once (one pass over
+    /// the tracks), by module name (`None` last).
+    #[must_use]
+    pub fn trees(&self) -> Vec<(Option<&str>, Vec<Placed<'_>>)> {
+        let mut groups: BTreeMap<Option<&str>, Vec<&Track>> = BTreeMap::new();
+        for module in self.modules.keys() {
+            groups.insert(Some(module.as_str()), Vec::new());
+        }
+        for track in self.tracks.values() {
+            groups.entry(track.module.as_deref()).or_default().push(track);
+        }
+        let mut trees: Vec<_> =
+            groups.into_iter().map(|(module, tracks)| (module, tree(tracks, module))).collect();
+        // Tracks outside any module come last.
+        trees.sort_by_key(|(module, _)| module.is_none());
+        trees
+    }
+}
+
+/// `tracks` (all of `module`) in path order, each with its depth and its
+/// path below its nearest shown ancestor.
+fn tree<'a>(mut tracks: Vec<&'a Track>, module: Option<&str>) -> Vec<Placed<'a>> {
+    tracks.sort_by(|a, b| a.path.cmp(&b.path));
+    let prefix = module.map(|m| format!("{m}/")).unwrap_or_default();
+    // The shown ancestors of the track being placed, outermost first.
+    let mut ancestors: Vec<&str> = Vec::new();
+    let mut out = Vec::with_capacity(tracks.len());
+    for track in tracks {
+        while let Some(last) = ancestors.last() {
+            let below = track.path.strip_prefix(last).is_some_and(|rest| rest.starts_with('/'));
+            if below {
+                break;
+            }
+            ancestors.pop();
+        }
+        let segment = match ancestors.last() {
+            Some(parent) => track.path[parent.len() + 1..].to_owned(),
+            None => track.path.strip_prefix(&prefix).unwrap_or(&track.path).to_owned(),
+        };
+        out.push((track, ancestors.len(), segment));
+        ancestors.push(&track.path);
+    }
+    out
 }

@@ -78,45 +78,56 @@ fn change_span(change: Option<Change>) -> Span<'static> {
     }
 }
 
-/// The lines of the graph view: a header per module, then its tracks.
-/// Each line's track, if it is one (to highlight those a reload touched).
+/// A row of the graph view.
+#[derive(Debug)]
+pub enum Row<'a> {
+    /// A module's header (`None`: tracks outside any module).
+    Module(Option<&'a str>),
+    /// A track, its depth, and its path below its shown ancestor.
+    Track(&'a Track, usize, String),
+}
+
+/// The rows of the graph view: a header per module, then its tracks. Cheap:
+/// lines are made only for the rows on screen ([`row_line`]).
 #[must_use]
-pub fn graph_lines(state: &State, filter: &str) -> Vec<(Line<'static>, Option<TrackId>)> {
-    let mut modules: Vec<Option<&str>> = state.modules.keys().map(|m| Some(m.as_str())).collect();
-    if state.tracks.values().any(|t| t.module.is_none()) {
-        modules.push(None);
-    }
-    let mut lines = Vec::new();
-    for module in modules {
-        let tracks: Vec<(&Track, usize, String)> = state
-            .tracks_of(module)
+pub fn graph_rows<'a>(state: &'a State, filter: &str) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    for (module, tracks) in state.trees() {
+        let tracks: Vec<(&Track, usize, String)> = tracks
             .into_iter()
             .filter(|(t, _, _)| filter.is_empty() || t.path.contains(filter))
             .collect();
         if tracks.is_empty() && !filter.is_empty() {
             continue;
         }
-        let header = match module {
-            Some(name) => {
-                let m = &state.modules[name];
-                let mut spans = vec![
-                    Span::styled(format!("module {}", escaped(name)), Style::new().bold()),
-                    Span::raw(format!(" v{}", m.version)),
-                ];
-                if let Some(error) = &m.last_error {
-                    spans.push(Span::styled(
-                        format!("  failed: {}", escaped(error)),
-                        Style::new().fg(Color::Red),
-                    ));
-                }
-                Line::from(spans)
-            }
-            None => Line::from(Span::styled("(no module)", Style::new().bold())),
-        };
-        lines.push((header, None));
-        for (track, depth, segment) in tracks {
+        rows.push(Row::Module(module));
+        rows.extend(tracks.into_iter().map(|(t, depth, segment)| Row::Track(t, depth, segment)));
+    }
+    rows
+}
+
+/// The line of one row of the graph view.
+#[must_use]
+pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
+    match row {
+        Row::Module(Some(name)) => {
+            let version = state.modules.get(*name).map_or(0, |m| m.version);
             let mut spans = vec![
-                Span::raw(format!("{:indent$}{}", "", escaped(&segment), indent = 2 + depth * 2)),
+                Span::styled(format!("module {}", escaped(name)), Style::new().bold()),
+                Span::raw(format!(" v{version}")),
+            ];
+            if let Some(error) = state.modules.get(*name).and_then(|m| m.last_error.as_ref()) {
+                spans.push(Span::styled(
+                    format!("  failed: {}", escaped(error)),
+                    Style::new().fg(Color::Red),
+                ));
+            }
+            Line::from(spans)
+        }
+        Row::Module(None) => Line::from(Span::styled("(no module)", Style::new().bold())),
+        Row::Track(track, depth, segment) => {
+            let mut spans = vec![
+                Span::raw(format!("{:indent$}{}", "", escaped(segment), indent = 2 + depth * 2)),
                 Span::raw(format!("  v{} ", track.version)),
                 change_span(track.change),
                 Span::raw("  "),
@@ -131,10 +142,24 @@ pub fn graph_lines(state: &State, filter: &str) -> Vec<(Line<'static>, Option<Tr
                     Style::new().fg(Color::Red),
                 ));
             }
-            lines.push((Line::from(spans), Some(track.id)));
+            Line::from(spans)
         }
     }
-    lines
+}
+
+/// Every line of the graph view, with its track if it is one.
+#[must_use]
+pub fn graph_lines(state: &State, filter: &str) -> Vec<(Line<'static>, Option<TrackId>)> {
+    graph_rows(state, filter)
+        .iter()
+        .map(|row| {
+            let track = match row {
+                Row::Track(t, _, _) => Some(t.id),
+                Row::Module(_) => None,
+            };
+            (row_line(state, row), track)
+        })
+        .collect()
 }
 
 fn reason(reason: CallReason) -> &'static str {
@@ -221,18 +246,26 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &Ui) {
                 .nth(ui.selected[View::Reloads as usize])
                 .map(|r| r.touched().collect())
                 .unwrap_or_default();
-            let items: Vec<ListItem<'_>> = graph_lines(state, &ui.filter)
-                .into_iter()
-                .map(|(line, track)| {
-                    let item = ListItem::new(line);
-                    if track.is_some_and(|t| touched.contains(&t)) {
-                        item.style(Style::new().add_modifier(Modifier::BOLD))
-                    } else {
-                        item
+            // Lines only for the rows on screen: 10 000 tracks stay fluid.
+            let rows = graph_rows(state, &ui.filter);
+            let height = usize::from(body.height).max(1);
+            let selected = ui.selected().min(rows.len().saturating_sub(1));
+            let start = selected.saturating_sub(height / 2).min(rows.len().saturating_sub(height));
+            let items: Vec<ListItem<'_>> = rows
+                .iter()
+                .skip(start)
+                .take(height)
+                .map(|row| {
+                    let item = ListItem::new(row_line(state, row));
+                    match row {
+                        Row::Track(t, _, _) if touched.contains(&t.id) => {
+                            item.style(Style::new().add_modifier(Modifier::BOLD))
+                        }
+                        _ => item,
                     }
                 })
                 .collect();
-            draw_list(frame, body, items, ui.selected());
+            draw_list(frame, body, items, selected - start);
         }
         View::Reloads => {
             let items: Vec<ListItem<'_>> =
