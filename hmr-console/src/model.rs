@@ -57,6 +57,9 @@ pub struct Reload {
     pub disposed: Vec<TrackId>,
     /// Its panic, and errors raised while it ran.
     pub errors: Vec<String>,
+    /// Each track it changed, as it was before (`None`: it made it), to
+    /// put back if it rolls back.
+    undo: Vec<(TrackId, Option<Track>)>,
 }
 
 impl Reload {
@@ -65,6 +68,9 @@ impl Reload {
         self.created.iter().chain(&self.updated).chain(&self.rebuilt).chain(&self.disposed).copied()
     }
 }
+
+/// How many module versions the reloads view keeps.
+pub const RELOADS_KEPT: usize = 10_000;
 
 /// A track placed in its module's tree: its depth, and its path below its
 /// nearest shown ancestor.
@@ -117,7 +123,12 @@ impl State {
                     rebuilt: Vec::new(),
                     disposed: Vec::new(),
                     errors: Vec::new(),
+                    undo: Vec::new(),
                 });
+                // The oldest versions go first: a long session stays small.
+                if self.reloads.len() > RELOADS_KEPT {
+                    self.reloads.drain(..self.reloads.len() - RELOADS_KEPT);
+                }
             }
             Event::HmrModuleCallReturn { module, committed, error } => {
                 self.module_return(module, *committed, error.as_ref());
@@ -137,6 +148,9 @@ impl State {
                 self.calls.remove(id);
             }
             Event::TrackUpdate { id, version, change, .. } => {
+                let before = self.tracks.get(id).cloned();
+                let module = before.as_ref().and_then(|t| t.module.clone());
+                self.remember(module.as_deref(), *id, before);
                 let Some(track) = self.tracks.get_mut(id) else { return };
                 track.version = *version;
                 track.change = Some(*change);
@@ -150,6 +164,7 @@ impl State {
             }
             Event::TrackDispose { id, .. } => {
                 let Some(track) = self.tracks.remove(id) else { return };
+                self.remember(track.module.as_deref(), *id, Some(track.clone()));
                 if let Some(reload) = self.reload_of(track.module.as_deref()) {
                     reload.disposed.push(*id);
                 }
@@ -167,14 +182,35 @@ impl State {
         }
     }
 
+    /// Keeps what a running version changes in `id`, the first time.
+    fn remember(&mut self, module: Option<&str>, id: TrackId, before: Option<Track>) {
+        if let Some(reload) = self.reload_of(module)
+            && reload.committed.is_none()
+            && !reload.undo.iter().any(|(t, _)| *t == id)
+        {
+            reload.undo.push((id, before));
+        }
+    }
+
     fn module_return(&mut self, module: &str, committed: bool, error: Option<&String>) {
+        let mut undo = Vec::new();
         let version = self.reload_of(Some(module)).map(|reload| {
             reload.committed = Some(committed);
             if let Some(error) = error {
                 reload.errors.push(error.clone());
             }
+            undo = std::mem::take(&mut reload.undo);
             reload.version
         });
+        if !committed {
+            // The program put every track back as it was: so does the console.
+            for (id, before) in undo.into_iter().rev() {
+                match before {
+                    Some(track) => self.tracks.insert(id, track),
+                    None => self.tracks.remove(&id),
+                };
+            }
+        }
         let entry = self.modules.entry(module.to_owned()).or_default();
         if committed {
             entry.version = version.unwrap_or(entry.version);
@@ -188,6 +224,10 @@ impl State {
     fn returned(&mut self, id: TrackId, entity: EntityId) {
         let call = self.calls.remove(&id);
         let name = self.names.get(&entity).cloned();
+        if let Some(before) = self.tracks.get(&id).cloned() {
+            let module = before.module.clone();
+            self.remember(module.as_deref(), id, Some(before));
+        }
         if let Some(track) = self.tracks.get_mut(&id) {
             track.entity = name.or(track.entity.take());
             return;
@@ -204,6 +244,7 @@ impl State {
             errors: Vec::new(),
         };
         self.tracks.insert(id, track);
+        self.remember(module.as_deref(), id, None);
         if let Some(reload) = self.reload_of(module.as_deref()) {
             reload.created.push(id);
         }

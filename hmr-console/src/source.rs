@@ -1,7 +1,7 @@
 //! Where events come from: a program's console socket, or a log.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
@@ -24,6 +24,9 @@ pub enum Incoming {
     /// Not attached (yet, or any more), and why.
     Detached(String),
 }
+
+/// The longest line read from a program.
+pub const LINE_MAX: u64 = 16 << 20;
 
 /// Reads a `JsonLines` log: one event per line. Lines that are not events
 /// are skipped and counted.
@@ -66,18 +69,28 @@ pub fn attach_forever(addr: &str, to: &Sender<Incoming>) {
 
 /// One attachment: `Ok` when the console is closing, `Err` why it ended.
 fn attach_once(addr: &str, to: &Sender<Incoming>, wait: &mut Duration) -> Result<(), String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    let target = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(2))
+        .map_err(|e| format!("{addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
     stream
         .write_all(format!("{}\n", wire::HANDSHAKE).as_bytes())
         .map_err(|e| format!("{addr}: {e}"))?;
-    let mut lines = BufReader::new(stream);
+    let mut lines = BufReader::new(stream.take(u64::MAX));
     let mut decoder = Decoder::new();
     let mut line = String::new();
     loop {
         line.clear();
+        // A line longer than this is not from a program of this wire
+        // version: the connection is given up, not the console's memory.
+        lines.get_mut().set_limit(LINE_MAX);
         match lines.read_line(&mut line) {
             Ok(0) => return Err(format!("{addr}: the program went away")),
+            Ok(_) if !line.ends_with('\n') => return Err(format!("{addr}: a line too long")),
             Ok(_) => {}
             Err(e) => return Err(format!("{addr}: {e}")),
         }

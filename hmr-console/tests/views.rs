@@ -118,3 +118,32 @@ fn control_characters_are_escaped() {
     let text = screen(&state, &ui(View::Graph));
     assert!(text.contains(r"module evil\n\u{1b}[31m"), "{text}");
 }
+
+/// A version that updated a track and then panicked is rolled back by the
+/// program without events: the console puts the track back too.
+#[test]
+fn a_rolled_back_version_leaves_the_graph_as_it_was() {
+    let lines = [
+        r#"{"type":"hmr-module-call","module":"m","version":1,"reason":"call"}"#,
+        r#"{"type":"track-call","id":"1","call":1,"key":"k","path":"m/k#0","parent":null,"site":{"file":"f","line":1,"column":1},"module":{"name":"m","version":1}}"#,
+        r#"{"type":"pipe-call-return","entity":1,"track":"1","call":1,"name":"source","shape":1}"#,
+        r#"{"type":"track-call-return","id":"1","call":1,"entity":1,"outcome":"returned"}"#,
+        r#"{"type":"hmr-module-call-return","module":"m","committed":true,"error":null}"#,
+        r#"{"type":"hmr-module-call","module":"m","version":2,"reason":"reload"}"#,
+        r#"{"type":"track-call","id":"1","call":2,"key":"k","path":"m/k#0","parent":null,"site":{"file":"f","line":1,"column":1},"module":{"name":"m","version":2}}"#,
+        r#"{"type":"pipe-call-return","entity":2,"track":"1","call":2,"name":"source.hot_map(fn)","shape":2}"#,
+        r#"{"type":"track-call-return","id":"1","call":2,"entity":2,"outcome":"returned"}"#,
+        r#"{"type":"track-update","id":"1","version":2,"change":"structural","prev_entity":1}"#,
+        r#"{"type":"track-call","id":"2","call":3,"key":"j","path":"m/j#0","parent":null,"site":{"file":"f","line":2,"column":1},"module":{"name":"m","version":2}}"#,
+        r#"{"type":"pipe-call-return","entity":3,"track":"2","call":3,"name":"source","shape":1}"#,
+        r#"{"type":"track-call-return","id":"2","call":3,"entity":3,"outcome":"returned"}"#,
+        r#"{"type":"hmr-module-call-return","module":"m","committed":false,"error":"boom"}"#,
+    ];
+    let events: Vec<hmr_runtime::events::Event> =
+        lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let before = state_after(&events[..5]);
+    let after = state_after(&events);
+    assert_eq!(after.tracks, before.tracks, "the update and the new track are undone");
+    assert_eq!(after.modules["m"].version, 1);
+    assert_eq!(after.modules["m"].last_error.as_deref(), Some("boom"));
+}

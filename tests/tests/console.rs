@@ -141,3 +141,38 @@ fn a_console_attaching_late_gets_the_state_first() {
     assert_eq!((track.version, track.entity_name.as_deref()), (1, Some("feed 7")));
     assert_eq!(track.module.as_deref(), Some("console-late"));
 }
+
+/// Opens before a console attaches, captures after.
+#[hmr_track(key = "console::straddles")]
+fn straddles(attaching: &std::sync::Barrier) {
+    attaching.wait();
+    std::thread::sleep(Duration::from_millis(100));
+    capture_entity(EntityKind::Factory, "built while attaching");
+}
+
+/// A console attaching while a module runs gets what that run did: the
+/// run began before the console's sink existed, so its events do not reach
+/// it, and the state it is sent waits for the run to end.
+#[test]
+fn a_console_attaching_during_a_module_run_gets_what_the_run_did() {
+    let console = console();
+    let attaching = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let running = {
+        let attaching = attaching.clone();
+        std::thread::spawn(move || module("console-during", || straddles(&attaching)).unwrap())
+    };
+    attaching.wait();
+    let (mut reader, mut decoder) = attach(&console);
+    running.join().unwrap();
+    let mut line = String::new();
+    let track = loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if let Some(Message::Track(t)) = decoder.decode(line.trim_end()).unwrap()
+            && t.path == "console-during/console::straddles#0"
+        {
+            break t;
+        }
+    };
+    assert_eq!(track.entity_name.as_deref(), Some("built while attaching"));
+}

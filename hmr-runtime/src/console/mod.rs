@@ -46,6 +46,18 @@ pub const QUEUE: usize = 4096;
 /// How long a console has to send its handshake.
 pub const HANDSHAKE_WAIT: Duration = Duration::from_secs(2);
 
+/// Connections served at once (attached or shaking hands); more are
+/// refused with an error line.
+pub const CONNECTIONS: usize = 16;
+
+/// How long one write to a console may block its writer (not the program)
+/// before the console is given up.
+pub const WRITE_WAIT: Duration = Duration::from_secs(10);
+
+/// How long an attaching console waits for module runs in flight to end
+/// before it reads the program's state.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
 /// Why [`serve`] could not start.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -158,11 +170,21 @@ impl Console {
 impl Drop for Console {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
-        // Wake the accept loop.
-        drop(TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)));
+        // Wake the accept loop (through loopback if it listens on every
+        // interface).
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        drop(TcpStream::connect_timeout(&wake, Duration::from_millis(200)));
         if let Some(accepting) = self.accepting.take() {
             let _ = accepting.join();
         }
+        let _changing = lock(&self.shared.changing);
         for client in self.shared.clients.load().iter() {
             let _ = client.stream.shutdown(Shutdown::Both);
         }
@@ -182,6 +204,8 @@ struct Shared {
     dropped: AtomicU64,
     stopping: AtomicBool,
     next_id: AtomicUsize,
+    /// Connections being served (see [`CONNECTIONS`]).
+    connections: AtomicUsize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -212,12 +236,28 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
         if shared.stopping.load(Ordering::Acquire) {
             return;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(mut stream) = stream else {
+            // Out of file descriptors, say: do not spin.
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        };
+        if shared.connections.fetch_add(1, Ordering::AcqRel) >= CONNECTIONS {
+            shared.connections.fetch_sub(1, Ordering::AcqRel);
+            let _ = stream.write_all(wire::refusal(&wire::Refused::TooMany).as_bytes());
+            continue;
+        }
         let shared = shared.clone();
         // The handshake waits on the console: not on the accept loop.
-        let _ = std::thread::Builder::new()
-            .name("hmr-console-client".to_owned())
-            .spawn(move || attach(stream, &shared));
+        let spawned = std::thread::Builder::new().name("hmr-console-client".to_owned()).spawn({
+            let shared = shared.clone();
+            move || {
+                attach(stream, &shared);
+                shared.connections.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+        if spawned.is_err() {
+            shared.connections.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -230,7 +270,10 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     }
     let _ = stream.set_read_timeout(None);
-    let program = std::env::args()
+    // A console that stops reading without closing holds its writer only
+    // this long per write.
+    let _ = stream.set_write_timeout(Some(WRITE_WAIT));
+    let program = std::env::args_os()
         .next()
         .and_then(|arg0| {
             std::path::Path::new(&arg0).file_name().map(|n| n.to_string_lossy().into_owned())
@@ -248,10 +291,15 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
         closed: AtomicBool::new(false),
         stream,
     });
-    join(shared, client.clone());
+    if !join(shared, client.clone()) {
+        return; // the console is stopping
+    }
     // The state it attaches to, then the events from the sink's
-    // installation on (an event between the two may show twice, never
-    // not at all).
+    // installation on (an event between the two may show twice). A module
+    // run that began before the sink was installed publishes none of its
+    // events to it: the state is read once such runs ended (or after
+    // `SETTLE`), so that what they did is in it.
+    settle();
     let mut encoder = wire::Encoder::new();
     let mut lines = String::new();
     state_lines(&mut encoder, &mut lines);
@@ -311,10 +359,15 @@ fn state_lines(encoder: &mut wire::Encoder, out: &mut String) {
 
 /// Reads the console's first line, refusing anything but the handshake.
 fn read_handshake(stream: &mut TcpStream) -> Result<(), wire::Refused> {
-    let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
+    let deadline = std::time::Instant::now() + HANDSHAKE_WAIT;
     let mut line = Vec::with_capacity(wire::HANDSHAKE_MAX);
     let mut byte = [0u8; 1];
     loop {
+        // The whole handshake has HANDSHAKE_WAIT, however it is dribbled.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Err(wire::Refused::NotAConsole);
+        }
         match stream.read(&mut byte) {
             Ok(1) if byte[0] == b'\n' => return wire::parse_handshake(&line),
             Ok(1) => {
@@ -329,14 +382,28 @@ fn read_handshake(stream: &mut TcpStream) -> Result<(), wire::Refused> {
     }
 }
 
-fn join(shared: &Arc<Shared>, client: Arc<Client>) {
+/// Adds a console and installs the sink if it is the first; `false` if
+/// the console is stopping.
+fn join(shared: &Arc<Shared>, client: Arc<Client>) -> bool {
     let _changing = lock(&shared.changing);
+    if shared.stopping.load(Ordering::Acquire) {
+        return false;
+    }
     let mut clients = Vec::clone(&shared.clients.load());
     clients.push(client);
     shared.clients.store(Arc::new(clients));
     let mut sink = lock(&shared.sink);
     if sink.is_none() {
         *sink = Some(add_sink(ConsoleSink { shared: Arc::downgrade(shared) }));
+    }
+    true
+}
+
+/// Waits (at most [`SETTLE`]) until no module run is in flight.
+fn settle() {
+    let deadline = std::time::Instant::now() + SETTLE;
+    while !crate::store::store().staged.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -81,6 +81,8 @@ pub enum Refused {
     NotAConsole,
     /// A console of another wire version.
     Version(String),
+    /// As many consoles as the program serves are attached already.
+    TooMany,
 }
 
 impl std::fmt::Display for Refused {
@@ -92,6 +94,7 @@ impl std::fmt::Display for Refused {
             Refused::Version(v) => {
                 write!(f, "this program speaks wire version {WIRE_VERSION}, the console {v}")
             }
+            Refused::TooMany => f.write_str("too many consoles are attached to this program"),
         }
     }
 }
@@ -184,8 +187,10 @@ impl Encoder {
         for (field, value) in fields.iter_mut() {
             match value {
                 Value::String(text) if INTERNED.contains(&field.as_str()) || field == "module" => {
-                    let id = self.id(std::mem::take(text), out);
-                    *value = Value::from(id);
+                    // Past the table's bound a string goes as it is.
+                    if let Some(id) = self.id(text, out) {
+                        *value = Value::from(id);
+                    }
                 }
                 Value::Object(_) => self.intern(value, out),
                 _ => {}
@@ -193,15 +198,18 @@ impl Encoder {
         }
     }
 
-    fn id(&mut self, text: String, out: &mut String) -> u64 {
-        if let Some(id) = self.table.get(&text) {
-            return *id;
+    fn id(&mut self, text: &str, out: &mut String) -> Option<u64> {
+        if let Some(id) = self.table.get(text) {
+            return Some(*id);
+        }
+        if self.table.len() >= TABLE_MAX {
+            return None;
         }
         let id = self.table.len() as u64;
         out.push_str(&serde_json::json!({ "str": [id, text] }).to_string());
         out.push('\n');
-        self.table.insert(text, id);
-        id
+        self.table.insert(text.to_owned(), id);
+        Some(id)
     }
 }
 
