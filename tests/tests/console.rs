@@ -11,6 +11,14 @@ use hmr_runtime::console::{Console, serve_on};
 use hmr_runtime::{EntityKind, Event, capture_entity, hmr_track, module};
 use hmr_tests::wait_until;
 
+/// The console's sink is the process's: a test flooding its console fills
+/// the queues of the others' too. These tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A console on a free loopback port.
 fn console() -> Console {
     serve_on("127.0.0.1:0").expect("a free port")
@@ -37,16 +45,29 @@ fn feed(n: u32) {
 
 #[test]
 fn an_attached_console_gets_a_reloads_events() {
+    let _serial = serial();
     let console = console();
     let (mut reader, mut decoder) = attach(&console);
     wait_until("attached", || console.attached() == 1);
     module("console-feed", || feed(1)).unwrap();
+    // Other tests of this file run modules meanwhile (the sink is the
+    // process's): keep this module's events.
+    let mine = |e: &Event| match e {
+        Event::HmrModuleCall { module, .. } | Event::HmrModuleCallReturn { module, .. } => {
+            module == "console-feed"
+        }
+        Event::TrackCall { path, .. } => path.starts_with("console-feed/"),
+        Event::FactoryCallReturn { name, .. } => name == "feed 1",
+        _ => false,
+    };
     let mut seen = Vec::new();
     let mut line = String::new();
     while !seen.iter().any(|e| matches!(e, Event::HmrModuleCallReturn { .. })) {
         line.clear();
         reader.read_line(&mut line).unwrap();
-        if let Some(Message::Event(event)) = decoder.decode(line.trim_end()).unwrap() {
+        if let Some(Message::Event(event)) = decoder.decode(line.trim_end()).unwrap()
+            && mine(&event)
+        {
             seen.push(*event);
         }
     }
@@ -65,6 +86,7 @@ fn an_attached_console_gets_a_reloads_events() {
 /// console's queue stays bounded, and what it missed is counted.
 #[test]
 fn a_console_that_does_not_read_never_blocks_the_program() {
+    let _serial = serial();
     let console = console();
     let mut stream = TcpStream::connect(console.local_addr()).unwrap();
     stream.write_all(b"hmr-console 1\n").unwrap();
@@ -101,6 +123,7 @@ fn a_console_that_does_not_read_never_blocks_the_program() {
 
 #[test]
 fn a_bad_handshake_is_refused_with_an_error_line() {
+    let _serial = serial();
     let console = console();
     for bad in [&b"GET / HTTP/1.1\r\n"[..], b"hmr-console 2\n", &[0xff; 200], b"\n"] {
         let mut stream = TcpStream::connect(console.local_addr()).unwrap();
@@ -121,6 +144,7 @@ fn a_bad_handshake_is_refused_with_an_error_line() {
 /// attaches to: the modules and the tracks, with their entities.
 #[test]
 fn a_console_attaching_late_gets_the_state_first() {
+    let _serial = serial();
     module("console-late", || feed(7)).unwrap();
     let console = console();
     let (mut reader, mut decoder) = attach(&console);
@@ -155,6 +179,7 @@ fn straddles(attaching: &std::sync::Barrier) {
 /// it, and the state it is sent waits for the run to end.
 #[test]
 fn a_console_attaching_during_a_module_run_gets_what_the_run_did() {
+    let _serial = serial();
     let console = console();
     let attaching = std::sync::Arc::new(std::sync::Barrier::new(2));
     let running = {
