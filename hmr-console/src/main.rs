@@ -95,7 +95,7 @@ fn run(
         if let Feed::Live(from) = feed {
             while let Ok(incoming) = from.try_recv() {
                 match incoming {
-                    Incoming::Event(event) => state.apply(&event),
+                    Incoming::Event(event, at) => state.apply_at(&event, at),
                     Incoming::Dropped(n) => state.dropped(n),
                     Incoming::Module(module) => state.restore_module(&module),
                     Incoming::Track(track) => state.restore_track(&track),

@@ -57,6 +57,11 @@ pub struct Reload {
     pub disposed: Vec<TrackId>,
     /// Its panic, and errors raised while it ran.
     pub errors: Vec<String>,
+    /// When it began (µs since the program began serving its console), if
+    /// the program stamps its events.
+    pub began_at: Option<u64>,
+    /// How long it took, from its call to its return (µs), if stamped.
+    pub took: Option<u64>,
     /// Each track it changed, as it was before (`None`: it made it), to
     /// put back if it rolls back.
     undo: Vec<(TrackId, Option<Track>)>,
@@ -93,6 +98,8 @@ pub struct State {
     names: BTreeMap<EntityId, String>,
     /// Tracks whose call is open, with the module version running them.
     calls: BTreeMap<TrackId, (String, Option<String>, Option<String>)>,
+    /// When the event being applied was emitted, if stamped.
+    now: Option<u64>,
 }
 
 impl State {
@@ -106,6 +113,14 @@ impl State {
     fn reload_of(&mut self, module: Option<&str>) -> Option<&mut Reload> {
         let module = module?;
         self.reloads.iter_mut().rev().find(|r| r.module == module)
+    }
+
+    /// Takes one event in, emitted `at` µs after the program began serving
+    /// its console (`None`: not stamped, as in a log).
+    pub fn apply_at(&mut self, event: &Event, at: Option<u64>) {
+        self.now = at;
+        self.apply(event);
+        self.now = None;
     }
 
     /// Takes one event in.
@@ -123,6 +138,8 @@ impl State {
                     rebuilt: Vec::new(),
                     disposed: Vec::new(),
                     errors: Vec::new(),
+                    began_at: self.now,
+                    took: None,
                     undo: Vec::new(),
                 });
                 // The oldest versions go first: a long session stays small.
@@ -194,8 +211,10 @@ impl State {
 
     fn module_return(&mut self, module: &str, committed: bool, error: Option<&String>) {
         let mut undo = Vec::new();
+        let now = self.now;
         let version = self.reload_of(Some(module)).map(|reload| {
             reload.committed = Some(committed);
+            reload.took = now.zip(reload.began_at).map(|(end, begin)| end.saturating_sub(begin));
             if let Some(error) = error {
                 reload.errors.push(error.clone());
             }

@@ -11,8 +11,9 @@ use hmr_runtime::events::Event;
 /// What a source reports to the console.
 #[derive(Debug)]
 pub enum Incoming {
-    /// An event.
-    Event(Box<Event>),
+    /// An event, and when it was emitted (µs since the program began
+    /// serving), if stamped.
+    Event(Box<Event>, Option<u64>),
     /// The program dropped this many events (the console was slow).
     Dropped(u64),
     /// A module of the state the console attached to.
@@ -101,7 +102,7 @@ fn attach_once(addr: &str, to: &Sender<Incoming>, wait: &mut Duration) -> Result
                 *wait = Duration::from_millis(100);
                 Incoming::Attached(program, pid)
             }
-            Some(Message::Event(event)) => Incoming::Event(event),
+            Some(Message::Event(event, at)) => Incoming::Event(event, at),
             Some(Message::Dropped(n)) => Incoming::Dropped(n),
             Some(Message::Module(module)) => Incoming::Module(module),
             Some(Message::Track(track)) => Incoming::Track(track),

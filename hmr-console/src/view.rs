@@ -196,6 +196,10 @@ pub fn reload_lines(state: &State) -> Vec<Line<'static>> {
                     r.disposed.len()
                 )),
             ];
+            if let Some(took) = r.took {
+                #[allow(clippy::cast_precision_loss, reason = "a duration shown to 0.1 ms")]
+                spans.push(Span::raw(format!("  {:.1} ms", took as f64 / 1000.0)));
+            }
             if let Some(error) = r.errors.first() {
                 spans.push(Span::styled(
                     format!("  {} error(s): {}", r.errors.len(), escaped(error)),

@@ -147,3 +147,17 @@ fn a_rolled_back_version_leaves_the_graph_as_it_was() {
     assert_eq!(after.modules["m"].version, 1);
     assert_eq!(after.modules["m"].last_error.as_deref(), Some("boom"));
 }
+
+/// Live, the program stamps its events: a reload shows how long it took,
+/// from its call to its return.
+#[test]
+fn a_stamped_reload_shows_how_long_it_took() {
+    let call = r#"{"type":"hmr-module-call","module":"m","version":1,"reason":"reload"}"#;
+    let done = r#"{"type":"hmr-module-call-return","module":"m","committed":true,"error":null}"#;
+    let mut state = State::new();
+    state.apply_at(&serde_json::from_str(call).unwrap(), Some(1_000));
+    state.apply_at(&serde_json::from_str(done).unwrap(), Some(3_500));
+    assert_eq!(state.reloads[0].took, Some(2_500));
+    let text = screen(&state, &ui(View::Reloads));
+    assert!(text.contains("m v1  reload  committed") && text.contains("2.5 ms"), "{text}");
+}

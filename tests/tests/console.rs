@@ -60,17 +60,19 @@ fn an_attached_console_gets_a_reloads_events() {
         Event::FactoryCallReturn { name, .. } => name == "feed 1",
         _ => false,
     };
-    let mut seen = Vec::new();
+    let (mut seen, mut stamps) = (Vec::new(), Vec::new());
     let mut line = String::new();
     while !seen.iter().any(|e| matches!(e, Event::HmrModuleCallReturn { .. })) {
         line.clear();
         reader.read_line(&mut line).unwrap();
-        if let Some(Message::Event(event)) = decoder.decode(line.trim_end()).unwrap()
+        if let Some(Message::Event(event, at)) = decoder.decode(line.trim_end()).unwrap()
             && mine(&event)
         {
+            stamps.push(at.expect("the program stamps its events"));
             seen.push(*event);
         }
     }
+    assert!(stamps.is_sorted(), "stamped in the order emitted: {stamps:?}");
     let names: Vec<&str> = seen.iter().map(Event::type_name).collect();
     assert!(names.contains(&"track-call") && names.contains(&"factory-call-return"), "{names:?}");
     let call = seen.iter().find_map(|e| match e {

@@ -194,7 +194,6 @@ impl Drop for Console {
 }
 
 /// What the accept loop, the sink and the writers share.
-#[derive(Default)]
 struct Shared {
     clients: ArcSwap<Vec<Arc<Client>>>,
     /// Serializes changes to `clients` and the sink's installation.
@@ -206,6 +205,23 @@ struct Shared {
     next_id: AtomicUsize,
     /// Connections being served (see [`CONNECTIONS`]).
     connections: AtomicUsize,
+    /// When it began serving: events are stamped with the time since.
+    start: std::time::Instant,
+}
+
+impl Default for Shared {
+    fn default() -> Shared {
+        Shared {
+            clients: ArcSwap::default(),
+            changing: Mutex::default(),
+            sink: Mutex::default(),
+            dropped: AtomicU64::default(),
+            stopping: AtomicBool::default(),
+            next_id: AtomicUsize::default(),
+            connections: AtomicUsize::default(),
+            start: std::time::Instant::now(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -219,7 +235,8 @@ impl std::fmt::Debug for Shared {
 /// One attached console.
 struct Client {
     id: usize,
-    queue: SyncSender<Event>,
+    /// Events for it, each with when it was emitted (µs since serving).
+    queue: SyncSender<(u64, Event)>,
     /// Events dropped for it since it was last told.
     dropped: AtomicU64,
     /// It went away (or its writer failed): the writer stops.
@@ -423,13 +440,13 @@ fn leave(shared: &Shared, id: usize) {
 fn write_events(
     mut out: TcpStream,
     mut encoder: wire::Encoder,
-    events: &Receiver<Event>,
+    events: &Receiver<(u64, Event)>,
     client: &Client,
 ) {
     let mut lines = String::new();
     while !client.closed.load(Ordering::Acquire) {
-        let event = match events.recv_timeout(Duration::from_millis(200)) {
-            Ok(event) => event,
+        let (at, event) = match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(timed) => timed,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
@@ -438,11 +455,11 @@ fn write_events(
         if lost > 0 {
             lines.push_str(&wire::dropped(lost));
         }
-        encoder.encode(&event, &mut lines);
+        encoder.encode_at(&event, at, &mut lines);
         // Whatever else is queued goes in the same write.
         while lines.len() < 64 * 1024 {
-            let Ok(event) = events.try_recv() else { break };
-            encoder.encode(&event, &mut lines);
+            let Ok((at, event)) = events.try_recv() else { break };
+            encoder.encode_at(&event, at, &mut lines);
         }
         if out.write_all(lines.as_bytes()).is_err() {
             break;
@@ -461,8 +478,9 @@ struct ConsoleSink {
 impl Sink for ConsoleSink {
     fn record(&self, event: &Event) {
         let Some(shared) = self.shared.upgrade() else { return };
+        let at = u64::try_from(shared.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         for client in shared.clients.load().iter() {
-            match client.queue.try_send(event.clone()) {
+            match client.queue.try_send((at, event.clone())) {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => {
                     client.dropped.fetch_add(1, Ordering::Relaxed);

@@ -160,22 +160,37 @@ impl Encoder {
     /// The lines for `event`: the `str` lines of strings it is the first to
     /// use, then its `ev` line.
     pub fn encode(&mut self, event: &Event, out: &mut String) {
-        self.encode_as("ev", event, out);
+        self.encode_as("ev", event, None, out);
+    }
+
+    /// [`encode`](Encoder::encode) with the time the event was emitted,
+    /// in µs since the program began serving (`"at"` in the `ev` object).
+    pub fn encode_at(&mut self, event: &Event, at: u64, out: &mut String) {
+        self.encode_as("ev", event, Some(at), out);
     }
 
     /// The lines for a module of the state a console attaches to.
     pub fn encode_module(&mut self, module: &ModuleState, out: &mut String) {
-        self.encode_as("module", module, out);
+        self.encode_as("module", module, None, out);
     }
 
     /// The lines for a track of the state a console attaches to.
     pub fn encode_track(&mut self, track: &TrackState, out: &mut String) {
-        self.encode_as("track", track, out);
+        self.encode_as("track", track, None, out);
     }
 
-    fn encode_as(&mut self, kind: &str, value: &impl serde::Serialize, out: &mut String) {
+    fn encode_as(
+        &mut self,
+        kind: &str,
+        value: &impl serde::Serialize,
+        at: Option<u64>,
+        out: &mut String,
+    ) {
         let Ok(mut json) = serde_json::to_value(value) else { return };
         self.intern(&mut json, out);
+        if let (Some(at), Value::Object(fields)) = (at, &mut json) {
+            fields.insert("at".to_owned(), Value::from(at));
+        }
         let mut line = Map::new();
         line.insert(kind.to_owned(), json);
         out.push_str(&Value::Object(line).to_string());
@@ -225,8 +240,9 @@ pub enum Message {
         /// Its process id.
         pid: u32,
     },
-    /// An event, its strings resolved.
-    Event(Box<Event>),
+    /// An event, its strings resolved, and when it was emitted (µs since
+    /// the program began serving), if the program said.
+    Event(Box<Event>, Option<u64>),
     /// Events lost since the last message.
     Dropped(u64),
     /// A module of the state the console attached to.
@@ -297,9 +313,13 @@ impl Decoder {
             }
             ("ev", mut event) => {
                 self.resolve(&mut event).map_err(|e| bad(&e))?;
+                let at = match &mut event {
+                    Value::Object(fields) => fields.remove("at").and_then(|at| at.as_u64()),
+                    _ => None,
+                };
                 let event: Event = serde_json::from_value(event)
                     .map_err(|e| bad(&format!("not an event ({e})")))?;
-                Ok(Some(Message::Event(Box::new(event))))
+                Ok(Some(Message::Event(Box::new(event), at)))
             }
             ("module", mut module) => {
                 self.resolve(&mut module).map_err(|e| bad(&e))?;
@@ -367,7 +387,7 @@ mod tests {
         }
         let mut back = Vec::new();
         for line in text.lines() {
-            if let Some(Message::Event(event)) = decoder.decode(line).unwrap() {
+            if let Some(Message::Event(event, _)) = decoder.decode(line).unwrap() {
                 back.push(*event);
             }
         }
@@ -473,6 +493,8 @@ mod tests {
         );
         assert!(decoder.decode(r#"{"str":[0,"m"]}"#).unwrap().is_none());
         let ok = decoder.decode(r#"{"ev":{"type":"hmr-module-call","module":0,"version":1}}"#);
-        assert!(matches!(ok, Ok(Some(Message::Event(_)))), "{ok:?}");
+        assert!(matches!(ok, Ok(Some(Message::Event(_, None)))), "{ok:?}");
+        let timed = r#"{"ev":{"type":"hmr-module-call","module":0,"version":1,"at":1234}}"#;
+        assert!(matches!(decoder.decode(timed), Ok(Some(Message::Event(_, Some(1234))))));
     }
 }
