@@ -406,13 +406,15 @@ fn join(shared: &Arc<Shared>, client: Arc<Client>) -> bool {
     if shared.stopping.load(Ordering::Acquire) {
         return false;
     }
-    let mut clients = Vec::clone(&shared.clients.load());
-    clients.push(client);
-    shared.clients.store(Arc::new(clients));
+    // The sink first: once the console counts as attached, every scope
+    // that opens reaches it.
     let mut sink = lock(&shared.sink);
     if sink.is_none() {
         *sink = Some(add_sink(ConsoleSink { shared: Arc::downgrade(shared) }));
     }
+    let mut clients = Vec::clone(&shared.clients.load());
+    clients.push(client);
+    shared.clients.store(Arc::new(clients));
     true
 }
 
