@@ -317,20 +317,10 @@ impl State {
         self.dropped += count;
     }
 
-    /// The living tracks of `module` (`None`: outside any module), in path
-    /// order, each with its depth in the tree and the part of its path
-    /// below its nearest shown ancestor (the whole path under the module
-    /// when no ancestor is a track: scopes that captured nothing are not
-    /// tracks).
-    #[must_use]
-    pub fn tracks_of(&self, module: Option<&str>) -> Vec<Placed<'_>> {
-        let tracks: Vec<&Track> =
-            self.tracks.values().filter(|t| t.module.as_deref() == module).collect();
-        tree(tracks, module)
-    }
-
-    /// [`tracks_of`](State::tracks_of) every module at once (one pass over
-    /// the tracks), by module name (`None` last).
+    /// The living tracks of every module (one pass over the tracks), by
+    /// module name (`None`, tracks outside any module, last): each in path
+    /// order with its depth and its path below its nearest shown ancestor
+    /// (the whole path under the module when no ancestor is a track).
     #[must_use]
     pub fn trees(&self) -> Vec<(Option<&str>, Vec<Placed<'_>>)> {
         let mut groups: BTreeMap<Option<&str>, Vec<&Track>> = BTreeMap::new();

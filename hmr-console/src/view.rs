@@ -147,21 +147,6 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
     }
 }
 
-/// Every line of the graph view, with its track if it is one.
-#[must_use]
-pub fn graph_lines(state: &State, filter: &str) -> Vec<(Line<'static>, Option<TrackId>)> {
-    graph_rows(state, filter)
-        .iter()
-        .map(|row| {
-            let track = match row {
-                Row::Track(t, _, _) => Some(t.id),
-                Row::Module(_) => None,
-            };
-            (row_line(state, row), track)
-        })
-        .collect()
-}
-
 fn reason(reason: CallReason) -> &'static str {
     match reason {
         CallReason::Call => "call",
