@@ -4,11 +4,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use hmr_runtime::console::wire::{Decoder, Message};
 use hmr_runtime::console::{Console, serve_on};
-use hmr_runtime::{EntityKind, Event, capture_entity, hmr_track, module};
+use hmr_runtime::{
+    EntityKind, Event, HmrStreamExt, capture_entity, hmr_track, module, source, subscribe,
+};
 use hmr_tests::wait_until;
 
 /// The console's sink is the process's: a test flooding its console fills
@@ -202,4 +206,139 @@ fn a_console_attaching_during_a_module_run_gets_what_the_run_did() {
         }
     };
     assert_eq!(track.entity_name.as_deref(), Some("built while attaching"));
+}
+
+// ---- counts and samples -------------------------------------------------------
+
+/// Odd items from the first version's code, even ones from the second's:
+/// the same closure type, so the reload is `fn-only`.
+#[hmr_track(key = "console::live")]
+fn live(rx: tokio::sync::broadcast::Receiver<u64>, bias: u64, handled: Arc<AtomicU64>) {
+    let items = source(tokio_stream_of(rx)).hot_map(move |x: u64| x * 2 + bias);
+    subscribe(items, move |_| {
+        handled.fetch_add(1, SeqCst);
+    })
+    .detach();
+}
+
+/// A broadcast receiver as a stream (lagging is not what this tests: the
+/// operator's count is compared with what the handler got).
+fn tokio_stream_of(
+    rx: tokio::sync::broadcast::Receiver<u64>,
+) -> impl futures::Stream<Item = u64> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(x) => return Some((x, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// What a console read: the operator it was told of, its counts and samples.
+#[derive(Default)]
+struct Heard {
+    probe: Option<u64>,
+    counts: Vec<u64>,
+    samples: Vec<hmr_runtime::console::wire::SampleState>,
+}
+
+/// A living pipeline under a producer that never pauses, reloaded while a
+/// console is attached: the console is told the operator, its count
+/// matches every item the handler got, and each sampled item says which
+/// code touched it — odd items (the first version's code) say 0, even ones
+/// (the second's) say 1.
+#[test]
+fn an_attached_console_counts_every_item_and_samples_say_which_code_touched_them() {
+    let _serial = serial();
+    let runtime = hmr_tests::runtime();
+    let _entered = runtime.enter();
+    let console = console();
+    let (mut reader, mut decoder) = attach(&console);
+    wait_until("attached", || console.attached() == 1);
+    let (feed, _) = tokio::sync::broadcast::channel::<u64>(1 << 16);
+    let handled = Arc::new(AtomicU64::new(0));
+    module("console-live", || live(feed.subscribe(), 1, handled.clone())).unwrap();
+    let track = hmr_runtime::snapshot()
+        .tracks_with_key("console::live")
+        .next()
+        .map(|t| t.id)
+        .expect("the track");
+    let heard = Arc::new(std::sync::Mutex::new(Heard::default()));
+    let listening = std::thread::spawn({
+        let heard = heard.clone();
+        move || {
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let mut heard = heard.lock().unwrap();
+                match decoder.decode(line.trim_end()).unwrap() {
+                    Some(Message::Probe(p)) if p.track == Some(track) => {
+                        assert_eq!(p.name, "source.hot_map(fn)");
+                        assert!(heard.probe.is_none(), "one operator, told once: {p:?}");
+                        heard.probe = Some(p.n);
+                    }
+                    Some(Message::Tick(tick)) => {
+                        let probe = heard.probe;
+                        let mine = tick.items.iter().filter(|(n, _)| Some(*n) == probe);
+                        let counts: Vec<u64> = mine.map(|c| c.1).collect();
+                        heard.counts.extend(counts);
+                    }
+                    Some(Message::Sample(s)) if Some(s.n) == heard.probe => heard.samples.push(s),
+                    _ => {}
+                }
+                line.clear();
+            }
+        }
+    });
+    let sampled = |code: u64| {
+        let heard = heard.clone();
+        move || heard.lock().unwrap().samples.iter().filter(|s| s.code == code).count() >= 5
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = std::thread::spawn({
+        let (feed, stop) = (feed.clone(), stop.clone());
+        move || {
+            let mut n = 0_u64;
+            while !stop.load(SeqCst) {
+                n += 1;
+                let _ = feed.send(n);
+                if n % 64 == 0 {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    });
+    wait_until("items of the first version sampled", sampled(0));
+    module("console-live", || live(feed.subscribe(), 0, handled.clone())).unwrap();
+    wait_until("items of the second version sampled", sampled(1));
+    stop.store(true, SeqCst);
+    producer.join().unwrap();
+    // Drained: the handler's count stops moving.
+    let mut settled = handled.load(SeqCst);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = handled.load(SeqCst);
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
+    wait_until("the count of every item handled", || {
+        heard.lock().unwrap().counts.last() == Some(&settled)
+    });
+    drop(console);
+    listening.join().unwrap();
+
+    let heard = heard.lock().unwrap();
+    assert!(heard.counts.is_sorted(), "counts only grow: {:?}", heard.counts);
+    let codes: Vec<u64> = heard.samples.iter().map(|s| s.code).collect();
+    assert!(codes.is_sorted(), "the code an item met never goes back: {codes:?}");
+    for sample in &heard.samples {
+        let item: u64 = sample.item.parse().expect("a u64 shows with its Debug");
+        assert_eq!(item % 2, 1 - sample.code, "{sample:?} met the other version's code");
+    }
+    assert!(heard.samples.windows(2).all(|w| w[0].at <= w[1].at), "samples in time order");
+    eprintln!("{settled} items counted, {} samples, {} ticks", codes.len(), heard.counts.len());
 }

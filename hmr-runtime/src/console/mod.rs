@@ -18,6 +18,11 @@
 //!   nothing it sends can change the program. A handshake that is not
 //!   `hmr-console 1` within [`HANDSHAKE_WAIT`] and [`wire::HANDSHAKE_MAX`]
 //!   bytes is refused with an error line. Nothing else is read.
+//! - **Items counted only while a console is attached**: every
+//!   [`TICK`] the consoles get the items each hot operator let through
+//!   and one item of each, sampled (with its `Debug` if its type is given
+//!   to [`show`] or built in, else its type name). Detached, an operator
+//!   pays one relaxed load per item; attached, a few ns (README, "Console").
 //! - **Loopback unless told otherwise**: [`serve`] listens on 127.0.0.1;
 //!   [`serve_on`] and `HMR_CONSOLE` take any address.
 
@@ -33,8 +38,17 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::entities::tap;
+pub use crate::entities::tap::show;
 use crate::events::Event;
 use crate::events::sink::{Sink, SinkGuard, add_sink};
+
+/// How often consoles get the operators' counts and sampled items.
+pub const TICK: Duration = tap::TICK;
+
+/// Every this many ticks, a tick lists every operator (not only those whose
+/// count changed), so that a console's picture cannot drift.
+const FULL_EVERY: u64 = 100;
 
 /// The address [`serve`] listens on when `HMR_CONSOLE` is not set.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6670";
@@ -135,7 +149,14 @@ pub fn serve_on(addr: impl ToSocketAddrs) -> Result<Console, ConsoleError> {
             .spawn(move || accept(&listener, &shared))
             .map_err(|e| ConsoleError::Bind(addr, e))?
     };
-    Ok(Console { addr: local, shared, accepting: Some(accepting) })
+    let ticking = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("hmr-console-tick".to_owned())
+            .spawn(move || ticks(&shared))
+            .map_err(|e| ConsoleError::Bind(addr, e))?
+    };
+    Ok(Console { addr: local, shared, accepting: Some(accepting), ticking: Some(ticking) })
 }
 
 /// Serving consoles; stops when dropped (attached consoles are closed).
@@ -145,6 +166,7 @@ pub struct Console {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accepting: Option<JoinHandle<()>>,
+    ticking: Option<JoinHandle<()>>,
 }
 
 impl Console {
@@ -184,9 +206,14 @@ impl Drop for Console {
         if let Some(accepting) = self.accepting.take() {
             let _ = accepting.join();
         }
+        if let Some(ticking) = self.ticking.take() {
+            ticking.thread().unpark();
+            let _ = ticking.join();
+        }
         let _changing = lock(&self.shared.changing);
         for client in self.shared.clients.load().iter() {
             let _ = client.stream.shutdown(Shutdown::Both);
+            tap::detach();
         }
         self.shared.clients.store(Arc::new(Vec::new()));
         *lock(&self.shared.sink) = None;
@@ -205,6 +232,8 @@ struct Shared {
     next_id: AtomicUsize,
     /// Connections being served (see [`CONNECTIONS`]).
     connections: AtomicUsize,
+    /// A console joined since the last tick: the next lists every operator.
+    joined: AtomicBool,
     /// When it began serving: events are stamped with the time since.
     start: std::time::Instant,
 }
@@ -219,6 +248,7 @@ impl Default for Shared {
             stopping: AtomicBool::default(),
             next_id: AtomicUsize::default(),
             connections: AtomicUsize::default(),
+            joined: AtomicBool::default(),
             start: std::time::Instant::now(),
         }
     }
@@ -235,13 +265,37 @@ impl std::fmt::Debug for Shared {
 /// One attached console.
 struct Client {
     id: usize,
-    /// Events for it, each with when it was emitted (µs since serving).
-    queue: SyncSender<(u64, Event)>,
+    /// What to send it: events, each with when it was emitted (µs since
+    /// serving), and ticks.
+    queue: SyncSender<Out>,
     /// Events dropped for it since it was last told.
     dropped: AtomicU64,
     /// It went away (or its writer failed): the writer stops.
     closed: AtomicBool,
     stream: TcpStream,
+}
+
+/// What a console's writer sends.
+enum Out {
+    /// An event, emitted `.0` µs since serving.
+    Event(u64, Event),
+    /// The operators' counts and samples.
+    Tick(Arc<Report>),
+}
+
+/// One tick, the same for every console.
+struct Report {
+    at: u64,
+    /// Every living operator is listed (else only those that changed).
+    full: bool,
+    probes: Vec<Counted>,
+}
+
+/// An operator's count and the items it sampled since the last tick.
+struct Counted {
+    probe: Arc<tap::Probe>,
+    items: u64,
+    samples: Vec<wire::SampleState>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -300,7 +354,7 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     }
     let Ok(out) = stream.try_clone() else { return };
-    let (queue, events) = sync_channel(QUEUE);
+    let (queue, events) = sync_channel::<Out>(QUEUE);
     let client = Arc::new(Client {
         id: shared.next_id.fetch_add(1, Ordering::Relaxed),
         queue,
@@ -415,6 +469,9 @@ fn join(shared: &Arc<Shared>, client: Arc<Client>) -> bool {
     let mut clients = Vec::clone(&shared.clients.load());
     clients.push(client);
     shared.clients.store(Arc::new(clients));
+    // Operators count from now on; the next tick lists them all.
+    tap::attach();
+    shared.joined.store(true, Ordering::Release);
     true
 }
 
@@ -428,8 +485,12 @@ fn settle() {
 
 fn leave(shared: &Shared, id: usize) {
     let _changing = lock(&shared.changing);
-    let clients: Vec<Arc<Client>> =
-        shared.clients.load().iter().filter(|c| c.id != id).cloned().collect();
+    let before = shared.clients.load();
+    let clients: Vec<Arc<Client>> = before.iter().filter(|c| c.id != id).cloned().collect();
+    if clients.len() == before.len() {
+        return; // gone already (the console stopped)
+    }
+    tap::detach();
     let empty = clients.is_empty();
     shared.clients.store(Arc::new(clients));
     if empty {
@@ -442,13 +503,15 @@ fn leave(shared: &Shared, id: usize) {
 fn write_events(
     mut out: TcpStream,
     mut encoder: wire::Encoder,
-    events: &Receiver<(u64, Event)>,
+    events: &Receiver<Out>,
     client: &Client,
 ) {
     let mut lines = String::new();
+    // The operators this console was told about.
+    let mut known = std::collections::HashSet::new();
     while !client.closed.load(Ordering::Acquire) {
-        let (at, event) = match events.recv_timeout(Duration::from_millis(200)) {
-            Ok(timed) => timed,
+        let next = match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(next) => next,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
@@ -457,11 +520,11 @@ fn write_events(
         if lost > 0 {
             lines.push_str(&wire::dropped(lost));
         }
-        encoder.encode_at(&event, at, &mut lines);
+        encode_out(&next, &mut encoder, &mut known, &mut lines);
         // Whatever else is queued goes in the same write.
         while lines.len() < 64 * 1024 {
-            let Ok((at, event)) = events.try_recv() else { break };
-            encoder.encode_at(&event, at, &mut lines);
+            let Ok(next) = events.try_recv() else { break };
+            encode_out(&next, &mut encoder, &mut known, &mut lines);
         }
         if out.write_all(lines.as_bytes()).is_err() {
             break;
@@ -472,6 +535,94 @@ fn write_events(
     let _ = out.shutdown(Shutdown::Both);
 }
 
+fn encode_out(
+    out: &Out,
+    encoder: &mut wire::Encoder,
+    known: &mut std::collections::HashSet<u64>,
+    lines: &mut String,
+) {
+    match out {
+        Out::Event(at, event) => encoder.encode_at(event, *at, lines),
+        Out::Tick(report) => {
+            if report.full {
+                // Operators gone since are forgotten: the set stays as
+                // large as the living operators.
+                let living: std::collections::HashSet<u64> =
+                    report.probes.iter().map(|c| c.probe.id).collect();
+                known.retain(|n| living.contains(n));
+            }
+            for counted in &report.probes {
+                let probe = &counted.probe;
+                if known.insert(probe.id) {
+                    let state = wire::ProbeState {
+                        n: probe.id,
+                        track: probe.track,
+                        name: probe.name.to_string(),
+                    };
+                    encoder.encode_probe(&state, lines);
+                }
+            }
+            let items = report.probes.iter().map(|c| (c.probe.id, c.items)).collect();
+            encoder.encode_tick(&wire::Tick { at: report.at, items }, lines);
+            for sample in report.probes.iter().flat_map(|c| &c.samples) {
+                encoder.encode_sample(sample, lines);
+            }
+        }
+    }
+}
+
+/// Every [`TICK`] while a console is attached: moves the operators to their
+/// next sample, and sends every console what they counted and sampled.
+fn ticks(shared: &Shared) {
+    let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut count = 0_u64;
+    while !shared.stopping.load(Ordering::Acquire) {
+        std::thread::park_timeout(TICK);
+        let clients = shared.clients.load();
+        if clients.is_empty() {
+            continue;
+        }
+        count += 1;
+        tap::tick();
+        let full = shared.joined.swap(false, Ordering::AcqRel) || count.is_multiple_of(FULL_EVERY);
+        let mut probes = Vec::new();
+        let mut seen = std::collections::HashMap::with_capacity(last.len());
+        for probe in tap::probes() {
+            let items = probe.items();
+            let samples: Vec<wire::SampleState> = probe
+                .take_samples()
+                .into_iter()
+                .map(|s| wire::SampleState {
+                    n: probe.id,
+                    at: micros(s.at.saturating_duration_since(shared.start)),
+                    code: s.code,
+                    item: s.text,
+                })
+                .collect();
+            let changed = last.get(&probe.id) != Some(&items);
+            seen.insert(probe.id, items);
+            if full || changed || !samples.is_empty() {
+                probes.push(Counted { probe, items, samples });
+            }
+        }
+        last = seen;
+        if probes.is_empty() && !full {
+            continue;
+        }
+        let report = Arc::new(Report { at: micros(shared.start.elapsed()), full, probes });
+        for client in clients.iter() {
+            if let Err(TrySendError::Full(_)) = client.queue.try_send(Out::Tick(report.clone())) {
+                client.dropped.fetch_add(1, Ordering::Relaxed);
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Hands each event to every attached console's queue, never waiting.
 struct ConsoleSink {
     shared: std::sync::Weak<Shared>,
@@ -480,9 +631,9 @@ struct ConsoleSink {
 impl Sink for ConsoleSink {
     fn record(&self, event: &Event) {
         let Some(shared) = self.shared.upgrade() else { return };
-        let at = u64::try_from(shared.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let at = micros(shared.start.elapsed());
         for client in shared.clients.load().iter() {
-            match client.queue.try_send((at, event.clone())) {
+            match client.queue.try_send(Out::Event(at, event.clone())) {
                 Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(_)) => {
                     client.dropped.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,9 @@
 //!                     {"module":{"name":1,"version":3,…}} the state when it attached:
 //!                     {"track":{"id":"…","key":0,…}}     its modules and tracks
 //!                     {"ev":{"type":"track-call","key":0,…}}
+//!                     {"probe":{"n":3,"track":"…","name":4}} an operator, before its counts
+//!                     {"tick":{"at":…,"items":[[3,120]]}} items through operators so far
+//!                     {"sample":{"n":3,"at":…,"code":1,"item":"42"}} an item one let through
 //!                     {"dropped":17}                     events lost to a slow console
 //! console → program   hmr-console 1                      the handshake, one line
 //! program → console   {"error":"…"}                      a refused handshake, then close
@@ -68,6 +71,44 @@ pub struct TrackState {
     /// Its entity's structural name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_name: Option<String>,
+}
+
+/// An operator whose items are counted: told once per connection, before
+/// its first count.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeState {
+    /// Its number in `tick` and `sample` lines.
+    pub n: u64,
+    /// The track that built it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<crate::events::TrackId>,
+    /// Its chain's structural name up to it (`source.hot_map(fn)`).
+    pub name: String,
+}
+
+/// A console tick: the items each operator let through so far, for the
+/// operators whose count changed since the last tick (or all of them).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tick {
+    /// When, in µs since the program began serving.
+    pub at: u64,
+    /// `(probe, items so far)`.
+    pub items: Vec<(u64, u64)>,
+}
+
+/// An item an operator let through, sampled (at most one per tick).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SampleState {
+    /// The operator's probe.
+    pub n: u64,
+    /// When, in µs since the program began serving.
+    pub at: u64,
+    /// Closures the operator had received when the item went through (0:
+    /// the one it was built with): which code touched the item.
+    pub code: u64,
+    /// The item's `Debug` (where its type was given to
+    /// `console::show`, or is built in), else its type name.
+    pub item: String,
 }
 
 /// Why a handshake was refused.
@@ -179,6 +220,21 @@ impl Encoder {
         self.encode_as("track", track, None, out);
     }
 
+    /// The lines for an operator, before its first count.
+    pub fn encode_probe(&mut self, probe: &ProbeState, out: &mut String) {
+        self.encode_as("probe", probe, None, out);
+    }
+
+    /// The line for a tick.
+    pub fn encode_tick(&mut self, tick: &Tick, out: &mut String) {
+        self.encode_as("tick", tick, None, out);
+    }
+
+    /// The line for a sampled item.
+    pub fn encode_sample(&mut self, sample: &SampleState, out: &mut String) {
+        self.encode_as("sample", sample, None, out);
+    }
+
     fn encode_as(
         &mut self,
         kind: &str,
@@ -249,6 +305,12 @@ pub enum Message {
     Module(ModuleState),
     /// A track of the state the console attached to.
     Track(TrackState),
+    /// An operator, before its counts.
+    Probe(ProbeState),
+    /// Items through operators so far.
+    Tick(Tick),
+    /// An item an operator let through.
+    Sample(SampleState),
     /// The program refused the handshake.
     Error(String),
 }
@@ -332,6 +394,22 @@ impl Decoder {
                 let track = serde_json::from_value(track)
                     .map_err(|e| bad(&format!("not a track ({e})")))?;
                 Ok(Some(Message::Track(track)))
+            }
+            ("probe", mut probe) => {
+                self.resolve(&mut probe).map_err(|e| bad(&e))?;
+                let probe = serde_json::from_value(probe)
+                    .map_err(|e| bad(&format!("not a probe ({e})")))?;
+                Ok(Some(Message::Probe(probe)))
+            }
+            ("tick", tick) => {
+                let tick =
+                    serde_json::from_value(tick).map_err(|e| bad(&format!("not a tick ({e})")))?;
+                Ok(Some(Message::Tick(tick)))
+            }
+            ("sample", sample) => {
+                let sample = serde_json::from_value(sample)
+                    .map_err(|e| bad(&format!("not a sample ({e})")))?;
+                Ok(Some(Message::Sample(sample)))
             }
             ("dropped", Value::Number(n)) => {
                 Ok(Some(Message::Dropped(n.as_u64().ok_or_else(|| bad("a count"))?)))
@@ -426,6 +504,31 @@ mod tests {
     }
 
     #[test]
+    fn counts_and_samples_survive_the_wire() {
+        use super::{ProbeState, SampleState, Tick};
+        use crate::events::TrackId;
+        let probe =
+            ProbeState { n: 3, track: Some(TrackId(0x9f2c)), name: "source.hot_map(fn)".into() };
+        let tick = Tick { at: 50_000, items: vec![(3, 120), (4, 118)] };
+        let sample = SampleState { n: 3, at: 49_000, code: 1, item: "\"tick\\n\"".into() };
+        let (mut encoder, mut decoder, mut text) = (Encoder::new(), Decoder::new(), String::new());
+        encoder.encode_probe(&probe, &mut text);
+        encoder.encode_probe(&ProbeState { n: 4, ..probe.clone() }, &mut text);
+        encoder.encode_tick(&tick, &mut text);
+        encoder.encode_sample(&sample, &mut text);
+        let got: Vec<Message> =
+            text.lines().filter_map(|line| decoder.decode(line).unwrap()).collect();
+        let again = Message::Probe(ProbeState { n: 4, ..probe.clone() });
+        assert_eq!(
+            got,
+            [Message::Probe(probe), again, Message::Tick(tick), Message::Sample(sample)]
+        );
+        assert_eq!(text.matches("source.hot_map(fn)").count(), 1, "names interned: {text}");
+        assert!(decoder.decode(r#"{"tick":{"at":1,"items":[[1]]}}"#).is_err());
+        assert!(decoder.decode(r#"{"probe":{"n":1,"name":99}}"#).is_err());
+    }
+
+    #[test]
     fn only_the_handshake_passes() {
         assert_eq!(parse_handshake(b"hmr-console 1"), Ok(()));
         assert_eq!(parse_handshake(b"hmr-console 1\r"), Ok(()));
@@ -481,7 +584,7 @@ mod tests {
     fn the_decoder_takes_any_line() {
         let mut seed = 0x51_7cc1_b727_220a;
         let mut decoder = Decoder::new();
-        let alphabet = br#"{}[]":,0123456789 evstrdoppehlrkyamn-\"#;
+        let alphabet = br#"{}[]":,0123456789 evstrdoppehlrkyamnicb-\"#;
         for i in 0..20_000 {
             let line = bytes(&mut seed, i % 80, alphabet);
             let _ = decoder.decode(&String::from_utf8_lossy(&line));

@@ -18,6 +18,7 @@ use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 
 use super::hot::{Handoff, Hot, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::ops::{HotConcurrent, HotDebounce, HotFlatMap, HotTakeWhile, HotThrottle};
+use super::tap::Tap;
 use crate::living::graph::{Op, Shape, Ty};
 
 pin_project_lite::pin_project! {
@@ -27,6 +28,7 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         f: Hot<dyn FnMut(S::Item) -> B + Send>,
+        tap: Tap<B>,
     }
 }
 debug_op!(HotMap<S, B>);
@@ -37,7 +39,11 @@ impl<S: Stream, B> Stream for HotMap<S, B> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<B>> {
         let this = self.project();
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
-        Poll::Ready(this.f.call(|f| f(item)))
+        let out = this.f.call(|f| f(item));
+        if let Some(out) = &out {
+            this.tap.saw(out, this.f);
+        }
+        Poll::Ready(out)
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.stream.size_hint()
@@ -51,6 +57,7 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         f: Hot<dyn FnMut(&S::Item) -> bool + Send>,
+        tap: Tap<S::Item>,
     }
 }
 debug_op!(HotFilter<S>);
@@ -66,6 +73,7 @@ impl<S: Stream> Stream for HotFilter<S> {
             };
             let Some(keep) = this.f.call(|f| f(&item)) else { return Poll::Ready(None) };
             if keep {
+                this.tap.saw(&item, this.f);
                 return Poll::Ready(Some(item));
             }
         }
@@ -82,6 +90,7 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         f: Hot<dyn FnMut(S::Item) -> Option<B> + Send>,
+        tap: Tap<B>,
     }
 }
 debug_op!(HotFilterMap<S, B>);
@@ -97,6 +106,7 @@ impl<S: Stream, B> Stream for HotFilterMap<S, B> {
             };
             let Some(out) = this.f.call(|f| f(item)) else { return Poll::Ready(None) };
             if let Some(out) = out {
+                this.tap.saw(&out, this.f);
                 return Poll::Ready(Some(out));
             }
         }
@@ -113,6 +123,7 @@ pin_project_lite::pin_project! {
         #[pin]
         stream: S,
         f: Hot<dyn FnMut(&S::Item) + Send>,
+        tap: Tap<S::Item>,
     }
 }
 debug_op!(HotInspect<S>);
@@ -124,6 +135,7 @@ impl<S: Stream> Stream for HotInspect<S> {
         let this = self.project();
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
         let Some(()) = this.f.call(|f| f(&item)) else { return Poll::Ready(None) };
+        this.tap.saw(&item, this.f);
         Poll::Ready(Some(item))
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -143,6 +155,7 @@ pin_project_lite::pin_project! {
         state: Option<St>,
         handoff: Handoff<St>,
         f: Hot<ScanFn<St, S::Item, B>>,
+        tap: Tap<B>,
     }
 
     impl<S, St, B> PinnedDrop for HotScan<S, St, B> where S: Stream {
@@ -165,8 +178,9 @@ impl<S: Stream, St, B> Stream for HotScan<S, St, B> {
         let Some(state) = this.state.as_mut() else { return Poll::Ready(None) };
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
         let out = this.f.call(|f| f(state, item)).flatten();
-        if out.is_none() {
-            *this.state = None;
+        match &out {
+            Some(out) => this.tap.saw(out, this.f),
+            None => *this.state = None,
         }
         Poll::Ready(out)
     }
@@ -184,6 +198,7 @@ pin_project_lite::pin_project! {
         pending: Option<BoxFuture<'static, B>>,
         handoff: Handoff<BoxFuture<'static, B>>,
         f: Hot<dyn FnMut(S::Item) -> BoxFuture<'static, B> + Send>,
+        tap: Tap<B>,
     }
 
     impl<S, B> PinnedDrop for HotThen<S, B> where S: Stream {
@@ -219,6 +234,7 @@ impl<S: Stream, B> Stream for HotThen<S, B> {
                     }
                 };
                 *this.pending = None;
+                this.tap.saw(&out, this.f);
                 return Poll::Ready(Some(out));
             }
             let Some(item) = ready!(this.stream.as_mut().poll_next(cx)) else {
@@ -276,6 +292,7 @@ pub trait HmrStreamExt: Stream {
         HotMap {
             stream: self,
             f: hot(Op::HotMap, "hot_map(fn)", io::<Self, HotMap<Self, B>>(), shape, Box::new(f)),
+            tap: Tap::new(),
         }
     }
 
@@ -288,7 +305,11 @@ pub trait HmrStreamExt: Stream {
     {
         let shape = Shape::new(Op::HotFilter, &types::<Self::Item, ()>());
         let io = io::<Self, HotFilter<Self>>();
-        HotFilter { stream: self, f: hot(Op::HotFilter, "hot_filter(fn)", io, shape, Box::new(f)) }
+        HotFilter {
+            stream: self,
+            f: hot(Op::HotFilter, "hot_filter(fn)", io, shape, Box::new(f)),
+            tap: Tap::new(),
+        }
     }
 
     /// Maps each item through `f`, keeping the `Some`s.
@@ -309,6 +330,7 @@ pub trait HmrStreamExt: Stream {
                 shape,
                 Box::new(f),
             ),
+            tap: Tap::new(),
         }
     }
 
@@ -324,6 +346,7 @@ pub trait HmrStreamExt: Stream {
         HotInspect {
             stream: self,
             f: hot(Op::HotInspect, "hot_inspect(fn)", io, shape, Box::new(f)),
+            tap: Tap::new(),
         }
     }
 
@@ -351,7 +374,7 @@ pub trait HmrStreamExt: Stream {
         let f: Box<ScanFn<St, Self::Item, B>> = Box::new(f);
         let io = io::<Self, HotScan<Self, St, B>>();
         let (f, handoff) = hot_stateful(Op::HotScan, &label, io, (shape, key), f);
-        HotScan { stream: self, state: Some(init), handoff, f }
+        HotScan { stream: self, state: Some(init), handoff, f, tap: Tap::new() }
     }
 
     /// Runs the future `f` returns for each item, one at a time, yielding
@@ -370,7 +393,7 @@ pub trait HmrStreamExt: Stream {
             Box::new(move |item| Box::pin(f(item)));
         let io = io::<Self, HotThen<Self, Fut::Output>>();
         let (f, handoff) = hot_stateful(Op::HotThen, "hot_then(fn)", io, (shape, key), boxed);
-        HotThen { stream: self, pending: None, handoff, f }
+        HotThen { stream: self, pending: None, handoff, f, tap: Tap::new() }
     }
 
     /// Yields the items while `f` returns `true`, and ends at the first

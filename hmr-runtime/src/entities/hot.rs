@@ -26,9 +26,49 @@ pub(crate) struct Hot<F: ?Sized> {
     pub(crate) track: Option<TrackId>,
     /// That track runs inside a module.
     pub(crate) in_module: bool,
+    /// Closures it took from its mailbox, the one it was built with first:
+    /// which code an item met.
+    received: u64,
+    /// Its chain's structural name up to it, for consoles.
+    #[cfg(feature = "console")]
+    pub(crate) name: crate::events::Name,
 }
 
 impl<F: ?Sized> Hot<F> {
+    /// An operator that never swaps (the `enabled` feature off).
+    fn plain(slot: sync::Arc<Mailbox<Box<F>>>, f: Box<F>) -> Hot<F> {
+        Hot {
+            slot,
+            seen: 0,
+            current: Some(f),
+            track: None,
+            in_module: false,
+            received: 0,
+            #[cfg(feature = "console")]
+            name: crate::events::Name::default(),
+        }
+    }
+
+    /// An operator of the living graph; its closure is in `slot`.
+    #[cfg_attr(not(feature = "console"), allow(unused_variables))]
+    fn living(
+        slot: sync::Arc<Mailbox<Box<F>>>,
+        track: Option<TrackId>,
+        in_module: bool,
+        name: &crate::events::Name,
+    ) -> Hot<F> {
+        Hot {
+            slot,
+            seen: 0,
+            current: None,
+            track,
+            in_module,
+            received: 0,
+            #[cfg(feature = "console")]
+            name: name.clone(),
+        }
+    }
+
     /// The closure to call for this item: one atomic load and a compare,
     /// unless a commit staged a new one. `None` once a re-execution's
     /// operator gave its closure away to the living one.
@@ -51,6 +91,7 @@ impl<F: ?Sized> Hot<F> {
             // The old closure (and what it captured) is dropped here, with
             // the mailbox unlocked.
             self.current = letters.pop();
+            self.received += 1;
         }
     }
 
@@ -75,6 +116,21 @@ impl<F: ?Sized> Hot<F> {
     /// (a `hot_then` future).
     pub(crate) fn item_scope(&self) -> ItemScope {
         ItemScope::enter(self.track, self.in_module)
+    }
+}
+
+#[cfg(feature = "console")]
+impl<F: ?Sized> super::tap::Origin for Hot<F> {
+    fn track(&self) -> Option<TrackId> {
+        self.track
+    }
+    fn name(&self) -> &crate::events::Name {
+        &self.name
+    }
+    /// Which code an item meets: how many closures it received since the
+    /// one it was built with (which comes through the mailbox too).
+    fn code(&self) -> u64 {
+        self.received.saturating_sub(1)
     }
 }
 
@@ -228,7 +284,7 @@ pub(crate) fn hot<F: ?Sized + Send + 'static>(
 ) -> Hot<F> {
     if !cfg!(feature = "enabled") {
         let slot = sync::Arc::new(Mailbox::new(None));
-        return Hot { slot, seen: 0, current: Some(f), track: None, in_module: false };
+        return Hot::plain(slot, f);
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
     let builder = Builder::new();
@@ -238,8 +294,9 @@ pub(crate) fn hot<F: ?Sized + Send + 'static>(
     let name = builder.chain(label);
     let node = HotNode { slot: slot.clone(), state: None };
     let in_module = builder.in_module();
+    let hot = Hot::living(slot, track, in_module, &name);
     builder.finish(EntityKind::OperatorFun, op, name, shape, Arc::new(node));
-    Hot { slot, seen: 0, current: None, track, in_module }
+    hot
 }
 
 /// [`hot`] for a stateful operator: `key` (kind, state type, seed) finds
@@ -254,7 +311,7 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     if !cfg!(feature = "enabled") {
         let slot = sync::Arc::new(Mailbox::new(None));
         let handoff = Handoff::new(None, true);
-        let hot = Hot { slot, seen: 0, current: Some(f), track: None, in_module: false };
+        let hot = Hot::plain(slot, f);
         return (hot, handoff);
     }
     let slot = sync::Arc::new(Mailbox::new(Some(f)));
@@ -267,8 +324,9 @@ pub(crate) fn hot_stateful<F: ?Sized + Send + 'static, St: Send + 'static>(
     let state: Box<dyn Any + Send + Sync> = Box::new(handoff.cell());
     let node = HotNode { slot: slot.clone(), state: Some(state) };
     let in_module = builder.in_module();
+    let hot = Hot::living(slot, track, in_module, &name);
     builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
-    (Hot { slot, seen: 0, current: None, track, in_module }, handoff)
+    (hot, handoff)
 }
 
 pub(crate) fn types<A: 'static, B: 'static>() -> [Ty; 2] {
@@ -276,10 +334,11 @@ pub(crate) fn types<A: 'static, B: 'static>() -> [Ty; 2] {
 }
 
 macro_rules! debug_op {
-    ($ty:ident < $($g:ident),* >) => {
+    ($ty:ident < $($g:ident),* > $(where $($bound:tt)*)?) => {
         impl<$($g),*> ::std::fmt::Debug for $ty<$($g),*>
         where
             S: ::futures_core::Stream,
+            $($($bound)*)?
         {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct(stringify!($ty))

@@ -8,3 +8,4 @@ pub(crate) mod hot;
 pub(crate) mod ops;
 pub(crate) mod source;
 pub(crate) mod subscribe;
+pub(crate) mod tap;

@@ -20,6 +20,7 @@ use tokio::time::{Instant, Sleep};
 use super::builder::Builder;
 use super::hot::{Handoff, Hot, Io, debug_op, hot, hot_stateful, io, types, unwind_from};
 use super::source::short_type_name;
+use super::tap::{Named, Tap};
 use crate::events::EntityKind;
 use crate::living::commit::Commit;
 use crate::living::graph::{Node, Op, Shape, Ty};
@@ -37,6 +38,7 @@ pin_project_lite::pin_project! {
         stream: S,
         done: bool,
         f: Hot<Predicate<S::Item>>,
+        tap: Tap<S::Item>,
     }
 }
 debug_op!(HotTakeWhile<S>);
@@ -51,7 +53,7 @@ where
     let io = io::<S, HotTakeWhile<S>>();
     let f: Box<Predicate<S::Item>> = Box::new(f);
     let f = hot(Op::HotTakeWhile, "hot_take_while(fn)", io, shape, f);
-    HotTakeWhile { stream, done: false, f }
+    HotTakeWhile { stream, done: false, f, tap: Tap::new() }
 }
 
 impl<S: Stream> Stream for HotTakeWhile<S> {
@@ -64,6 +66,7 @@ impl<S: Stream> Stream for HotTakeWhile<S> {
         }
         let Some(item) = ready!(this.stream.poll_next(cx)) else { return Poll::Ready(None) };
         if this.f.call(|f| f(&item)) == Some(true) {
+            this.tap.saw(&item, this.f);
             Poll::Ready(Some(item))
         } else {
             *this.done = true;
@@ -90,22 +93,23 @@ type Expand<T, U> = dyn FnMut(T, Pin<&mut Option<U>>) + Send;
 pin_project_lite::pin_project! {
     /// Stream for [`HmrStreamExt::hot_flat_map`](super::hot::HmrStreamExt::hot_flat_map).
     #[must_use = "streams do nothing unless polled"]
-    pub struct HotFlatMap<S, U> where S: Stream {
+    pub struct HotFlatMap<S, U> where S: Stream, U: Stream {
         #[pin]
         stream: S,
         inner: Option<InnerSlot<U>>,
         handoff: Handoff<InnerSlot<U>>,
         f: Hot<Expand<S::Item, U>>,
+        tap: Tap<U::Item>,
     }
 
-    impl<S, U> PinnedDrop for HotFlatMap<S, U> where S: Stream {
+    impl<S, U> PinnedDrop for HotFlatMap<S, U> where S: Stream, U: Stream {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             this.handoff.leave(this.inner.take());
         }
     }
 }
-debug_op!(HotFlatMap<S, U>);
+debug_op!(HotFlatMap<S, U> where U: Stream);
 
 pub(crate) fn flat_map<S, U, F>(stream: S, mut f: F) -> HotFlatMap<S, U>
 where
@@ -120,7 +124,7 @@ where
     let f: Box<Expand<S::Item, U>> = Box::new(move |item, mut slot| slot.set(Some(f(item))));
     let io = io::<S, HotFlatMap<S, U>>();
     let (f, handoff) = hot_stateful(Op::HotFlatMap, "hot_flat_map(fn)", io, (shape, key), f);
-    HotFlatMap { stream, inner: Some(Box::pin(None)), handoff, f }
+    HotFlatMap { stream, inner: Some(Box::pin(None)), handoff, f, tap: Tap::new() }
 }
 
 impl<S: Stream, U: Stream> Stream for HotFlatMap<S, U> {
@@ -135,7 +139,10 @@ impl<S: Stream, U: Stream> Stream for HotFlatMap<S, U> {
         loop {
             if let Some(inner) = slot.as_mut().as_pin_mut() {
                 match inner.poll_next(cx) {
-                    Poll::Ready(Some(out)) => return Poll::Ready(Some(out)),
+                    Poll::Ready(Some(out)) => {
+                        this.tap.saw(&out, this.f);
+                        return Poll::Ready(Some(out));
+                    }
                     Poll::Ready(None) => slot.set(None),
                     Poll::Pending => return Poll::Pending,
                 }
@@ -197,6 +204,7 @@ pin_project_lite::pin_project! {
         running: R,
         handoff: Handoff<R>,
         f: Hot<dyn FnMut(S::Item) -> BoxFuture<'static, B> + Send>,
+        tap: Tap<B>,
     }
 
     impl<S, B, R> PinnedDrop for HotConcurrent<S, B, R> where S: Stream, R: Default {
@@ -242,7 +250,15 @@ where
     let label = format!("{}({limit},fn)", op.name());
     let io = io::<S, HotConcurrent<S, B, R>>();
     let (f, handoff) = hot_stateful(op, &label, io, (shape, key), boxed);
-    HotConcurrent { stream, ended: false, limit, running: R::default(), handoff, f }
+    HotConcurrent {
+        stream,
+        ended: false,
+        limit,
+        running: R::default(),
+        handoff,
+        f,
+        tap: Tap::new(),
+    }
 }
 
 impl<S: Stream, B, R: InFlight<B>> Stream for HotConcurrent<S, B, R> {
@@ -270,7 +286,10 @@ impl<S: Stream, B, R: InFlight<B>> Stream for HotConcurrent<S, B, R> {
         // are dropped, not polled again.
         let polled = catch_unwind(AssertUnwindSafe(|| this.running.poll_next_done(cx)));
         match polled {
-            Ok(Poll::Ready(Some(out))) => Poll::Ready(Some(out)),
+            Ok(Poll::Ready(Some(out))) => {
+                this.tap.saw(&out, this.f);
+                Poll::Ready(Some(out))
+            }
             Ok(Poll::Ready(None)) if *this.ended => Poll::Ready(None),
             Ok(_) => Poll::Pending,
             Err(payload) => {
@@ -309,18 +328,19 @@ fn stateful<St: Send + 'static>(
     label: &str,
     io: Io,
     (shape, key): (Shape, Shape),
-) -> Handoff<St> {
+) -> (Handoff<St>, Named) {
     if !cfg!(feature = "enabled") {
-        return Handoff::new(None, true);
+        return (Handoff::new(None, true), Named::new(None, &crate::events::Name::default()));
     }
     let builder = Builder::new();
     builder.plain_code_before(io.input);
     let builder = builder.streams(io.out);
     let name = builder.chain(label);
+    let named = Named::new(builder.track(), &name);
     let handoff = Handoff::new(builder.inherit::<St>(&key), false);
     let node = StateNode(Box::new(handoff.cell()));
     builder.finish_stateful(EntityKind::OperatorFun, op, name, (shape, key), Arc::new(node));
-    handoff
+    (handoff, named)
 }
 
 /// Items an operator takes from an always-ready input in one poll before it
@@ -347,6 +367,8 @@ pin_project_lite::pin_project! {
         pending: Option<S::Item>,
         sleep: Option<Pin<Box<Sleep>>>,
         handoff: Handoff<Debounced<S::Item>>,
+        named: Named,
+        tap: Tap<S::Item>,
     }
 
     impl<S> PinnedDrop for HotDebounce<S> where S: Stream {
@@ -368,8 +390,9 @@ where
     let key = Shape::new(Op::HotDebounce, &[Ty::of::<S::Item>()]);
     let label = format!("hot_debounce({quiet:?})");
     let io = io::<S, HotDebounce<S>>();
-    let handoff = stateful(Op::HotDebounce, &label, io, (shape, key));
-    HotDebounce { stream, ended: false, quiet, pending: None, sleep: None, handoff }
+    let (handoff, named) = stateful(Op::HotDebounce, &label, io, (shape, key));
+    let tap = Tap::new();
+    HotDebounce { stream, ended: false, quiet, pending: None, sleep: None, handoff, named, tap }
 }
 
 impl<S: Stream> Stream for HotDebounce<S> {
@@ -406,14 +429,22 @@ impl<S: Stream> Stream for HotDebounce<S> {
         if *this.ended {
             // The last item goes at once when the input ends.
             *this.sleep = None;
-            return Poll::Ready(this.pending.take());
+            let last = this.pending.take();
+            if let Some(last) = &last {
+                this.tap.saw(last, this.named);
+            }
+            return Poll::Ready(last);
         }
         if this.pending.is_some()
             && let Some(sleep) = this.sleep.as_mut()
         {
             ready!(sleep.as_mut().poll(cx));
             *this.sleep = None;
-            return Poll::Ready(this.pending.take());
+            let due = this.pending.take();
+            if let Some(due) = &due {
+                this.tap.saw(due, this.named);
+            }
+            return Poll::Ready(due);
         }
         Poll::Pending
     }
@@ -429,6 +460,8 @@ pin_project_lite::pin_project! {
         // The next item passes from then on.
         open_at: Option<Instant>,
         handoff: Handoff<Instant>,
+        named: Named,
+        tap: Tap<S::Item>,
     }
 
     impl<S> PinnedDrop for HotThrottle<S> where S: Stream {
@@ -449,8 +482,8 @@ where
     let key = Shape::new(Op::HotThrottle, &[Ty::of::<Instant>()]);
     let label = format!("hot_throttle({every:?})");
     let io = io::<S, HotThrottle<S>>();
-    let handoff = stateful(Op::HotThrottle, &label, io, (shape, key));
-    HotThrottle { stream, every, open_at: None, handoff }
+    let (handoff, named) = stateful(Op::HotThrottle, &label, io, (shape, key));
+    HotThrottle { stream, every, open_at: None, handoff, named, tap: Tap::new() }
 }
 
 impl<S: Stream> Stream for HotThrottle<S> {
@@ -467,6 +500,7 @@ impl<S: Stream> Stream for HotThrottle<S> {
             let now = Instant::now();
             if this.open_at.is_none_or(|open| now >= open) {
                 *this.open_at = Some(after(now, *this.every));
+                this.tap.saw(&item, this.named);
                 return Poll::Ready(Some(item));
             }
             // Within the interval: dropped.

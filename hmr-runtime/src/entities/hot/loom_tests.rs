@@ -47,7 +47,7 @@ fn slot(f: Box<Fun>) -> sync::Arc<Mailbox<Box<Fun>>> {
 }
 
 fn operator(slot: &sync::Arc<Mailbox<Box<Fun>>>) -> Hot<Fun> {
-    Hot { slot: slot.clone(), seen: 0, current: None, track: None, in_module: false }
+    Hot::living(slot.clone(), None, false, &crate::events::Name::default())
 }
 
 /// One item through the operator (its own boundary, as a subscription's
