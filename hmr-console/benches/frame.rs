@@ -1,15 +1,18 @@
 //! Drawing one frame of each view with 10 000 tracks (1 000 modules
-//! versions in the reloads view), on ratatui's test backend: the target is
-//! a frame in 16 ms or less, for scrolling and filtering to stay fluid.
+//! versions in the reloads view), each with two counted operators and their
+//! sampled items (the marbles view's track with a full lane of samples), on
+//! ratatui's test backend: the target is a frame in 16 ms or less, for
+//! scrolling and filtering to stay fluid.
 //!
 //! ```text
 //! cargo bench -p hmr-console --bench frame
 //! ```
 
 use divan::{Bencher, black_box};
-use hmr_console::model::State;
+use hmr_console::model::{SAMPLES_KEPT, State};
 use hmr_console::view::{Ui, View, draw};
-use hmr_runtime::events::Event;
+use hmr_runtime::console::wire::{ProbeState, SampleState, Tick};
+use hmr_runtime::events::{Event, TrackId};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -52,7 +55,40 @@ fn big_state() -> State {
         }
     }
     assert_eq!(state.tracks.len(), 10_000);
+    // Two counted operators per track, ticks every 50 ms for a second, a
+    // sample per operator and tick; SAMPLES_KEPT for the track the marbles
+    // view shows.
+    let ids: Vec<TrackId> = state.tracks.keys().copied().collect();
+    for (i, id) in ids.iter().enumerate() {
+        for (k, name) in ["source", "source.hot_map(fn)"].into_iter().enumerate() {
+            let n = (i * 2 + k) as u64;
+            state.probe(&ProbeState { n, track: Some(*id), name: name.to_owned() });
+        }
+    }
+    for tick in 1..=20u64 {
+        let at = tick * 50_000;
+        let items = (0..ids.len() as u64 * 2).map(|n| (n, tick * 100)).collect();
+        state.tick(&Tick { at, items });
+        for n in 0..ids.len() as u64 * 2 {
+            let sample = SampleState { n, at, code: 0, item: format!("{}", tick * 7) };
+            state.sample(&sample);
+        }
+    }
+    let marbles = ids.iter().position(|id| *id == marbled(&state)).unwrap() as u64;
+    for s in 0..SAMPLES_KEPT as u64 {
+        for k in 0..2 {
+            let at = 1_000_000 + s * 10_000;
+            let sample = SampleState { n: marbles * 2 + k, at, code: s / 200, item: s.to_string() };
+            state.sample(&sample);
+        }
+    }
     state
+}
+
+/// The track the marbles benchmark shows: the graph's row 5 000.
+fn marbled(state: &State) -> TrackId {
+    let ui = Ui { view: View::Marbles, selected: [5_000, 0, 0], ..Ui::default() };
+    hmr_console::view::marbles_track(state, &ui).unwrap().id
 }
 
 fn frame(bencher: Bencher<'_, '_>, ui: &Ui) {
@@ -65,7 +101,12 @@ fn frame(bencher: Bencher<'_, '_>, ui: &Ui) {
 
 #[divan::bench]
 fn graph_10k_tracks(bencher: Bencher<'_, '_>) {
-    frame(bencher, &Ui { view: View::Graph, selected: [5_000, 0], ..Ui::default() });
+    frame(bencher, &Ui { view: View::Graph, selected: [5_000, 0, 0], ..Ui::default() });
+}
+
+#[divan::bench]
+fn marbles_10k_tracks(bencher: Bencher<'_, '_>) {
+    frame(bencher, &Ui { view: View::Marbles, selected: [5_000, 0, 0], ..Ui::default() });
 }
 
 #[divan::bench]

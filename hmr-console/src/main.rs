@@ -8,19 +8,19 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use hmr_console::model::State;
-use hmr_console::source::{Incoming, attach_forever, read_log};
+use hmr_console::source::{Incoming, attach_forever, read_replay};
 use hmr_console::view::{Ui, View, draw, graph_rows};
-use hmr_runtime::events::Event;
 use ratatui::crossterm::event::{self, Event as Input, KeyCode, KeyEventKind, KeyModifiers};
 
 const USAGE: &str = "usage: hmr-console [ADDR]            attach to a program (default: $HMR_CONSOLE or 127.0.0.1:6670)
-       hmr-console --replay FILE     replay a JsonLines log (←/→ move the time cursor)";
+       hmr-console --replay FILE     replay a JsonLines log or a recorded session (←/→ move the time cursor)";
 
 /// Where the events come from.
 enum Feed {
     Live(mpsc::Receiver<Incoming>),
-    /// A log, and how many of its events are applied (the time cursor).
-    Replay(Vec<Event>, usize),
+    /// A log or a recording, and how many of its lines are applied (the
+    /// time cursor).
+    Replay(Vec<Incoming>, usize),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,11 +31,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::SUCCESS;
         }
         [flag, file] if flag == "--replay" => {
-            let log = std::fs::File::open(file).and_then(|f| read_log(BufReader::new(f)));
+            let log = std::fs::File::open(file).and_then(|f| read_replay(BufReader::new(f)));
             match log {
                 Ok((events, skipped)) => {
                     if skipped > 0 {
-                        eprintln!("{file}: {skipped} lines are not events, skipped");
+                        eprintln!("{file}: {skipped} lines are not events or messages, skipped");
                     }
                     let len = events.len();
                     (Feed::Replay(events, len), format!("replay {file}"))
@@ -72,10 +72,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn replayed(events: &[Event], cursor: usize) -> State {
+fn replayed(lines: &[Incoming], cursor: usize) -> State {
     let mut state = State::new();
-    for event in &events[..cursor] {
-        state.apply(event);
+    for line in &lines[..cursor] {
+        state.take(line);
     }
     state
 }
@@ -94,17 +94,15 @@ fn run(
     loop {
         if let Feed::Live(from) = feed {
             while let Ok(incoming) = from.try_recv() {
+                // A program (re)started: what the console knew is stale
+                // (`take` starts afresh).
+                state.take(&incoming);
                 match incoming {
-                    Incoming::Event(event, at) => state.apply_at(&event, at),
-                    Incoming::Dropped(n) => state.dropped(n),
-                    Incoming::Module(module) => state.restore_module(&module),
-                    Incoming::Track(track) => state.restore_track(&track),
                     Incoming::Attached(program, pid) => {
-                        // A program (re)started: what the console knew is stale.
-                        state = State::new();
                         ui.source = format!("{program} (pid {pid})");
                     }
                     Incoming::Detached(why) => ui.source = format!("not attached: {why}"),
+                    _ => {}
                 }
                 dirty = true;
             }
@@ -142,11 +140,22 @@ fn run(
         let len = match ui.view {
             View::Graph => graph_rows(&state, &ui.filter).len(),
             View::Reloads => state.reloads.len(),
+            View::Marbles => 0,
         };
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
-            KeyCode::Tab | KeyCode::Enter => ui.switch(),
+            KeyCode::Tab => ui.switch(),
+            KeyCode::Enter => ui.enter(),
+            // In the marbles view, ↑↓ choose the track (the graph's selection).
+            KeyCode::Up | KeyCode::Down | KeyCode::Char('k' | 'j')
+                if ui.view == View::Marbles =>
+            {
+                let up = matches!(key.code, KeyCode::Up | KeyCode::Char('k'));
+                ui.view = View::Graph;
+                ui.step(if up { -1 } else { 1 }, graph_rows(&state, &ui.filter).len());
+                ui.view = View::Marbles;
+            }
             KeyCode::Up | KeyCode::Char('k') => ui.step(-1, len),
             KeyCode::Down | KeyCode::Char('j') => ui.step(1, len),
             KeyCode::PageUp => ui.step(-20, len),

@@ -1,9 +1,9 @@
 //! What the console knows: the program's modules, tracks and reloads, as
 //! its events tell them. Pure data, fed one event at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use hmr_runtime::console::wire::{ModuleState, TrackState};
+use hmr_runtime::console::wire::{ModuleState, ProbeState, SampleState, Tick, TrackState};
 use hmr_runtime::events::{CallReason, Change, EntityId, Event, TrackId};
 
 /// A module, as its last events left it.
@@ -74,6 +74,91 @@ impl Reload {
     }
 }
 
+/// The items one operator of a track let through: a lane of the marbles
+/// view. A track rebuilt keeps its lanes (an operator of the same chain
+/// name goes on in the same lane).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lane {
+    /// The chain's structural name up to the operator (`source.hot_map(fn)`).
+    pub name: String,
+    /// Items counted through it while a console was attached.
+    pub items: u64,
+    /// `(at, items)` at the ticks that changed it, for its rate.
+    history: VecDeque<(u64, u64)>,
+    /// Its recent sampled items, oldest first.
+    pub samples: VecDeque<Sampled>,
+}
+
+/// A sampled item, as a lane keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sampled {
+    /// When it went through (µs since the program began serving).
+    pub at: u64,
+    /// Which code touched it: a number per closure the lane's operators ran,
+    /// 0 for the first the console saw, + 1 at every swap or rebuild.
+    pub code: u64,
+    /// The item's `Debug` or its type name.
+    pub item: String,
+}
+
+/// Samples a lane keeps.
+pub const SAMPLES_KEPT: usize = 512;
+
+/// The span of time a rate is measured over (µs).
+pub const RATE_WINDOW: u64 = 1_000_000;
+
+impl Lane {
+    /// The operator's own part of its chain name (`hot_map(fn)`).
+    #[must_use]
+    pub fn operator(&self) -> &str {
+        let mut depth = 0_i32;
+        let mut start = 0;
+        for (i, c) in self.name.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                '.' if depth == 0 => start = i + 1,
+                _ => {}
+            }
+        }
+        &self.name[start..]
+    }
+
+    /// Items per second over the last [`RATE_WINDOW`] before `now`.
+    #[must_use]
+    pub fn rate(&self, now: u64) -> f64 {
+        let from = now.saturating_sub(RATE_WINDOW);
+        // The count at the window's start: the last change before it, or
+        // the first one seen.
+        let base = self.history.iter().rev().find(|(at, _)| *at <= from).or(self.history.front());
+        let Some(&(then, items_then)) = base else { return 0.0 };
+        let span = now.saturating_sub(then).max(1);
+        #[allow(clippy::cast_precision_loss, reason = "a rate shown to 3 digits")]
+        let rate = (self.items - items_then) as f64 * 1e6 / span as f64;
+        rate
+    }
+
+    fn counted(&mut self, delta: u64, at: u64) {
+        self.items += delta;
+        self.history.push_back((at, self.items));
+        // Kept: the changes in the window, and the last one before it.
+        while self.history.len() > 2 && self.history[1].0 <= at.saturating_sub(RATE_WINDOW) {
+            self.history.pop_front();
+        }
+    }
+}
+
+/// What the console knows of a probe (an operator whose items are counted).
+#[derive(Clone, Debug)]
+struct Probe {
+    track: TrackId,
+    lane: String,
+    /// Its count at the last tick.
+    items: u64,
+    /// The last code it reported, and the lane's number for it.
+    code: Option<(u64, u64)>,
+}
+
 /// How many module versions the reloads view keeps.
 pub const RELOADS_KEPT: usize = 10_000;
 
@@ -94,12 +179,18 @@ pub struct State {
     pub dropped: u64,
     /// Events seen.
     pub events: u64,
+    /// The lanes of each track (its operators counted), by chain name.
+    pub lanes: BTreeMap<TrackId, Vec<Lane>>,
+    /// The latest time the program told (µs since it began serving).
+    pub now: u64,
+    /// The operators counted, by probe number.
+    probes: HashMap<u64, Probe>,
     /// Entity names, for the tracks that capture them.
     names: BTreeMap<EntityId, String>,
     /// Tracks whose call is open, with the module version running them.
     calls: BTreeMap<TrackId, (String, Option<String>, Option<String>)>,
     /// When the event being applied was emitted, if stamped.
-    now: Option<u64>,
+    stamp: Option<u64>,
 }
 
 impl State {
@@ -118,9 +209,12 @@ impl State {
     /// Takes one event in, emitted `at` µs after the program began serving
     /// its console (`None`: not stamped, as in a log).
     pub fn apply_at(&mut self, event: &Event, at: Option<u64>) {
-        self.now = at;
+        if let Some(at) = at {
+            self.now = self.now.max(at);
+        }
+        self.stamp = at;
         self.apply(event);
-        self.now = None;
+        self.stamp = None;
     }
 
     /// Takes one event in.
@@ -138,7 +232,7 @@ impl State {
                     rebuilt: Vec::new(),
                     disposed: Vec::new(),
                     errors: Vec::new(),
-                    began_at: self.now,
+                    began_at: self.stamp,
                     took: None,
                     undo: Vec::new(),
                 });
@@ -181,6 +275,7 @@ impl State {
             }
             Event::TrackDispose { id, .. } => {
                 let Some(track) = self.tracks.remove(id) else { return };
+                self.lanes.remove(id);
                 self.remember(track.module.as_deref(), *id, Some(track.clone()));
                 if let Some(reload) = self.reload_of(track.module.as_deref()) {
                     reload.disposed.push(*id);
@@ -211,7 +306,7 @@ impl State {
 
     fn module_return(&mut self, module: &str, committed: bool, error: Option<&String>) {
         let mut undo = Vec::new();
-        let now = self.now;
+        let now = self.stamp;
         let version = self.reload_of(Some(module)).map(|reload| {
             reload.committed = Some(committed);
             reload.took = now.zip(reload.began_at).map(|(end, begin)| end.saturating_sub(begin));
@@ -310,6 +405,81 @@ impl State {
                 errors: Vec::new(),
             },
         );
+    }
+
+    /// Takes in an operator, before its counts.
+    pub fn probe(&mut self, probe: &ProbeState) {
+        let Some(track) = probe.track else { return };
+        let lanes = self.lanes.entry(track).or_default();
+        if !lanes.iter().any(|l| l.name == probe.name) {
+            lanes.push(Lane { name: probe.name.clone(), ..Lane::default() });
+            // Chain order: a chain's name grows with every operator.
+            lanes.sort_by(|a, b| a.name.len().cmp(&b.name.len()).then(a.name.cmp(&b.name)));
+        }
+        let known = Probe { track, lane: probe.name.clone(), items: 0, code: None };
+        self.probes.insert(probe.n, known);
+        // Probes of operators gone are not told: the table is bounded by
+        // dropping those of tracks gone.
+        if self.probes.len() > 4 * (self.tracks.len() + 64) {
+            let tracks = &self.tracks;
+            self.probes.retain(|_, p| tracks.contains_key(&p.track));
+        }
+    }
+
+    /// Takes in a tick: the items through operators so far.
+    pub fn tick(&mut self, tick: &Tick) {
+        self.now = self.now.max(tick.at);
+        for &(n, items) in &tick.items {
+            let Some(probe) = self.probes.get_mut(&n) else { continue };
+            let delta = items.saturating_sub(probe.items);
+            probe.items = items;
+            let lane = self
+                .lanes
+                .get_mut(&probe.track)
+                .and_then(|lanes| lanes.iter_mut().find(|l| l.name == probe.lane));
+            if let Some(lane) = lane
+                && delta > 0
+            {
+                lane.counted(delta, tick.at);
+            }
+        }
+    }
+
+    /// Takes in a sampled item.
+    pub fn sample(&mut self, sample: &SampleState) {
+        let Some(probe) = self.probes.get_mut(&sample.n) else { return };
+        let Some(lanes) = self.lanes.get_mut(&probe.track) else { return };
+        let Some(lane) = lanes.iter_mut().find(|l| l.name == probe.lane) else { return };
+        let last = lane.samples.back().map_or(0, |s| s.code);
+        // A new code: a swap in this operator, or a rebuilt operator.
+        let code = match probe.code {
+            Some((reported, code)) if reported == sample.code => code,
+            None if lane.samples.is_empty() => 0,
+            Some(_) | None => last + 1,
+        };
+        probe.code = Some((sample.code, code));
+        lane.samples.push_back(Sampled { at: sample.at, code, item: sample.item.clone() });
+        if lane.samples.len() > SAMPLES_KEPT {
+            lane.samples.pop_front();
+        }
+        self.now = self.now.max(sample.at);
+    }
+
+    /// Takes in what a source reports. A program attached anew starts the
+    /// picture afresh.
+    pub fn take(&mut self, incoming: &crate::source::Incoming) {
+        use crate::source::Incoming;
+        match incoming {
+            Incoming::Event(event, at) => self.apply_at(event, *at),
+            Incoming::Dropped(n) => self.dropped(*n),
+            Incoming::Module(module) => self.restore_module(module),
+            Incoming::Track(track) => self.restore_track(track),
+            Incoming::Probe(probe) => self.probe(probe),
+            Incoming::Tick(tick) => self.tick(tick),
+            Incoming::Sample(sample) => self.sample(sample),
+            Incoming::Attached(..) => *self = State::new(),
+            Incoming::Detached(_) => {}
+        }
     }
 
     /// Notes `count` events the program dropped.

@@ -5,11 +5,13 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use hmr_runtime::console::wire::{self, Decoder, Message, ModuleState, TrackState};
+use hmr_runtime::console::wire::{
+    self, Decoder, Message, ModuleState, ProbeState, SampleState, Tick, TrackState,
+};
 use hmr_runtime::events::Event;
 
 /// What a source reports to the console.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Incoming {
     /// An event, and when it was emitted (µs since the program began
     /// serving), if stamped.
@@ -20,6 +22,12 @@ pub enum Incoming {
     Module(ModuleState),
     /// A track of the state the console attached to.
     Track(TrackState),
+    /// An operator, before its counts.
+    Probe(ProbeState),
+    /// Items through operators so far.
+    Tick(Tick),
+    /// An item an operator let through.
+    Sample(SampleState),
     /// Attached to a program (its name and pid).
     Attached(String, u32),
     /// Not attached (yet, or any more), and why.
@@ -48,6 +56,56 @@ pub fn read_log(reader: impl BufRead) -> std::io::Result<(Vec<Event>, usize)> {
         }
     }
     Ok((events, skipped))
+}
+
+/// Reads what to replay: a `JsonLines` log, or a recording of a console
+/// connection (the wire lines a program sent, from its `hello` on, as
+/// `nc` or `tests/examples/record_session` save them; it has counts and
+/// sampled items). Lines that are neither are skipped and counted.
+///
+/// # Errors
+///
+/// The file could not be read.
+pub fn read_replay(reader: impl BufRead) -> std::io::Result<(Vec<Incoming>, usize)> {
+    let mut lines = reader.lines();
+    let mut first = String::new();
+    for line in lines.by_ref() {
+        first = line?;
+        if !first.trim().is_empty() {
+            break;
+        }
+    }
+    if !first.starts_with(r#"{"hello""#) {
+        let rest = std::iter::once(Ok(first)).chain(lines).collect::<std::io::Result<Vec<_>>>()?;
+        let (events, skipped) = read_log(rest.join("\n").as_bytes())?;
+        return Ok((events.into_iter().map(|e| Incoming::Event(Box::new(e), None)).collect(), skipped));
+    }
+    let mut decoder = Decoder::new();
+    let (mut out, mut skipped) = (Vec::new(), 0);
+    for line in std::iter::once(Ok(first)).chain(lines) {
+        match decoder.decode(line?.trim_end()) {
+            Ok(Some(message)) => out.extend(incoming(message)),
+            Ok(None) => {}
+            Err(_) => skipped += 1,
+        }
+    }
+    Ok((out, skipped))
+}
+
+/// What a decoded message tells the console (`None`: a refusal).
+fn incoming(message: Message) -> Option<Incoming> {
+    Some(match message {
+        Message::Hello { program, pid, .. } => Incoming::Attached(program, pid),
+        Message::Event(event, at) => Incoming::Event(event, at),
+        Message::Dropped(n) => Incoming::Dropped(n),
+        Message::Module(module) => Incoming::Module(module),
+        Message::Track(track) => Incoming::Track(track),
+        Message::Probe(probe) => Incoming::Probe(probe),
+        Message::Tick(tick) => Incoming::Tick(tick),
+        Message::Sample(sample) => Incoming::Sample(sample),
+        // A refusal, or a message of a newer program.
+        _ => return None,
+    })
 }
 
 /// Attaches to the program at `addr` and forwards what it sends to `to`,
@@ -98,16 +156,14 @@ fn attach_once(addr: &str, to: &Sender<Incoming>, wait: &mut Duration) -> Result
         let message = decoder.decode(line.trim_end()).map_err(|e| format!("{addr}: {e}"))?;
         let incoming = match message {
             None => continue,
-            Some(Message::Hello { program, pid, .. }) => {
-                *wait = Duration::from_millis(100);
-                Incoming::Attached(program, pid)
-            }
-            Some(Message::Event(event, at)) => Incoming::Event(event, at),
-            Some(Message::Dropped(n)) => Incoming::Dropped(n),
-            Some(Message::Module(module)) => Incoming::Module(module),
-            Some(Message::Track(track)) => Incoming::Track(track),
             Some(Message::Error(why)) => return Err(format!("{addr} refused: {why}")),
+            Some(message @ Message::Hello { .. }) => {
+                *wait = Duration::from_millis(100);
+                incoming(message)
+            }
+            Some(message) => incoming(message),
         };
+        let Some(incoming) = incoming else { continue };
         if to.send(incoming).is_err() {
             return Ok(());
         }

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
-use crate::model::{Reload, State, Track};
+use crate::model::{Lane, Reload, State, Track};
 use hmr_runtime::events::{CallReason, Change, TrackId};
 
 /// Which view is shown.
@@ -17,6 +17,9 @@ pub enum View {
     Graph,
     /// One line per module version.
     Reloads,
+    /// The selected track's operators, one lane each, with their recent
+    /// items on a time axis and its reloads marked.
+    Marbles,
 }
 
 /// What the user chose: the view, the selected line, the filter.
@@ -24,8 +27,9 @@ pub enum View {
 pub struct Ui {
     /// The view shown.
     pub view: View,
-    /// The selected line of each view.
-    pub selected: [usize; 2],
+    /// The selected line of each view (the marbles view shows the track
+    /// selected in the graph view).
+    pub selected: [usize; 3],
     /// Only tracks whose path contains this (the graph view).
     pub filter: String,
     /// Typing a filter.
@@ -45,11 +49,22 @@ impl Ui {
         *line = line.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
 
-    /// Shows the other view.
+    /// Shows the next view (`Tab`).
     pub fn switch(&mut self) {
         self.view = match self.view {
             View::Graph => View::Reloads,
-            View::Reloads => View::Graph,
+            View::Reloads => View::Marbles,
+            View::Marbles => View::Graph,
+        };
+    }
+
+    /// `Enter`: from the graph, the selected track's marbles; from the
+    /// marbles, back to the graph; from the reloads, the graph with the
+    /// reload's tracks in bold.
+    pub fn enter(&mut self) {
+        self.view = match self.view {
+            View::Graph => View::Marbles,
+            View::Reloads | View::Marbles => View::Graph,
         };
     }
 }
@@ -66,6 +81,32 @@ pub fn escaped(text: &str) -> String {
             out.push(c);
         }
     }
+    out
+}
+
+/// Items per second, short (`950/s`, `12.5k/s`).
+#[must_use]
+pub fn rate_text(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.1}M/s", rate / 1e6)
+    } else if rate >= 1e4 {
+        format!("{:.0}k/s", rate / 1e3)
+    } else if rate >= 1e3 {
+        format!("{:.1}k/s", rate / 1e3)
+    } else if rate >= 10.0 || rate == 0.0 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{rate:.1}/s")
+    }
+}
+
+/// `text` cut to `max` chars (a `…` ends a cut one).
+fn clipped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
     out
 }
 
@@ -136,6 +177,21 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
                     Style::new().fg(Color::Gray),
                 ),
             ];
+            if let Some(lanes) = state.lanes.get(&track.id).filter(|l| !l.is_empty()) {
+                let rates: Vec<String> = lanes
+                    .iter()
+                    .map(|lane| {
+                        format!("{} {}", escaped(lane.operator()), rate_text(lane.rate(state.now)))
+                    })
+                    .collect();
+                spans.push(Span::styled(
+                    format!("  {}", rates.join(" → ")),
+                    Style::new().fg(Color::Blue),
+                ));
+                if let Some(last) = lanes.last().and_then(|l| l.samples.back()) {
+                    spans.push(Span::raw(format!("  last {}", escaped(&clipped(&last.item, 24)))));
+                }
+            }
             if let Some(error) = track.errors.last() {
                 spans.push(Span::styled(
                     format!("  error: {}", escaped(error)),
@@ -145,6 +201,142 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
             Line::from(spans)
         }
     }
+}
+
+/// The time the marbles view spans (µs).
+pub const MARBLES_SPAN: u64 = 10_000_000;
+
+/// The colour of the items that met code number `code` of a lane.
+fn code_colour(code: u64) -> Color {
+    const PALETTE: [Color; 5] =
+        [Color::Cyan, Color::Green, Color::Magenta, Color::LightBlue, Color::LightRed];
+    PALETTE[usize::try_from(code % 5).unwrap_or(0)]
+}
+
+/// The track the marbles view shows: the one selected in the graph view
+/// (or, on a module's line, the first track below it).
+#[must_use]
+pub fn marbles_track<'a>(state: &'a State, ui: &Ui) -> Option<&'a Track> {
+    let rows = graph_rows(state, &ui.filter);
+    let selected = ui.selected[View::Graph as usize].min(rows.len().saturating_sub(1));
+    rows.iter().skip(selected).find_map(|row| match row {
+        Row::Track(track, _, _) => Some(*track),
+        Row::Module(_) => None,
+    })
+}
+
+/// One lane's time axis, `width` cells for the [`MARBLES_SPAN`] before
+/// `state.now`: the reload moments `marks` (cells), then the items, newest
+/// first, each as its text where it fits, else as a dot.
+fn timeline(state: &State, lane: &Lane, marks: &[usize], width: usize) -> Line<'static> {
+    let start = state.now.saturating_sub(MARBLES_SPAN);
+    let mut cells: Vec<(String, Style)> =
+        vec![("─".to_owned(), Style::new().fg(Color::DarkGray)); width];
+    let mut taken = vec![false; width];
+    for &mark in marks {
+        cells[mark] = ("┃".to_owned(), Style::new().fg(Color::Yellow).bold());
+        taken[mark] = true;
+    }
+    let span = u128::from(MARBLES_SPAN);
+    for sample in lane.samples.iter().rev().filter(|s| s.at >= start && s.at <= state.now) {
+        let cell = usize::try_from(u128::from(sample.at - start) * (width as u128 - 1) / span)
+            .unwrap_or(0)
+            .min(width - 1);
+        let style = Style::new().fg(code_colour(sample.code));
+        let text: Vec<char> = escaped(&clipped(&sample.item, 10)).chars().collect();
+        // The text, and a free cell after it, must fit.
+        let end = cell + text.len();
+        if end < width && !taken[cell..=end].iter().any(|t| *t) {
+            for (i, c) in text.into_iter().enumerate() {
+                cells[cell + i] = (c.to_string(), style);
+            }
+            taken[cell..=end].iter_mut().for_each(|t| *t = true);
+        } else if !taken[cell] {
+            cells[cell] = ("•".to_owned(), style);
+            taken[cell] = true;
+        }
+    }
+    Line::from(cells.into_iter().map(|(c, style)| Span::styled(c, style)).collect::<Vec<_>>())
+}
+
+/// The lines of the marbles view for `track`, `width` columns wide.
+#[must_use]
+pub fn marbles_lines(state: &State, track: Option<&Track>, width: usize) -> Vec<Line<'static>> {
+    let Some(track) = track else {
+        return vec![Line::from("No track selected: choose one in the graph view (Tab, ↑↓).")];
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(escaped(&track.path), Style::new().bold()),
+            Span::raw(format!("  v{} ", track.version)),
+            change_span(track.change),
+            Span::styled(
+                format!("  {}", escaped(track.entity.as_deref().unwrap_or("-"))),
+                Style::new().fg(Color::Gray),
+            ),
+        ]),
+        Line::default(),
+    ];
+    let ops = state.lanes.get(&track.id).map(Vec::as_slice).unwrap_or_default();
+    if ops.is_empty() {
+        lines.push(Line::from(
+            "No items counted for this track: its operators count only while a console is \
+             attached (a log replay has no counts).",
+        ));
+        return lines;
+    }
+    let label = ops.iter().map(|l| escaped(l.operator()).chars().count()).max().unwrap_or(0);
+    let label = label.clamp(8, 28);
+    // label, a space, the rate (9), " │"
+    let axis_at = label + 1 + 9 + 2;
+    let width = width.saturating_sub(axis_at + 1).max(10);
+    let start = state.now.saturating_sub(MARBLES_SPAN);
+    let marks: Vec<usize> = state
+        .reloads
+        .iter()
+        .filter(|r| r.touched().any(|t| t == track.id))
+        .filter_map(|r| r.began_at)
+        .filter(|at| *at >= start && *at <= state.now)
+        .map(|at| {
+            let cell = u128::from(at - start) * (width as u128 - 1) / u128::from(MARBLES_SPAN);
+            usize::try_from(cell).unwrap_or(0).min(width - 1)
+        })
+        .collect();
+    for lane in ops {
+        let mut spans = vec![
+            Span::raw(format!(
+                "{:<label$} {:>9} │",
+                clipped(&escaped(lane.operator()), label),
+                rate_text(lane.rate(state.now))
+            )),
+        ];
+        spans.extend(timeline(state, lane, &marks, width).spans);
+        lines.push(Line::from(spans));
+    }
+    let seconds = MARBLES_SPAN / 1_000_000;
+    lines.push(Line::from(Span::styled(
+        format!("{:axis_at$}-{seconds} s{:>pad$}", "", "now", pad = width.saturating_sub(4)),
+        Style::new().fg(Color::DarkGray),
+    )));
+    lines.push(Line::default());
+    for lane in ops {
+        let Some(last) = lane.samples.back() else { continue };
+        #[allow(clippy::cast_precision_loss, reason = "seconds shown to 0.1")]
+        let ago = state.now.saturating_sub(last.at) as f64 / 1e6;
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<label$} ", clipped(&escaped(lane.operator()), label))),
+            Span::styled(
+                format!("last {}", escaped(&clipped(&last.item, 60))),
+                Style::new().fg(code_colour(last.code)),
+            ),
+            Span::raw(format!("  (code {}, {ago:.1} s ago, {} items)", last.code, lane.items)),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "┃ a version that touched this track   colours: the code each item met",
+        Style::new().fg(Color::DarkGray),
+    )));
+    lines
 }
 
 fn reason(reason: CallReason) -> &'static str {
@@ -212,6 +404,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &Ui) {
         Span::styled("hmr-console ", Style::new().bold()),
         tab(View::Graph, "Graph"),
         tab(View::Reloads, "Reloads"),
+        tab(View::Marbles, "Marbles"),
         Span::raw(format!(
             "  {}  {} tracks  {} events",
             escaped(&ui.source),
@@ -261,6 +454,10 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &Ui) {
                 reload_lines(state).into_iter().map(ListItem::new).collect();
             draw_list(frame, body, items, ui.selected());
         }
+        View::Marbles => {
+            let lines = marbles_lines(state, marbles_track(state, ui), usize::from(body.width));
+            frame.render_widget(Paragraph::new(lines), body);
+        }
     }
     let help = if ui.filtering {
         format!("filter: {}_   Enter: keep  Esc: clear", escaped(&ui.filter))
@@ -270,7 +467,11 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, ui: &Ui) {
         } else {
             format!("   filter: {}", escaped(&ui.filter))
         };
-        format!("Tab: view  ↑↓/jk: move  /: filter  q: quit{filter}")
+        let enter = match ui.view {
+            View::Graph => "Enter: marbles",
+            View::Reloads | View::Marbles => "Enter: graph",
+        };
+        format!("Tab: view  {enter}  ↑↓/jk: move  /: filter  q: quit{filter}")
     };
     frame.render_widget(Paragraph::new(help).style(Style::new().fg(Color::DarkGray)), footer);
 }

@@ -304,7 +304,7 @@ fn an_attached_console_counts_every_item_and_samples_say_which_code_touched_them
             while !stop.load(SeqCst) {
                 n += 1;
                 let _ = feed.send(n);
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }

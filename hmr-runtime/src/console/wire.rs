@@ -286,6 +286,7 @@ impl Encoder {
 
 /// One message from the program, decoded.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Message {
     /// The program's greeting.
     Hello {
