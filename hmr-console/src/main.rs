@@ -148,9 +148,7 @@ fn run(
             KeyCode::Tab => ui.switch(),
             KeyCode::Enter => ui.enter(),
             // In the marbles view, ↑↓ choose the track (the graph's selection).
-            KeyCode::Up | KeyCode::Down | KeyCode::Char('k' | 'j')
-                if ui.view == View::Marbles =>
-            {
+            KeyCode::Up | KeyCode::Down | KeyCode::Char('k' | 'j') if ui.view == View::Marbles => {
                 let up = matches!(key.code, KeyCode::Up | KeyCode::Char('k'));
                 ui.view = View::Graph;
                 ui.step(if up { -1 } else { 1 }, graph_rows(&state, &ui.filter).len());

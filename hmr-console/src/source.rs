@@ -78,7 +78,10 @@ pub fn read_replay(reader: impl BufRead) -> std::io::Result<(Vec<Incoming>, usiz
     if !first.starts_with(r#"{"hello""#) {
         let rest = std::iter::once(Ok(first)).chain(lines).collect::<std::io::Result<Vec<_>>>()?;
         let (events, skipped) = read_log(rest.join("\n").as_bytes())?;
-        return Ok((events.into_iter().map(|e| Incoming::Event(Box::new(e), None)).collect(), skipped));
+        return Ok((
+            events.into_iter().map(|e| Incoming::Event(Box::new(e), None)).collect(),
+            skipped,
+        ));
     }
     let mut decoder = Decoder::new();
     let (mut out, mut skipped) = (Vec::new(), 0);

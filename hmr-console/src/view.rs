@@ -171,19 +171,12 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
                 Span::raw(format!("{:indent$}{}", "", escaped(segment), indent = 2 + depth * 2)),
                 Span::raw(format!("  v{} ", track.version)),
                 change_span(track.change),
-                Span::raw("  "),
-                Span::styled(
-                    escaped(track.entity.as_deref().unwrap_or("-")),
-                    Style::new().fg(Color::Gray),
-                ),
             ];
+            // Items per second through each counted operator, in chain
+            // order, and the last item out of the chain.
             if let Some(lanes) = state.lanes.get(&track.id).filter(|l| !l.is_empty()) {
-                let rates: Vec<String> = lanes
-                    .iter()
-                    .map(|lane| {
-                        format!("{} {}", escaped(lane.operator()), rate_text(lane.rate(state.now)))
-                    })
-                    .collect();
+                let rates: Vec<String> =
+                    lanes.iter().map(|lane| rate_text(lane.rate(state.now))).collect();
                 spans.push(Span::styled(
                     format!("  {}", rates.join(" → ")),
                     Style::new().fg(Color::Blue),
@@ -192,6 +185,11 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
                     spans.push(Span::raw(format!("  last {}", escaped(&clipped(&last.item, 24)))));
                 }
             }
+            spans.push(Span::raw("  "));
+            spans.push(Span::styled(
+                escaped(track.entity.as_deref().unwrap_or("-")),
+                Style::new().fg(Color::Gray),
+            ));
             if let Some(error) = track.errors.last() {
                 spans.push(Span::styled(
                     format!("  error: {}", escaped(error)),
@@ -225,11 +223,19 @@ pub fn marbles_track<'a>(state: &'a State, ui: &Ui) -> Option<&'a Track> {
     })
 }
 
+/// The cell of time `at` on an axis of `width` cells ending at `now`
+/// ([`MARBLES_SPAN`] long); `None` before it.
+fn cell_of(at: u64, now: u64, width: usize) -> Option<usize> {
+    let from_start = (at + MARBLES_SPAN).checked_sub(now)?;
+    let cell = u128::from(from_start) * (width as u128 - 1) / u128::from(MARBLES_SPAN);
+    Some(usize::try_from(cell).unwrap_or(usize::MAX).min(width - 1))
+}
+
 /// One lane's time axis, `width` cells for the [`MARBLES_SPAN`] before
 /// `state.now`: the reload moments `marks` (cells), then the items, newest
-/// first, each as its text where it fits, else as a dot.
+/// first, each as its text ending at its moment where that fits (with a
+/// cell free before it), else as a dot where its cell is free.
 fn timeline(state: &State, lane: &Lane, marks: &[usize], width: usize) -> Line<'static> {
-    let start = state.now.saturating_sub(MARBLES_SPAN);
     let mut cells: Vec<(String, Style)> =
         vec![("─".to_owned(), Style::new().fg(Color::DarkGray)); width];
     let mut taken = vec![false; width];
@@ -237,20 +243,22 @@ fn timeline(state: &State, lane: &Lane, marks: &[usize], width: usize) -> Line<'
         cells[mark] = ("┃".to_owned(), Style::new().fg(Color::Yellow).bold());
         taken[mark] = true;
     }
-    let span = u128::from(MARBLES_SPAN);
-    for sample in lane.samples.iter().rev().filter(|s| s.at >= start && s.at <= state.now) {
-        let cell = usize::try_from(u128::from(sample.at - start) * (width as u128 - 1) / span)
-            .unwrap_or(0)
-            .min(width - 1);
+    for sample in lane.samples.iter().rev().filter(|s| s.at <= state.now) {
+        let Some(cell) = cell_of(sample.at, state.now, width) else { break };
         let style = Style::new().fg(code_colour(sample.code));
         let text: Vec<char> = escaped(&clipped(&sample.item, 10)).chars().collect();
-        // The text, and a free cell after it, must fit.
-        let end = cell + text.len();
-        if end < width && !taken[cell..=end].iter().any(|t| *t) {
+        let fits = cell + 1 > text.len()
+            && !taken[(cell + 1 - text.len()).saturating_sub(1)..=cell].iter().any(|t| *t);
+        if fits {
+            let first = cell + 1 - text.len();
             for (i, c) in text.into_iter().enumerate() {
-                cells[cell + i] = (c.to_string(), style);
+                cells[first + i] = (c.to_string(), style);
+                taken[first + i] = true;
             }
-            taken[cell..=end].iter_mut().for_each(|t| *t = true);
+            // A gap before it: the next text (older) ends before the gap.
+            if first > 0 {
+                taken[first - 1] = true;
+            }
         } else if !taken[cell] {
             cells[cell] = ("•".to_owned(), style);
             taken[cell] = true;
@@ -290,26 +298,20 @@ pub fn marbles_lines(state: &State, track: Option<&Track>, width: usize) -> Vec<
     // label, a space, the rate (9), " │"
     let axis_at = label + 1 + 9 + 2;
     let width = width.saturating_sub(axis_at + 1).max(10);
-    let start = state.now.saturating_sub(MARBLES_SPAN);
     let marks: Vec<usize> = state
         .reloads
         .iter()
         .filter(|r| r.touched().any(|t| t == track.id))
         .filter_map(|r| r.began_at)
-        .filter(|at| *at >= start && *at <= state.now)
-        .map(|at| {
-            let cell = u128::from(at - start) * (width as u128 - 1) / u128::from(MARBLES_SPAN);
-            usize::try_from(cell).unwrap_or(0).min(width - 1)
-        })
+        .filter(|at| *at <= state.now)
+        .filter_map(|at| cell_of(at, state.now, width))
         .collect();
     for lane in ops {
-        let mut spans = vec![
-            Span::raw(format!(
-                "{:<label$} {:>9} │",
-                clipped(&escaped(lane.operator()), label),
-                rate_text(lane.rate(state.now))
-            )),
-        ];
+        let mut spans = vec![Span::raw(format!(
+            "{:<label$} {:>9} │",
+            clipped(&escaped(lane.operator()), label),
+            rate_text(lane.rate(state.now))
+        ))];
         spans.extend(timeline(state, lane, &marks, width).spans);
         lines.push(Line::from(spans));
     }
@@ -333,7 +335,7 @@ pub fn marbles_lines(state: &State, track: Option<&Track>, width: usize) -> Vec<
         ]));
     }
     lines.push(Line::from(Span::styled(
-        "┃ a version that touched this track   colours: the code each item met",
+        "┃ a version that touched this track   colour, code: the closure an item met (+1 per swap)",
         Style::new().fg(Color::DarkGray),
     )));
     lines

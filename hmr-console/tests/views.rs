@@ -7,7 +7,7 @@
 use std::io::BufReader;
 
 use hmr_console::model::State;
-use hmr_console::source::read_log;
+use hmr_console::source::{read_log, read_replay};
 use hmr_console::view::{Ui, View, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -160,4 +160,66 @@ fn a_stamped_reload_shows_how_long_it_took() {
     assert_eq!(state.reloads[0].took, Some(2_500));
     let text = screen(&state, &ui(View::Reloads));
     assert!(text.contains("m v1  reload  committed") && text.contains("2.5 ms"), "{text}");
+}
+
+/// A recorded console session (tests/fixtures/session.jsonl, made by
+/// `cargo run -p hmr-tests --example record_session`): a ticking pipeline
+/// through a fn-only edit (× 10 → × 100) and a structural one (a
+/// `hot_filter` added), with the operators' counts and sampled items.
+fn session() -> State {
+    let file =
+        std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/session.jsonl"))
+            .unwrap();
+    let (lines, skipped) = read_replay(BufReader::new(file)).unwrap();
+    assert_eq!(skipped, 0);
+    let mut state = State::new();
+    for line in &lines {
+        state.take(line);
+    }
+    state
+}
+
+#[test]
+fn marbles_show_each_operators_items_and_the_code_they_met() {
+    let state = session();
+    let track = *state.tracks.keys().next().unwrap();
+    let lanes = &state.lanes[&track];
+    let names: Vec<&str> = lanes.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["source.hot_map(fn)", "source.hot_map(fn).hot_filter(fn)"]);
+    // The map's lane went on through the fn-only edit (one operator, its
+    // closure swapped) and the rebuild (a new operator, the same lane):
+    // three codes, × 10 then × 100.
+    let map = &lanes[0];
+    let codes: Vec<u64> = map.samples.iter().map(|s| s.code).collect();
+    assert!(
+        codes.is_sorted() && codes.first() == Some(&0) && codes.last() == Some(&2),
+        "{codes:?}"
+    );
+    for sample in &map.samples {
+        let item: u64 = sample.item.parse().unwrap();
+        let factor = if sample.code == 0 { 10 } else { 100 };
+        assert_eq!(item % factor, 0, "{sample:?}");
+        assert!(sample.code == 0 || item % 1000 != 0 || item >= 100, "{sample:?}");
+    }
+    // The filter only saw the third version's items: multiples of 200.
+    assert!(lanes[1].samples.iter().all(|s| s.item.parse::<u64>().unwrap() % 200 == 0));
+    assert!(map.items >= lanes[1].items && lanes[1].items > 0, "{} {}", map.items, lanes[1].items);
+    let mut ui = ui(View::Marbles);
+    ui.selected[View::Graph as usize] = 1;
+    ui.source = "replay session.jsonl".to_owned();
+    let text = screen(&state, &ui);
+    assert!(text.contains("hot_map(fn)") && text.contains("hot_filter(fn)"), "{text}");
+    let axis: Vec<&str> = text.lines().filter(|l| l.contains(" │")).collect();
+    let marks: usize = axis.iter().map(|l| l.matches('┃').count()).sum();
+    assert_eq!(marks, 3 * 2, "three versions marked in two lanes: {text}");
+    check("marbles", &text);
+}
+
+#[test]
+fn graph_shows_items_per_second_and_the_last_item() {
+    let state = session();
+    let text = screen(&state, &ui(View::Graph));
+    assert!(text.contains("48/s → 24/s"), "the map's rate, then the filter's: {text}");
+    assert!(text.contains("last "), "{text}");
+    check("graph-session", &text);
 }
