@@ -211,16 +211,30 @@ fn code_colour(code: u64) -> Color {
     PALETTE[usize::try_from(code % 5).unwrap_or(0)]
 }
 
-/// The track the marbles view shows: the one selected in the graph view
-/// (or, on a module's line, the first track below it).
+/// The track the marbles view shows: the one selected in the graph view;
+/// on a module's line, the first of its tracks with counted operators (or
+/// its first track).
 #[must_use]
 pub fn marbles_track<'a>(state: &'a State, ui: &Ui) -> Option<&'a Track> {
     let rows = graph_rows(state, &ui.filter);
     let selected = ui.selected[View::Graph as usize].min(rows.len().saturating_sub(1));
-    rows.iter().skip(selected).find_map(|row| match row {
+    match rows.get(selected)? {
         Row::Track(track, _, _) => Some(*track),
-        Row::Module(_) => None,
-    })
+        Row::Module(_) => {
+            let below = rows[selected + 1..].iter().map_while(|row| match row {
+                Row::Track(track, _, _) => Some(*track),
+                Row::Module(_) => None,
+            });
+            let mut first = None;
+            for track in below {
+                first = first.or(Some(track));
+                if state.lanes.get(&track.id).is_some_and(|l| !l.is_empty()) {
+                    return Some(track);
+                }
+            }
+            first
+        }
+    }
 }
 
 /// The cell of time `at` on an axis of `width` cells ending at `now`

@@ -1,7 +1,8 @@
 //! The real console attached to a real program, in a real terminal (tmux):
 //! `examples/watched.rs` serves its console, `hmr-console` attaches, the
 //! screen shows version 1; Enter in the program's window runs version 2,
-//! and the console's screen shows the update, then the reloads view.
+//! and the console's screen shows the update, items flowing, the marbles
+//! of a pipeline with items that met the new code, then the reloads view.
 //!
 //! Needs tmux (`.ci/run` installs it).
 
@@ -102,7 +103,22 @@ fn the_console_follows_a_running_program_through_a_reload() {
     // A reload in the program: the console shows it without being touched.
     tmux.run(&["send-keys", "-t", "e2e:program", "Enter"]);
     let v2 = tmux.wait_for("e2e:console", &["module desk v2", "fn-only"]);
-    assert!(v2.contains("v2 fn-only  source.hot_map(fn)"), "{v2}");
+    assert!(v2.contains("v2 fn-only"), "{v2}");
+    // The pipelines tick: items per second through each, and the last item.
+    let flowing = tmux.wait_for("e2e:console", &["/s  last "]);
+    assert!(flowing.contains("subscribe(source.hot_map(fn))"), "{flowing}");
+
+    // Enter: the marbles of the module's first pipeline. Items that met
+    // the second version's closure say so (code 1): × 100, not × 10.
+    tmux.run(&["send-keys", "-t", "e2e:console", "Enter"]);
+    let marbles = tmux.wait_for("e2e:console", &["hot_map(fn)", "(code 1,", "┃"]);
+    assert!(marbles.contains("[\"AAPL\"]/desk::prices#0"), "{marbles}");
+    let last = marbles.lines().find(|l| l.contains("last ") && l.contains("(code 1,")).unwrap();
+    let item: u64 =
+        last.split("last ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(item.is_multiple_of(100), "the new code's item: {last}");
+    tmux.run(&["send-keys", "-t", "e2e:console", "Enter"]);
+    tmux.wait_for("e2e:console", &["module desk v2"]);
 
     tmux.run(&["send-keys", "-t", "e2e:console", "Tab"]);
     // Version 1 ran before the console attached: the graph showed it (the
