@@ -162,6 +162,19 @@ async fn tick(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // With `--features console`, `hmr-console` can watch it (HMR_CONSOLE or
+    // 127.0.0.1:6670); the demo does not wait for one.
+    #[cfg(feature = "console")]
+    let _console = match hmr_runtime::console::serve() {
+        Ok(console) => {
+            println!("console: hmr-console {}", console.local_addr());
+            Some(console)
+        }
+        Err(e) => {
+            println!("console: {e}");
+            None
+        }
+    };
     // The broken version's panic is expected; keep the output readable.
     std::panic::set_hook(Box::new(|info| {
         let message = info.payload().downcast_ref::<&str>().copied().unwrap_or("a panic");

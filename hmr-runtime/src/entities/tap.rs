@@ -1,5 +1,5 @@
 //! What an attached console sees of a hot operator: how many items it let
-//! through, and a sample of them (docs/design.md §9, docs/console.md).
+//! through, and a sample of them (docs/design.md §1.3, docs/console.md).
 //!
 //! Each hot operator keeps a [`Tap`] of its output type. With the `console`
 //! feature off it is empty and its [`Tap::saw`] is nothing. With it on,
