@@ -68,7 +68,7 @@ fn big_state() -> State {
     for tick in 1..=20u64 {
         let at = tick * 50_000;
         let items = (0..ids.len() as u64 * 2).map(|n| (n, tick * 100)).collect();
-        state.tick(&Tick { at, items });
+        state.tick(&Tick { at, items, ..Tick::default() });
         for n in 0..ids.len() as u64 * 2 {
             let sample = SampleState { n, at, code: 0, item: format!("{}", tick * 7) };
             state.sample(&sample);

@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use hmr_runtime::console::wire::{ModuleState, ProbeState, SampleState, Tick, TrackState};
+use hmr_runtime::console::wire::{
+    ModuleState, ProbeState, SampleState, TaskStatus, Tick, TrackState,
+};
 use hmr_runtime::events::{CallReason, Change, EntityId, Event, TrackId};
 
 /// A module, as its last events left it.
@@ -101,6 +103,9 @@ pub struct Sampled {
     pub item: String,
 }
 
+/// Lanes a track shows at most (a chain of more operators shows its first).
+pub const LANES_MAX: usize = 32;
+
 /// Samples a lane keeps.
 pub const SAMPLES_KEPT: usize = 512;
 
@@ -134,12 +139,12 @@ impl Lane {
         let Some(&(then, items_then)) = base else { return 0.0 };
         let span = now.saturating_sub(then).max(1);
         #[allow(clippy::cast_precision_loss, reason = "a rate shown to 3 digits")]
-        let rate = (self.items - items_then) as f64 * 1e6 / span as f64;
+        let rate = self.items.saturating_sub(items_then) as f64 * 1e6 / span as f64;
         rate
     }
 
     fn counted(&mut self, delta: u64, at: u64) {
-        self.items += delta;
+        self.items = self.items.saturating_add(delta);
         self.history.push_back((at, self.items));
         // Kept: the changes in the window, and the last one before it.
         while self.history.len() > 2 && self.history[1].0 <= at.saturating_sub(RATE_WINDOW) {
@@ -183,6 +188,8 @@ pub struct State {
     pub lanes: BTreeMap<TrackId, Vec<Lane>>,
     /// The latest time the program told (µs since it began serving).
     pub now: u64,
+    /// Each living subscription's task: its track and what it is doing.
+    pub tasks: BTreeMap<u64, (TrackId, TaskStatus)>,
     /// The operators counted, by probe number.
     probes: HashMap<u64, Probe>,
     /// Entity names, for the tracks that capture them.
@@ -407,28 +414,48 @@ impl State {
         );
     }
 
-    /// Takes in an operator, before its counts.
+    /// Takes in an operator, before its counts. A track shows at most
+    /// [`LANES_MAX`] lanes.
     pub fn probe(&mut self, probe: &ProbeState) {
         let Some(track) = probe.track else { return };
         let lanes = self.lanes.entry(track).or_default();
         if !lanes.iter().any(|l| l.name == probe.name) {
+            if lanes.len() >= LANES_MAX {
+                return;
+            }
             lanes.push(Lane { name: probe.name.clone(), ..Lane::default() });
             // Chain order: a chain's name grows with every operator.
             lanes.sort_by(|a, b| a.name.len().cmp(&b.name.len()).then(a.name.cmp(&b.name)));
         }
         let known = Probe { track, lane: probe.name.clone(), items: 0, code: None };
         self.probes.insert(probe.n, known);
-        // Probes of operators gone are not told: the table is bounded by
-        // dropping those of tracks gone.
-        if self.probes.len() > 4 * (self.tracks.len() + 64) {
-            let tracks = &self.tracks;
-            self.probes.retain(|_, p| tracks.contains_key(&p.track));
-        }
     }
 
     /// Takes in a tick: the items through operators so far.
     pub fn tick(&mut self, tick: &Tick) {
         self.now = self.now.max(tick.at);
+        if tick.full {
+            // Every living operator and task is listed: the others are gone,
+            // and so are the lanes of tracks with neither a record nor a
+            // living operator.
+            self.tasks.clear();
+            let listed: std::collections::HashSet<u64> =
+                tick.items.iter().map(|(n, _)| *n).collect();
+            self.probes.retain(|n, _| listed.contains(n));
+            let (tracks, probes) = (&self.tracks, &self.probes);
+            self.lanes
+                .retain(|id, _| tracks.contains_key(id) || probes.values().any(|p| p.track == *id));
+        }
+        for task in &tick.tasks {
+            match (task.status, task.track) {
+                (TaskStatus::Gone, _) | (_, None) => {
+                    self.tasks.remove(&task.id);
+                }
+                (status, Some(track)) => {
+                    self.tasks.insert(task.id, (track, status));
+                }
+            }
+        }
         for &(n, items) in &tick.items {
             let Some(probe) = self.probes.get_mut(&n) else { continue };
             let delta = items.saturating_sub(probe.items);
@@ -443,6 +470,18 @@ impl State {
                 lane.counted(delta, tick.at);
             }
         }
+    }
+
+    /// What the tasks of `track`'s subscriptions are doing, each status once.
+    #[must_use]
+    pub fn task_statuses(&self, track: TrackId) -> Vec<TaskStatus> {
+        let mut statuses: Vec<TaskStatus> = Vec::new();
+        for (owner, status) in self.tasks.values() {
+            if *owner == track && !statuses.contains(status) {
+                statuses.push(*status);
+            }
+        }
+        statuses
     }
 
     /// Takes in a sampled item.

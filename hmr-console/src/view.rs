@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
 
 use crate::model::{Lane, Reload, State, Track};
+use hmr_runtime::console::wire::TaskStatus;
 use hmr_runtime::events::{CallReason, Change, TrackId};
 
 /// Which view is shown.
@@ -110,6 +111,27 @@ fn clipped(text: &str, max: usize) -> String {
     out
 }
 
+/// What a track's subscriptions' tasks are doing (`task running`).
+fn task_spans(state: &State, track: TrackId) -> Vec<Span<'static>> {
+    let statuses = state.task_statuses(track);
+    if statuses.is_empty() {
+        return Vec::new();
+    }
+    let mut spans = vec![Span::raw("  task ")];
+    for (i, status) in statuses.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("+"));
+        }
+        spans.push(match status {
+            TaskStatus::Running => Span::styled("running", Style::new().fg(Color::Green)),
+            TaskStatus::Waiting => Span::styled("waiting", Style::new().fg(Color::Yellow)),
+            TaskStatus::Stopped => Span::styled("stopped", Style::new().fg(Color::Red)),
+            _ => Span::raw("?"),
+        });
+    }
+    spans
+}
+
 fn change_span(change: Option<Change>) -> Span<'static> {
     match change {
         Some(Change::FnOnly) => Span::styled("fn-only", Style::new().fg(Color::Green)),
@@ -172,6 +194,7 @@ pub fn row_line(state: &State, row: &Row<'_>) -> Line<'static> {
                 Span::raw(format!("  v{} ", track.version)),
                 change_span(track.change),
             ];
+            spans.extend(task_spans(state, track.id));
             // Items per second through each counted operator, in chain
             // order, and the last item out of the chain.
             if let Some(lanes) = state.lanes.get(&track.id).filter(|l| !l.is_empty()) {
@@ -240,7 +263,7 @@ pub fn marbles_track<'a>(state: &'a State, ui: &Ui) -> Option<&'a Track> {
 /// The cell of time `at` on an axis of `width` cells ending at `now`
 /// ([`MARBLES_SPAN`] long); `None` before it.
 fn cell_of(at: u64, now: u64, width: usize) -> Option<usize> {
-    let from_start = (at + MARBLES_SPAN).checked_sub(now)?;
+    let from_start = at.saturating_add(MARBLES_SPAN).checked_sub(now)?;
     let cell = u128::from(from_start) * (width as u128 - 1) / u128::from(MARBLES_SPAN);
     Some(usize::try_from(cell).unwrap_or(usize::MAX).min(width - 1))
 }
@@ -287,18 +310,17 @@ pub fn marbles_lines(state: &State, track: Option<&Track>, width: usize) -> Vec<
     let Some(track) = track else {
         return vec![Line::from("No track selected: choose one in the graph view (Tab, ↑↓).")];
     };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(escaped(&track.path), Style::new().bold()),
-            Span::raw(format!("  v{} ", track.version)),
-            change_span(track.change),
-            Span::styled(
-                format!("  {}", escaped(track.entity.as_deref().unwrap_or("-"))),
-                Style::new().fg(Color::Gray),
-            ),
-        ]),
-        Line::default(),
+    let mut header = vec![
+        Span::styled(escaped(&track.path), Style::new().bold()),
+        Span::raw(format!("  v{} ", track.version)),
+        change_span(track.change),
     ];
+    header.extend(task_spans(state, track.id));
+    header.push(Span::styled(
+        format!("  {}", escaped(track.entity.as_deref().unwrap_or("-"))),
+        Style::new().fg(Color::Gray),
+    ));
+    let mut lines = vec![Line::from(header), Line::default()];
     let ops = state.lanes.get(&track.id).map(Vec::as_slice).unwrap_or_default();
     if ops.is_empty() {
         lines.push(Line::from(

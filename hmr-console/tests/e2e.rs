@@ -107,6 +107,7 @@ fn the_console_follows_a_running_program_through_a_reload() {
     // The pipelines tick: items per second through each, and the last item.
     let flowing = tmux.wait_for("e2e:console", &["/s  last "]);
     assert!(flowing.contains("subscribe(source.hot_map(fn))"), "{flowing}");
+    assert!(flowing.contains("task running"), "each pipeline's task: {flowing}");
 
     // Enter: the marbles of the module's first pipeline. Items that met
     // the second version's closure say so (code 1): × 100, not × 10.

@@ -195,11 +195,15 @@ fn marbles_show_each_operators_items_and_the_code_they_met() {
         codes.is_sorted() && codes.first() == Some(&0) && codes.last() == Some(&2),
         "{codes:?}"
     );
+    // Ticks 1–100 ran version 1 (× 10: at most 1 000), 101–200 version 2
+    // (× 100: 10 100 and more), 201–300 version 3.
     for sample in &map.samples {
         let item: u64 = sample.item.parse().unwrap();
-        let factor = if sample.code == 0 { 10 } else { 100 };
-        assert_eq!(item % factor, 0, "{sample:?}");
-        assert!(sample.code == 0 || !item.is_multiple_of(1000) || item >= 100, "{sample:?}");
+        if sample.code == 0 {
+            assert!(item.is_multiple_of(10) && item <= 1_000, "{sample:?} met v1's code");
+        } else {
+            assert!(item.is_multiple_of(100) && item >= 10_100, "{sample:?} met a later code");
+        }
     }
     // The filter only saw the third version's items: multiples of 200.
     assert!(lanes[1].samples.iter().all(|s| s.item.parse::<u64>().unwrap() % 200 == 0));
@@ -219,7 +223,95 @@ fn marbles_show_each_operators_items_and_the_code_they_met() {
 fn graph_shows_items_per_second_and_the_last_item() {
     let state = session();
     let text = screen(&state, &ui(View::Graph));
-    assert!(text.contains("48/s → 24/s"), "the map's rate, then the filter's: {text}");
+    let rates = text.lines().find(|l| l.contains("session::prices#0")).unwrap();
+    assert!(rates.contains("task running"), "its subscription's task: {rates}");
+    // The map's rate, then the filter's: the filter lets half through.
+    let numbers: Vec<f64> =
+        rates.split("/s").filter_map(|part| part.rsplit(' ').next()?.parse().ok()).collect();
+    assert_eq!(numbers.len(), 2, "{rates}");
+    assert!((numbers[0] / numbers[1] - 2.0).abs() < 0.2, "{rates}");
     assert!(text.contains("last "), "{text}");
     check("graph-session", &text);
+}
+
+fn tid(n: u64) -> hmr_runtime::events::TrackId {
+    serde_json::from_str(&format!("\"{n:x}\"")).unwrap()
+}
+
+fn probe_at(state: &mut State, n: u64, track: hmr_runtime::events::TrackId, name: &str) {
+    state.probe(&hmr_runtime::console::wire::ProbeState {
+        n,
+        track: Some(track),
+        name: name.to_owned(),
+    });
+}
+
+/// The program sends a tick every 50 ms even when nothing changed: a
+/// pipeline that stops shows 0/s a second later, not its last rate.
+#[test]
+fn a_lanes_rate_falls_to_zero_when_its_items_stop() {
+    use hmr_runtime::console::wire::Tick;
+    let track = tid(7);
+    let mut state = State::new();
+    probe_at(&mut state, 1, track, "source.hot_map(fn)");
+    for t in 1..=20u64 {
+        state.tick(&Tick { at: t * 50_000, items: vec![(1, t * 5)], ..Tick::default() });
+    }
+    let lane = &state.lanes[&track][0];
+    let rate = lane.rate(state.now);
+    assert!((rate - 100.0).abs() < 1.0, "5 items per 50 ms: {rate}");
+    for t in 21..=50u64 {
+        state.tick(&Tick { at: t * 50_000, ..Tick::default() });
+    }
+    assert!(state.lanes[&track][0].rate(state.now) < f64::EPSILON, "stopped");
+    assert_eq!(state.lanes[&track][0].items, 100);
+}
+
+/// A full tick lists every living operator: the console forgets the
+/// others, and a track's lanes with them once the track is gone.
+#[test]
+fn a_full_tick_forgets_operators_gone() {
+    use hmr_runtime::console::wire::{SampleState, Tick};
+    let (a, b) = (tid(1), tid(2));
+    let mut state = State::new();
+    probe_at(&mut state, 1, a, "source.hot_map(fn)");
+    probe_at(&mut state, 2, b, "source.hot_map(fn)");
+    state.tick(&Tick { at: 1, items: vec![(1, 1), (2, 1)], full: true, ..Tick::default() });
+    assert_eq!(state.lanes.len(), 2);
+    state.tick(&Tick { at: 2, items: vec![(1, 2)], full: true, ..Tick::default() });
+    assert_eq!(state.lanes.keys().copied().collect::<Vec<_>>(), [a], "b's operator is gone");
+    // A sample of a forgotten probe is ignored.
+    state.sample(&SampleState { n: 2, at: 3, code: 0, item: "late".into() });
+    assert!(state.lanes[&a][0].samples.is_empty());
+}
+
+/// Numbers a broken or hostile program sends cannot panic the console
+/// (overflowing counts, times at the end of `u64`) or grow a track's lanes
+/// without bound.
+#[test]
+fn hostile_counts_and_times_do_not_break_the_console() {
+    use hmr_runtime::console::wire::{SampleState, Tick};
+    let track = tid(9);
+    let mut state = State::new();
+    probe_at(&mut state, 1, track, "a");
+    probe_at(&mut state, 2, track, "a");
+    state.tick(&Tick {
+        at: u64::MAX,
+        items: vec![(1, u64::MAX), (2, u64::MAX)],
+        ..Tick::default()
+    });
+    state.sample(&SampleState { n: 1, at: u64::MAX, code: u64::MAX, item: "x".into() });
+    state.sample(&SampleState { n: 2, at: 0, code: 0, item: "\u{1b}[2J".into() });
+    for n in 3..1_000 {
+        probe_at(&mut state, n, track, &format!("a.op{n}"));
+    }
+    assert_eq!(state.lanes[&track].len(), hmr_console::model::LANES_MAX);
+    assert_eq!(state.lanes[&track][0].items, u64::MAX);
+    let _ = state.lanes[&track][0].rate(state.now);
+    let mut ui = ui(View::Marbles);
+    ui.selected[View::Graph as usize] = 0;
+    let mut terminal = Terminal::new(TestBackend::new(3, 3)).unwrap();
+    terminal.draw(|frame| draw(frame, &state, &ui)).unwrap();
+    let text = screen(&state, &ui);
+    assert!(!text.contains('\u{1b}'), "{text}");
 }

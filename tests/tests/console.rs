@@ -342,3 +342,71 @@ fn an_attached_console_counts_every_item_and_samples_say_which_code_touched_them
     assert!(heard.samples.windows(2).all(|w| w[0].at <= w[1].at), "samples in time order");
     eprintln!("{settled} items counted, {} samples, {} ticks", codes.len(), heard.counts.len());
 }
+
+// ---- task states --------------------------------------------------------------
+
+/// Two items, then its pipeline ends (a `source` whose inner stream ends
+/// waits for the next; `hot_take_while` ends the pipeline).
+#[hmr_track(key = "console::short")]
+fn short(handled: Arc<AtomicU64>) -> hmr_runtime::Subscription {
+    let items = source(futures::stream::iter([1_u64, 2, 3])).hot_take_while(|x| *x < 3);
+    subscribe(items, move |_| {
+        handled.fetch_add(1, SeqCst);
+    })
+}
+
+/// A subscription's task as the console's ticks tell it: running, then
+/// waiting for a rebuild once its pipeline ended, then stopped when
+/// unsubscribed, then gone when its track is disposed.
+#[test]
+fn ticks_tell_what_each_subscriptions_task_is_doing() {
+    use hmr_runtime::console::wire::TaskStatus;
+    let _serial = serial();
+    let runtime = hmr_tests::runtime();
+    let _entered = runtime.enter();
+    let console = console();
+    let (mut reader, mut decoder) = attach(&console);
+    wait_until("attached", || console.attached() == 1);
+    let handled = Arc::new(AtomicU64::new(0));
+    let subscription = module("console-short", || short(handled.clone())).unwrap();
+    let track = hmr_runtime::snapshot()
+        .tracks_with_key("console::short")
+        .next()
+        .map(|t| t.id)
+        .expect("the track");
+    let id = subscription.id().as_u64();
+    // Reads ticks until this subscription's task is said to be `want`.
+    let mut line = String::new();
+    let mut told = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut until = |want: TaskStatus, told: &mut Vec<TaskStatus>| loop {
+        assert!(std::time::Instant::now() < deadline, "never told {want:?}; told {told:?}");
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the program hung up");
+        if let Some(Message::Tick(tick)) = decoder.decode(line.trim_end()).unwrap() {
+            for task in tick.tasks.iter().filter(|t| t.id == id) {
+                if task.status != TaskStatus::Gone {
+                    assert_eq!(task.track, Some(track), "{task:?}");
+                }
+                if told.last() != Some(&task.status) {
+                    told.push(task.status);
+                }
+            }
+            if told.last() == Some(&want) {
+                return;
+            }
+        }
+    };
+    until(TaskStatus::Waiting, &mut told);
+    assert_eq!(handled.load(SeqCst), 2, "its pipeline ended after two items");
+    subscription.unsubscribe();
+    until(TaskStatus::Stopped, &mut told);
+    drop(subscription);
+    // Its track still holds it (stopped); a version without the track
+    // disposes it, and the subscription is gone.
+    module("console-short", || ()).unwrap();
+    until(TaskStatus::Gone, &mut told);
+    // It may have ended before the first tick saw it running.
+    told.retain(|s| *s != TaskStatus::Running);
+    assert_eq!(told, [TaskStatus::Waiting, TaskStatus::Stopped, TaskStatus::Gone]);
+}

@@ -141,7 +141,10 @@ pub fn serve_on(addr: impl ToSocketAddrs) -> Result<Console, ConsoleError> {
         .ok_or_else(|| ConsoleError::BadAddress("(no address)".to_owned()))?;
     let listener = TcpListener::bind(addr).map_err(|e| ConsoleError::Bind(addr, e))?;
     let local = listener.local_addr().map_err(|e| ConsoleError::Bind(addr, e))?;
+    // The one tick thread of the process, before anything else starts.
+    start_ticking().map_err(|e| ConsoleError::Bind(addr, e))?;
     let shared = Arc::new(Shared::default());
+    lock(&SERVERS).push(Arc::downgrade(&shared));
     let accepting = {
         let shared = shared.clone();
         std::thread::Builder::new()
@@ -149,14 +152,7 @@ pub fn serve_on(addr: impl ToSocketAddrs) -> Result<Console, ConsoleError> {
             .spawn(move || accept(&listener, &shared))
             .map_err(|e| ConsoleError::Bind(addr, e))?
     };
-    let ticking = {
-        let shared = shared.clone();
-        std::thread::Builder::new()
-            .name("hmr-console-tick".to_owned())
-            .spawn(move || ticks(&shared))
-            .map_err(|e| ConsoleError::Bind(addr, e))?
-    };
-    Ok(Console { addr: local, shared, accepting: Some(accepting), ticking: Some(ticking) })
+    Ok(Console { addr: local, shared, accepting: Some(accepting) })
 }
 
 /// Serving consoles; stops when dropped (attached consoles are closed).
@@ -166,7 +162,6 @@ pub struct Console {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accepting: Option<JoinHandle<()>>,
-    ticking: Option<JoinHandle<()>>,
 }
 
 impl Console {
@@ -206,10 +201,6 @@ impl Drop for Console {
         if let Some(accepting) = self.accepting.take() {
             let _ = accepting.join();
         }
-        if let Some(ticking) = self.ticking.take() {
-            ticking.thread().unpark();
-            let _ = ticking.join();
-        }
         let _changing = lock(&self.shared.changing);
         for client in self.shared.clients.load().iter() {
             let _ = client.stream.shutdown(Shutdown::Both);
@@ -234,7 +225,8 @@ struct Shared {
     connections: AtomicUsize,
     /// A console joined since the last tick: the next lists every operator.
     joined: AtomicBool,
-    /// When it began serving: events are stamped with the time since.
+    /// When the process began serving (its first server): events are
+    /// stamped with the time since.
     start: std::time::Instant,
 }
 
@@ -249,7 +241,7 @@ impl Default for Shared {
             next_id: AtomicUsize::default(),
             connections: AtomicUsize::default(),
             joined: AtomicBool::default(),
-            start: std::time::Instant::now(),
+            start: *START.get_or_init(std::time::Instant::now),
         }
     }
 }
@@ -262,6 +254,9 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// The consoles attached to one server, as the tick thread reads them.
+type Clients = Arc<Vec<Arc<Client>>>;
+
 /// One attached console.
 struct Client {
     id: usize,
@@ -272,6 +267,9 @@ struct Client {
     dropped: AtomicU64,
     /// It went away (or its writer failed): the writer stops.
     closed: AtomicBool,
+    /// A tick waits in its queue: the next is not queued (counts are
+    /// totals, so the newest tells all; only samples are lost).
+    tick_queued: AtomicBool,
     stream: TcpStream,
 }
 
@@ -286,9 +284,11 @@ enum Out {
 /// One tick, the same for every console.
 struct Report {
     at: u64,
-    /// Every living operator is listed (else only those that changed).
+    /// Every living operator and task is listed (else only those that
+    /// changed).
     full: bool,
     probes: Vec<Counted>,
+    tasks: Vec<wire::Task>,
 }
 
 /// An operator's count and the items it sampled since the last tick.
@@ -360,6 +360,7 @@ fn attach(mut stream: TcpStream, shared: &Arc<Shared>) {
         queue,
         dropped: AtomicU64::new(0),
         closed: AtomicBool::new(false),
+        tick_queued: AtomicBool::new(false),
         stream,
     });
     if !join(shared, client.clone()) {
@@ -526,6 +527,8 @@ fn write_events(
             let Ok(next) = events.try_recv() else { break };
             encode_out(&next, &mut encoder, &mut known, &mut lines);
         }
+        // The ticks taken are written (or the console is given up).
+        client.tick_queued.store(false, Ordering::Release);
         if out.write_all(lines.as_bytes()).is_err() {
             break;
         }
@@ -563,7 +566,9 @@ fn encode_out(
                 }
             }
             let items = report.probes.iter().map(|c| (c.probe.id, c.items)).collect();
-            encoder.encode_tick(&wire::Tick { at: report.at, items }, lines);
+            let tick =
+                wire::Tick { at: report.at, items, full: report.full, tasks: report.tasks.clone() };
+            encoder.encode_tick(&tick, lines);
             for sample in report.probes.iter().flat_map(|c| &c.samples) {
                 encoder.encode_sample(sample, lines);
             }
@@ -571,20 +576,56 @@ fn encode_out(
     }
 }
 
+/// The servers of this process. One tick thread serves them all: the
+/// operators sample once per tick, and every console gets every sample.
+static SERVERS: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// When the process first began serving.
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Starts the tick thread, once per process (it sleeps while no console is
+/// attached).
+fn start_ticking() -> std::io::Result<()> {
+    static STARTED: Mutex<bool> = Mutex::new(false);
+    let mut started = lock(&STARTED);
+    if !*started {
+        std::thread::Builder::new().name("hmr-console-tick".to_owned()).spawn(ticks)?;
+        *started = true;
+    }
+    Ok(())
+}
+
 /// Every [`TICK`] while a console is attached: moves the operators to their
-/// next sample, and sends every console what they counted and sampled.
-fn ticks(shared: &Shared) {
+/// next sample, and sends every console what they counted and sampled (a
+/// tick line every time, so that a console's clock moves while nothing
+/// flows).
+fn ticks() {
     let mut last: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut last_tasks: std::collections::HashMap<u64, wire::TaskStatus> =
+        std::collections::HashMap::new();
     let mut count = 0_u64;
-    while !shared.stopping.load(Ordering::Acquire) {
+    loop {
         std::thread::park_timeout(TICK);
-        let clients = shared.clients.load();
-        if clients.is_empty() {
-            continue;
-        }
+        let servers: Vec<Arc<Shared>> = {
+            let mut servers = lock(&SERVERS);
+            servers.retain(|s| s.strong_count() > 0);
+            servers.iter().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        // `joined` before the clients: a console joining after this tick
+        // read it is listed in full by the next one.
+        let joined = servers.iter().any(|s| s.joined.swap(false, Ordering::AcqRel));
+        let attached: Vec<(Arc<Shared>, Clients)> = servers
+            .into_iter()
+            .map(|s| {
+                let clients = s.clients.load_full();
+                (s, clients)
+            })
+            .filter(|(_, clients)| !clients.is_empty())
+            .collect();
+        let Some(start) = attached.first().map(|(s, _)| s.start) else { continue };
         count += 1;
         tap::tick();
-        let full = shared.joined.swap(false, Ordering::AcqRel) || count.is_multiple_of(FULL_EVERY);
+        let full = joined || count.is_multiple_of(FULL_EVERY);
         let mut probes = Vec::new();
         let mut seen = std::collections::HashMap::with_capacity(last.len());
         for probe in tap::probes() {
@@ -594,7 +635,7 @@ fn ticks(shared: &Shared) {
                 .into_iter()
                 .map(|s| wire::SampleState {
                     n: probe.id,
-                    at: micros(s.at.saturating_duration_since(shared.start)),
+                    at: micros(s.at.saturating_duration_since(start)),
                     code: s.code,
                     item: s.text,
                 })
@@ -606,17 +647,54 @@ fn ticks(shared: &Shared) {
             }
         }
         last = seen;
-        if probes.is_empty() && !full {
-            continue;
-        }
-        let report = Arc::new(Report { at: micros(shared.start.elapsed()), full, probes });
-        for client in clients.iter() {
-            if let Err(TrySendError::Full(_)) = client.queue.try_send(Out::Tick(report.clone())) {
-                client.dropped.fetch_add(1, Ordering::Relaxed);
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
+        let tasks = task_changes(&mut last_tasks, full);
+        let at = micros(start.elapsed());
+        let report = Arc::new(Report { at, full, probes, tasks });
+        for (shared, clients) in &attached {
+            for client in clients.iter() {
+                // One tick queued at most per console: a slow one skips
+                // ticks, and what changed in them reaches it with the next
+                // full one (at most FULL_EVERY ticks later), which is never
+                // skipped.
+                if client.tick_queued.swap(true, Ordering::AcqRel) && !report.full {
+                    continue;
+                }
+                if let Err(TrySendError::Full(_)) = client.queue.try_send(Out::Tick(report.clone()))
+                {
+                    client.dropped.fetch_add(1, Ordering::Relaxed);
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
+}
+
+/// The subscriptions whose task changed since `last` (every one if
+/// `full`), and those gone; `last` becomes now.
+fn task_changes(
+    last: &mut std::collections::HashMap<u64, wire::TaskStatus>,
+    full: bool,
+) -> Vec<wire::Task> {
+    let mut now = std::collections::HashMap::with_capacity(last.len());
+    let mut changed = Vec::new();
+    for task in tap::tasks() {
+        let status = match task.status() {
+            tap::TaskStatus::Running => wire::TaskStatus::Running,
+            tap::TaskStatus::Waiting => wire::TaskStatus::Waiting,
+            tap::TaskStatus::Stopped => wire::TaskStatus::Stopped,
+        };
+        if full || last.get(&task.id()) != Some(&status) {
+            changed.push(wire::Task { id: task.id(), track: task.track(), status });
+        }
+        now.insert(task.id(), status);
+    }
+    if !full {
+        for id in last.keys().filter(|id| !now.contains_key(id)) {
+            changed.push(wire::Task { id: *id, track: None, status: wire::TaskStatus::Gone });
+        }
+    }
+    *last = now;
+    changed
 }
 
 fn micros(d: Duration) -> u64 {

@@ -86,14 +86,51 @@ pub struct ProbeState {
     pub name: String,
 }
 
-/// A console tick: the items each operator let through so far, for the
-/// operators whose count changed since the last tick (or all of them).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A console tick: the items each operator let through so far, and what
+/// each subscription's task is doing, for those that changed since the
+/// last tick (or all of them, when `full`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tick {
     /// When, in µs since the program began serving.
     pub at: u64,
     /// `(probe, items so far)`.
     pub items: Vec<(u64, u64)>,
+    /// Every living operator and subscription is listed: those not listed
+    /// are gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
+    /// Subscriptions whose task changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<Task>,
+}
+
+/// A subscription's task, in a tick.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Task {
+    /// The subscription's id (`SubscriptionId::as_u64`).
+    pub id: u64,
+    /// The track that built it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<crate::events::TrackId>,
+    /// What it is doing.
+    pub status: TaskStatus,
+}
+
+/// What a subscription's task is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Reading its pipeline, handling items.
+    Running,
+    /// Its pipeline ended (or was dropped after a panic outside any hot
+    /// closure): it waits for a reload to rebuild it.
+    Waiting,
+    /// Stopped for good (unsubscribed, its track or input disposed, its
+    /// runtime shut down).
+    Stopped,
+    /// The subscription is gone (its last handle dropped after it stopped).
+    Gone,
 }
 
 /// An item an operator let through, sampled (at most one per tick).
@@ -510,7 +547,10 @@ mod tests {
         use crate::events::TrackId;
         let probe =
             ProbeState { n: 3, track: Some(TrackId(0x9f2c)), name: "source.hot_map(fn)".into() };
-        let tick = Tick { at: 50_000, items: vec![(3, 120), (4, 118)] };
+        let task =
+            super::Task { id: 7, track: Some(TrackId(0x9f2c)), status: super::TaskStatus::Waiting };
+        let tick =
+            Tick { at: 50_000, items: vec![(3, 120), (4, 118)], full: true, tasks: vec![task] };
         let sample = SampleState { n: 3, at: 49_000, code: 1, item: "\"tick\\n\"".into() };
         let (mut encoder, mut decoder, mut text) = (Encoder::new(), Decoder::new(), String::new());
         encoder.encode_probe(&probe, &mut text);

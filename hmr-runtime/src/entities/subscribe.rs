@@ -61,6 +61,29 @@ struct Ctl<T> {
     /// Only the track decides when it stops (see [`Subscription::detach`]).
     detached: AtomicBool,
     abort: Mutex<Option<AbortHandle>>,
+    /// Its pipeline ended or was dropped: it waits for a rebuild (what a
+    /// console shows).
+    waiting: AtomicBool,
+}
+
+#[cfg(feature = "console")]
+impl<T: 'static> super::tap::TaskSource for Ctl<T> {
+    fn id(&self) -> u64 {
+        self.id.0
+    }
+    fn track(&self) -> Option<TrackId> {
+        self.track
+    }
+    fn status(&self) -> super::tap::TaskStatus {
+        use super::tap::TaskStatus;
+        if self.state.load(Ordering::Acquire) & STOPPED != 0 {
+            TaskStatus::Stopped
+        } else if self.waiting.load(Ordering::Acquire) {
+            TaskStatus::Waiting
+        } else {
+            TaskStatus::Running
+        }
+    }
 }
 
 struct Next<T> {
@@ -184,6 +207,7 @@ impl<T: 'static> Task<T> {
                         // The old pipeline is dropped: its stateful operators
                         // leave their state to their twins in the new one.
                         self.pipeline = Some(pipeline);
+                        self.ctl.waiting.store(false, Ordering::Release);
                     }
                     if let Some(handler) = next.handler {
                         self.handler = Some(handler);
@@ -254,6 +278,7 @@ impl<T: 'static> Future for Task<T> {
                         // pipeline's state is unknown, polling it again would
                         // panic again. It is dropped; a rebuild gives another.
                         this.pipeline = None;
+                        this.ctl.waiting.store(true, Ordering::Release);
                         runtime_panic(
                             this.ctl.track,
                             "the pipeline (outside any hot closure; \
@@ -283,6 +308,7 @@ impl<T: 'static> Future for Task<T> {
                 }
                 Poll::Ready(None) => {
                     this.pipeline = None;
+                    this.ctl.waiting.store(true, Ordering::Release);
                     // Its input's track is gone: no rebuild can come, unless
                     // one is staged already (the input was replaced by a
                     // rebuild whose commit this item began before).
@@ -580,7 +606,10 @@ where
             idle_changed: Condvar::new(),
             detached: AtomicBool::new(false),
             abort: Mutex::new(None),
+            waiting: AtomicBool::new(false),
         });
+        #[cfg(feature = "console")]
+        super::tap::task(&ctl);
         let node = Arc::new(SubNode {
             ctl: ctl.clone(),
             handles: Mutex::new(Weak::new()),

@@ -119,33 +119,36 @@ mod on {
     /// now running (an operator samples once per tick).
     pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
 
-    /// Consoles attached, guarded so that the epoch goes to 0 exactly when
-    /// the last one leaves.
-    static ATTACHED: Mutex<usize> = Mutex::new(0);
+    /// Consoles attached, and the last epoch (epochs only grow, across
+    /// attachments: an operator that sampled at one never skips the next),
+    /// guarded so that the epoch goes to 0 exactly when the last leaves.
+    static ATTACHED: Mutex<(usize, u64)> = Mutex::new((0, 0));
 
     /// A console is attached: operators count and sample from now on.
     pub(crate) fn attach() {
         let mut attached = lock(&ATTACHED);
-        *attached += 1;
+        attached.0 += 1;
         if EPOCH.load(Ordering::Relaxed) == 0 {
-            EPOCH.store(1, Ordering::Relaxed);
+            attached.1 += 1;
+            EPOCH.store(attached.1, Ordering::Relaxed);
         }
     }
 
     /// A console left; the last one to leave stops the counting.
     pub(crate) fn detach() {
         let mut attached = lock(&ATTACHED);
-        *attached = attached.saturating_sub(1);
-        if *attached == 0 {
+        attached.0 = attached.0.saturating_sub(1);
+        if attached.0 == 0 {
             EPOCH.store(0, Ordering::Relaxed);
         }
     }
 
     /// A console's tick: operators take their next sample.
     pub(crate) fn tick() {
-        let attached = lock(&ATTACHED);
-        if *attached > 0 {
-            EPOCH.fetch_add(1, Ordering::Relaxed);
+        let mut attached = lock(&ATTACHED);
+        if attached.0 > 0 {
+            attached.1 += 1;
+            EPOCH.store(attached.1, Ordering::Relaxed);
         }
     }
 
@@ -184,18 +187,60 @@ mod on {
         }
     }
 
+    /// What a subscription's task is doing, as a console shows it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum TaskStatus {
+        /// Reading its pipeline, handling items.
+        Running,
+        /// Its pipeline ended (or was dropped after a panic outside any hot
+        /// closure): it waits for a rebuild to give it another.
+        Waiting,
+        /// Stopped for good (unsubscribed, its track or input disposed, its
+        /// runtime shut down).
+        Stopped,
+    }
+
+    /// A subscription's task, for consoles.
+    pub(crate) trait TaskSource: Send + Sync {
+        fn id(&self) -> u64;
+        fn track(&self) -> Option<TrackId>;
+        fn status(&self) -> TaskStatus;
+    }
+
+    /// Every subscription made, as long as it lives.
+    static TASKS: Mutex<Vec<Weak<dyn TaskSource>>> = Mutex::new(Vec::new());
+
+    /// Registers a subscription (once, when it starts: attached or not).
+    pub(crate) fn task<T: TaskSource + 'static>(task: &Arc<T>) {
+        let task: Arc<dyn TaskSource> = task.clone();
+        let mut tasks = lock(&TASKS);
+        if tasks.len() == tasks.capacity() {
+            tasks.retain(|t| t.strong_count() > 0);
+        }
+        tasks.push(Arc::downgrade(&task));
+    }
+
+    /// The living subscriptions (the dead are swept).
+    pub(crate) fn tasks() -> Vec<Arc<dyn TaskSource>> {
+        let mut tasks = lock(&TASKS);
+        tasks.retain(|t| t.strong_count() > 0);
+        tasks.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// Every probe made, as long as its operator lives.
     static PROBES: Mutex<Vec<Weak<Probe>>> = Mutex::new(Vec::new());
 
-    /// The probes of living operators.
+    /// The probes of living operators (the dead are swept: at every tick
+    /// while a console is attached, and at a registration that finds the
+    /// list full).
     pub(crate) fn probes() -> Vec<Arc<Probe>> {
-        lock(&PROBES).iter().filter_map(Weak::upgrade).collect()
+        let mut probes = lock(&PROBES);
+        probes.retain(|p| p.strong_count() > 0);
+        probes.iter().filter_map(Weak::upgrade).collect()
     }
 
     fn register(probe: &Arc<Probe>) {
         let mut probes = lock(&PROBES);
-        // Dead entries are swept whenever the list doubled since the last
-        // sweep: the list stays within twice the probes alive.
         if probes.len() == probes.capacity() {
             probes.retain(|p| p.strong_count() > 0);
         }
@@ -254,7 +299,13 @@ mod on {
             let items = probe.items.load(Ordering::Relaxed);
             probe.items.store(items + 1, Ordering::Relaxed);
             let mut text = String::new();
-            (self.show)(item, &mut text);
+            // A `Debug` that panics costs its sample, not the pipeline.
+            let shown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (self.show)(item, &mut text);
+            }));
+            if shown.is_err() {
+                "(its Debug panicked)".clone_into(&mut text);
+            }
             cut(&mut text);
             let sample = Sample { at: Instant::now(), code: origin.code(), text };
             let mut samples = lock(&probe.samples);
@@ -279,6 +330,36 @@ mod on {
     /// A `Debug` writer, stored by type.
     type Shower<T> = fn(&T, &mut String);
 
+    /// Writes into a string until it holds a sample's worth, then refuses:
+    /// a huge item is not formatted whole on its operator's poll.
+    struct Bounded<'a>(&'a mut String);
+
+    impl std::fmt::Write for Bounded<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let room = (SAMPLE_TEXT + 1).saturating_sub(self.0.len());
+            if s.len() <= room {
+                self.0.push_str(s);
+                return Ok(());
+            }
+            let mut end = room;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.0.push_str(&s[..end]);
+            // Past the bound: formatting stops, and the text is longer
+            // than a sample so that `cut` marks it.
+            if self.0.len() <= SAMPLE_TEXT {
+                self.0.push('…');
+            }
+            Err(std::fmt::Error)
+        }
+    }
+
+    /// `Debug` of `item` into `out`, at most about a sample's worth.
+    fn debug_into(item: &dyn Debug, out: &mut String) {
+        let _ = write!(Bounded(out), "{item:?}");
+    }
+
     /// Types given to [`show`], beyond the built-in ones.
     static SHOWN: RwLock<Option<HashMap<TypeId, Box<dyn Any + Send + Sync>>>> = RwLock::new(None);
 
@@ -289,9 +370,7 @@ mod on {
     /// Stable Rust cannot ask a generic operator whether its item is `Debug`
     /// (that needs specialization), so types are named here once.
     pub fn show<T: Debug + 'static>() {
-        let shower: Shower<T> = |item, out| {
-            let _ = write!(out, "{item:?}");
-        };
+        let shower: Shower<T> = |item, out| debug_into(item, out);
         let mut shown = SHOWN.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         shown.get_or_insert_with(HashMap::new).insert(TypeId::of::<T>(), Box::new(shower));
     }
@@ -318,7 +397,7 @@ mod on {
                 let any: &dyn Any = item;
                 $(
                     if let Some(item) = any.downcast_ref::<$ty>() {
-                        let _ = write!(out, "{item:?}");
+                        debug_into(item, out);
                         return true;
                     }
                 )*
@@ -378,6 +457,64 @@ mod on {
             out.clear();
             show_item(&Quote { bid: 7 }, &mut out);
             assert_eq!(out, "Quote { bid: 7 }");
+        }
+
+        #[test]
+        fn a_huge_item_is_not_formatted_whole_and_a_panicking_debug_is_contained() {
+            struct Endless;
+            impl std::fmt::Debug for Endless {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    // Would never end if the writer did not refuse.
+                    loop {
+                        f.write_str("é")?;
+                    }
+                }
+            }
+            struct Panics;
+            impl std::fmt::Debug for Panics {
+                fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    panic!("a broken Debug")
+                }
+            }
+            show::<Endless>();
+            show::<Panics>();
+            let mut out = String::new();
+            show_item(&Endless, &mut out);
+            cut(&mut out);
+            assert!(out.len() <= SAMPLE_TEXT + '…'.len_utf8() && out.ends_with('…'), "{out}");
+            let mut out = String::new();
+            show_item(&"x".repeat(10 << 20), &mut out);
+            assert!(out.len() <= SAMPLE_TEXT + 8, "formatted {} bytes", out.len());
+            let caught = std::panic::catch_unwind(|| show_item(&Panics, &mut String::new()));
+            assert!(caught.is_err(), "show_item itself does not catch; `sample` does");
+        }
+
+        /// Through a real operator with a console attached: the item goes on,
+        /// its sample says the `Debug` panicked.
+        #[test]
+        fn an_operator_sampling_a_panicking_debug_goes_on() {
+            use futures::StreamExt;
+
+            use crate::HmrStreamExt;
+            struct Panics(u8);
+            impl std::fmt::Debug for Panics {
+                fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    panic!("a broken Debug")
+                }
+            }
+            show::<Panics>();
+            super::attach();
+            let mut items = futures::stream::iter([Panics(1), Panics(2)]).hot_map(|p| p);
+            let first = futures::executor::block_on(items.next()).map(|p| p.0);
+            let second = futures::executor::block_on(items.next()).map(|p| p.0);
+            super::detach();
+            assert_eq!((first, second), (Some(1), Some(2)));
+            let probe = super::probes()
+                .into_iter()
+                .find(|p| p.name.ends_with("hot_map(fn)") && p.items() == 2)
+                .expect("the operator's probe, two items counted");
+            let samples = probe.take_samples();
+            assert_eq!(samples[0].text, "(its Debug panicked)");
         }
 
         #[test]
