@@ -1,6 +1,6 @@
 //! Drawing one frame of each view with 10 000 tracks (1 000 modules
-//! versions in the reloads view), each with two counted operators and their
-//! sampled items (the marbles view's track with a full lane of samples), on
+//! versions in the reloads view), each with a running subscription and two
+//! counted operators and their sampled items (the marbles view's track with a full lane of samples), on
 //! ratatui's test backend: the target is a frame in 16 ms or less, for
 //! scrolling and filtering to stay fluid.
 //!
@@ -11,7 +11,7 @@
 use divan::{Bencher, black_box};
 use hmr_console::model::{SAMPLES_KEPT, State};
 use hmr_console::view::{Ui, View, draw};
-use hmr_runtime::console::wire::{ProbeState, SampleState, Tick};
+use hmr_runtime::console::wire::{ProbeState, SampleState, Task, TaskStatus, Tick};
 use hmr_runtime::events::{Event, TrackId};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -65,6 +65,15 @@ fn big_state() -> State {
             state.probe(&ProbeState { n, track: Some(*id), name: name.to_owned() });
         }
     }
+    // And a subscription per track, running.
+    let tasks = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Task { id: i as u64, track: Some(*id), status: TaskStatus::Running })
+        .collect();
+    let items = (0..ids.len() as u64 * 2).map(|n| (n, 0)).collect();
+    state.tick(&Tick { at: 1, items, full: true, tasks });
+    assert_eq!(state.lanes.len(), 10_000);
     for tick in 1..=20u64 {
         let at = tick * 50_000;
         let items = (0..ids.len() as u64 * 2).map(|n| (n, tick * 100)).collect();

@@ -188,8 +188,11 @@ pub struct State {
     pub lanes: BTreeMap<TrackId, Vec<Lane>>,
     /// The latest time the program told (µs since it began serving).
     pub now: u64,
-    /// Each living subscription's task: its track and what it is doing.
-    pub tasks: BTreeMap<u64, (TrackId, TaskStatus)>,
+    /// What each living subscription's task is doing, by track, then by
+    /// subscription id.
+    pub tasks: BTreeMap<TrackId, BTreeMap<u64, TaskStatus>>,
+    /// Each living subscription's track.
+    task_tracks: HashMap<u64, TrackId>,
     /// The operators counted, by probe number.
     probes: HashMap<u64, Probe>,
     /// Entity names, for the tracks that capture them.
@@ -439,6 +442,7 @@ impl State {
             // and so are the lanes of tracks with neither a record nor a
             // living operator.
             self.tasks.clear();
+            self.task_tracks.clear();
             let listed: std::collections::HashSet<u64> =
                 tick.items.iter().map(|(n, _)| *n).collect();
             self.probes.retain(|n, _| listed.contains(n));
@@ -447,13 +451,21 @@ impl State {
                 .retain(|id, _| tracks.contains_key(id) || probes.values().any(|p| p.track == *id));
         }
         for task in &tick.tasks {
-            match (task.status, task.track) {
-                (TaskStatus::Gone, _) | (_, None) => {
-                    self.tasks.remove(&task.id);
+            // Where it was: it may have gone, or (from a broken program)
+            // moved.
+            if let Some(track) = self.task_tracks.remove(&task.id)
+                && let Some(of_track) = self.tasks.get_mut(&track)
+            {
+                of_track.remove(&task.id);
+                if of_track.is_empty() {
+                    self.tasks.remove(&track);
                 }
-                (status, Some(track)) => {
-                    self.tasks.insert(task.id, (track, status));
-                }
+            }
+            if let (status, Some(track)) = (task.status, task.track)
+                && status != TaskStatus::Gone
+            {
+                self.task_tracks.insert(task.id, track);
+                self.tasks.entry(track).or_default().insert(task.id, status);
             }
         }
         for &(n, items) in &tick.items {
@@ -476,8 +488,8 @@ impl State {
     #[must_use]
     pub fn task_statuses(&self, track: TrackId) -> Vec<TaskStatus> {
         let mut statuses: Vec<TaskStatus> = Vec::new();
-        for (owner, status) in self.tasks.values() {
-            if *owner == track && !statuses.contains(status) {
+        for status in self.tasks.get(&track).into_iter().flat_map(BTreeMap::values) {
+            if !statuses.contains(status) {
                 statuses.push(*status);
             }
         }
