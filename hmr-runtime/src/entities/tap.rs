@@ -503,6 +503,7 @@ mod on {
                 }
             }
             show::<Panics>();
+            let _serial = serial();
             super::attach();
             let mut items = futures::stream::iter([Panics(1), Panics(2)]).hot_map(|p| p);
             let first = futures::executor::block_on(items.next()).map(|p| p.0);
@@ -515,6 +516,42 @@ mod on {
                 .expect("the operator's probe, two items counted");
             let samples = probe.take_samples();
             assert_eq!(samples[0].text, "(its Debug panicked)");
+        }
+
+        /// Tests that attach take turns with the one that needs none.
+        fn serial() -> std::sync::MutexGuard<'static, ()> {
+            static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+
+        /// No console attached: an operator makes no probe and counts
+        /// nothing; attached, it counts from then on; detached, it stops.
+        #[test]
+        fn an_operator_counts_only_while_a_console_is_attached() {
+            use futures::StreamExt;
+
+            use crate::HmrStreamExt;
+            let _serial = serial();
+            assert_eq!(super::EPOCH.load(std::sync::atomic::Ordering::Relaxed), 0);
+            let label = "hot_inspect(fn)";
+            let mut items = futures::stream::iter(0_u64..).hot_inspect(|_| {});
+            let mut next = || futures::executor::block_on(items.next());
+            for _ in 0..100 {
+                next();
+            }
+            let mine = || super::probes().into_iter().filter(|p| p.name.ends_with(label)).count();
+            assert_eq!(mine(), 0, "no probe while detached");
+            super::attach();
+            for _ in 0..10 {
+                next();
+            }
+            super::detach();
+            for _ in 0..100 {
+                next();
+            }
+            let probe = super::probes().into_iter().find(|p| p.name.ends_with(label)).unwrap();
+            assert_eq!(probe.items(), 10, "counted only while attached");
+            assert_eq!(probe.take_samples().len(), 1, "one sample for the one epoch");
         }
 
         #[test]
