@@ -13,39 +13,19 @@
 
 use std::fmt;
 use std::io::{Read, Write};
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::pin::pin;
 use std::time::Duration;
 
-use divan::counter::ItemsCount;
-use divan::{Bencher, black_box};
+use divan::Bencher;
 use futures::stream::{self, Stream, StreamExt};
 use hmr_runtime::HmrStreamExt;
 
+mod support;
+
+use support::{bench_items, drain};
+
 fn main() {
     divan::main();
-}
-
-/// Items polled per iteration.
-const ITEMS: u64 = 10_000;
-
-fn drain<S: Stream<Item = u64>>(mut stream: Pin<&mut S>, n: u64) -> u64 {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut last = 0;
-    for _ in 0..n {
-        match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => last = black_box(item),
-            _ => unreachable!("the benchmarked streams are endless and always ready"),
-        }
-    }
-    last
-}
-
-fn bench_items<S: Stream<Item = u64>>(bencher: Bencher<'_, '_>, mut stream: Pin<&mut S>) {
-    drain(stream.as_mut(), 1);
-    bencher
-        .counter(ItemsCount::new(ITEMS))
-        .bench_local(|| drain(stream.as_mut(), black_box(ITEMS)));
 }
 
 #[derive(Clone, Copy)]

@@ -13,8 +13,8 @@
 //!   source and a hot operator, against a plain loop building the same.
 //!
 //! One `pipeline` / `source` iteration polls a living, endless stream for
-//! [`ITEMS`] items with a no-op waker; divan's time per iteration divided by
-//! [`ITEMS`] is the cost per item. One `reload` iteration is one module
+//! [`support::ITEMS`] items with a no-op waker; divan's time per iteration divided by
+//! [`support::ITEMS`] is the cost per item. One `reload` iteration is one module
 //! execution, [`TRACKS`] tracks.
 //!
 //! ```text
@@ -23,50 +23,24 @@
 
 use std::fmt;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
 
 use divan::counter::ItemsCount;
-use divan::{Bencher, black_box};
+use divan::Bencher;
 use futures::stream::{self, Stream, StreamExt};
 use hmr_runtime::{
     Change, Event, HmrStreamExt, Source, capture_events, hmr_track, module, source, streams::HotMap,
 };
 
+mod support;
+
+use support::{bench_items, drain};
+
 fn main() {
     divan::main();
 }
 
-/// Items polled per `pipeline` / `source` iteration: enough that the cost
-/// per item dominates the call into the benchmark.
-const ITEMS: u64 = 10_000;
-
 /// Tracks per module execution in `reload`.
 const TRACKS: usize = 10_000;
-
-/// Polls `n` items out of an endless stream; each goes through `black_box`
-/// so that no variant's loop folds into a closed form.
-fn drain<S: Stream<Item = u64>>(mut stream: Pin<&mut S>, n: u64) -> u64 {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut last = 0;
-    for _ in 0..n {
-        match stream.as_mut().poll_next(&mut cx) {
-            Poll::Ready(Some(item)) => last = black_box(item),
-            _ => unreachable!("the benchmarked streams are endless and always ready"),
-        }
-    }
-    last
-}
-
-/// Benchmarks draining [`ITEMS`] items of `stream` per iteration; the
-/// stream lives across iterations, like a running pipeline. Every variant
-/// is pinned on the stack, so none pays an extra indirection.
-fn bench_items<S: Stream<Item = u64>>(bencher: Bencher<'_, '_>, mut stream: Pin<&mut S>) {
-    // The first poll takes the hot closures out of their slots.
-    drain(stream.as_mut(), 1);
-    bencher
-        .counter(ItemsCount::new(ITEMS))
-        .bench_local(|| drain(stream.as_mut(), black_box(ITEMS)));
-}
 
 /// A value returned from a tracked function as is: a returned *stream*
 /// would be wrapped in a stable `Source`, one more layer than the plain
