@@ -24,8 +24,8 @@
 use std::fmt;
 use std::pin::{Pin, pin};
 
-use divan::counter::ItemsCount;
 use divan::Bencher;
+use divan::counter::ItemsCount;
 use futures::stream::{self, Stream, StreamExt};
 use hmr_runtime::{
     Change, Event, HmrStreamExt, Source, capture_events, hmr_track, module, source, streams::HotMap,

@@ -29,7 +29,10 @@ pub(crate) fn drain<S: Stream<Item = u64>>(mut stream: Pin<&mut S>, n: u64) -> u
 /// Benchmarks draining [`ITEMS`] items of `stream` per iteration; the
 /// stream lives across iterations, like a running pipeline. Every variant
 /// is pinned on the stack, so none pays an extra indirection.
-pub(crate) fn bench_items<S: Stream<Item = u64>>(bencher: Bencher<'_, '_>, mut stream: Pin<&mut S>) {
+pub(crate) fn bench_items<S: Stream<Item = u64>>(
+    bencher: Bencher<'_, '_>,
+    mut stream: Pin<&mut S>,
+) {
     // The first poll takes the hot closures out of their slots.
     drain(stream.as_mut(), 1);
     bencher
