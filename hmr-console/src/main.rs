@@ -138,22 +138,15 @@ fn run(
             continue;
         }
         let len = match ui.view {
-            View::Graph => graph_rows(&state, &ui.filter).len(),
+            // In the marbles view ↑↓ choose the track: the graph's selection.
+            View::Graph | View::Marbles => graph_rows(&state, &ui.filter).len(),
             View::Reloads => state.reloads.len(),
-            View::Marbles => 0,
         };
         match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
             KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
             KeyCode::Tab => ui.switch(),
             KeyCode::Enter => ui.enter(),
-            // In the marbles view, ↑↓ choose the track (the graph's selection).
-            KeyCode::Up | KeyCode::Down | KeyCode::Char('k' | 'j') if ui.view == View::Marbles => {
-                let up = matches!(key.code, KeyCode::Up | KeyCode::Char('k'));
-                ui.view = View::Graph;
-                ui.step(if up { -1 } else { 1 }, graph_rows(&state, &ui.filter).len());
-                ui.view = View::Marbles;
-            }
             KeyCode::Up | KeyCode::Char('k') => ui.step(-1, len),
             KeyCode::Down | KeyCode::Char('j') => ui.step(1, len),
             KeyCode::PageUp => ui.step(-20, len),

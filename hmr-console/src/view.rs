@@ -46,7 +46,9 @@ impl Ui {
 
     /// Moves the selection by `delta` lines within `len`.
     pub fn step(&mut self, delta: isize, len: usize) {
-        let line = &mut self.selected[self.view as usize];
+        // The marbles view's line is the graph's: it shows that track.
+        let view = if self.view == View::Marbles { View::Graph } else { self.view };
+        let line = &mut self.selected[view as usize];
         *line = line.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
 
